@@ -1,0 +1,21 @@
+#pragma once
+// Each subcommand registers its options on the CLI11 app and runs when selected.
+#include <CLI/CLI.hpp>
+
+namespace vigil::cli {
+
+// Exit codes shared by all commands.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailures = 1;  // some files failed or did not verify
+inline constexpr int kExitUsage = 2;     // bad arguments, keys or setup: nothing was done
+
+// A problem with the command as given (bad key, bad option value): thrown, caught in main.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+void add_keygen_command(CLI::App& app, int& exit_code);
+void add_sign_command(CLI::App& app, int& exit_code);
+void add_verify_command(CLI::App& app, int& exit_code);
+
+}  // namespace vigil::cli

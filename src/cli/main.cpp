@@ -1,0 +1,26 @@
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"vigil: integrity and runtime security for Linux hosts and containers"};
+  app.set_version_flag("--version", "vigil 0.1.0");
+  app.require_subcommand(1);
+  int exit_code = vigil::cli::kExitOk;
+  vigil::cli::add_keygen_command(app, exit_code);
+  vigil::cli::add_sign_command(app, exit_code);
+  vigil::cli::add_verify_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? vigil::cli::kExitOk : vigil::cli::kExitUsage;
+  } catch (const vigil::cli::UsageError& e) {
+    std::fprintf(stderr, "vigil: %s\n", e.what());
+    return vigil::cli::kExitUsage;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "vigil: internal error: %s\n", e.what());
+    return vigil::cli::kExitUsage;
+  }
+  return exit_code;
+}
