@@ -102,7 +102,7 @@ int run_verify(const VerifyArgs& args) {
   if (args.json) {
     print_json({{"files", files}, {"skips", skips}, {"summary", {{"ok", ok}, {"failed", not_ok}, {"skipped", skipped}}}});
   } else if (!args.quiet || not_ok > 0) {
-    std::fprintf(stderr, "verified %zu: ok %zu, failed %zu, skipped %zu\n", ok + not_ok, ok, not_ok, skipped);
+    std::printf("verified %zu: ok %zu, failed %zu, skipped %zu\n", ok + not_ok, ok, not_ok, skipped);
   }
   return not_ok == 0 ? kExitOk : kExitFailures;
 }

@@ -94,8 +94,9 @@ Result<std::vector<uint8_t>> encode_signature_v2(HashAlgo algo, uint32_t keyid, 
 
 std::vector<uint8_t> encode_digest(const crypto::Digest& digest) {
   std::vector<uint8_t> value;
-  // evmctl writes the legacy form for SHA-1 and below, the _NG form otherwise.
-  if (static_cast<uint8_t>(digest.algo) <= static_cast<uint8_t>(HashAlgo::sha1)) {
+  // evmctl writes the legacy form for SHA-1 (and MD5), the _NG form otherwise. MD4 would be
+  // read back as MD5 from the legacy form, so it keeps the _NG form.
+  if (digest.algo == HashAlgo::sha1 || digest.algo == HashAlgo::md5) {
     value.push_back(static_cast<uint8_t>(XattrType::digest));
   } else {
     value.push_back(static_cast<uint8_t>(XattrType::digest_ng));

@@ -89,8 +89,9 @@ TEST_F(HostileTree, SignReportsEachProblemAndSignsTheRest) {
   EXPECT_NE(verified.out.find("ok            " + tree_ + "/dir with space/file with space"), std::string::npos);
   EXPECT_NE(verified.out.find("error         " + tree_ + "/secret: cannot open: Permission denied"), std::string::npos)
       << verified.out;
-  // One line per file: the newline in the name is escaped, not printed.
-  EXPECT_EQ(std::count(verified.out.begin(), verified.out.end(), '\n'), 4);
+  // One line per file plus the summary: the newline in the name is escaped, not printed.
+  EXPECT_EQ(std::count(verified.out.begin(), verified.out.end(), '\n'), 5) << verified.out;
+  EXPECT_NE(verified.out.find("verified 4: ok 3, failed 1, skipped 5\n"), std::string::npos) << verified.out;
 }
 
 TEST_F(HostileTree, HumanSummaryAndVerboseSkips) {

@@ -1,0 +1,45 @@
+# vigil: the commands a newcomer runs. `make run` and `make test` install what is missing first.
+BUILD       ?= build
+ASAN_BUILD  ?= build-asan
+FUZZ_BUILD  ?= build-fuzz
+JOBS        ?= $(shell nproc)
+WERROR      ?= ON
+FUZZ_SECONDS ?= 30
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build run test unit-asan fuzz bench clean
+
+all: build
+
+deps:
+	@scripts/bootstrap.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DVIGIL_WERROR=$(WERROR) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+# The main job as it exists today: make a key, sign a sample tree, verify it, tamper, report.
+run: build
+	VIGIL=$(BUILD)/src/vigil scripts/demo.sh
+
+# Everything: unit tests under ASan+UBSan, the fuzzers for a bounded time, then every test
+# (unit and privileged) in the warnings-as-errors build. The last summary covers the full suite.
+test: build unit-asan fuzz
+	ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+unit-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DVIGIL_WERROR=$(WERROR) -DVIGIL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build $(ASAN_BUILD) -j$(JOBS) --target vigil_unit_tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) -L unit --output-on-failure -j$(JOBS)
+
+fuzz: deps
+	CC=clang-19 CXX=clang++-19 cmake -S . -B $(FUZZ_BUILD) -DVIGIL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(FUZZ_BUILD) -j$(JOBS)
+	scripts/run_fuzzers.sh $(FUZZ_BUILD)/tests/fuzz $(FUZZ_SECONDS)
+
+bench: build
+	VIGIL=$(BUILD)/src/vigil bench/sign.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
