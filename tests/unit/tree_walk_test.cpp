@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -83,11 +84,34 @@ TEST(TreeWalk, SigSidecarsLeftOutOnlyWhenAsked) {
 }
 
 TEST(TreeWalk, UnreadableDirectoryIsReportedAndWalkGoesOn) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root reads any directory; covered by the privileged CLI test with setpriv";
   test::TempDir dir;
+  ::chmod(dir.path().c_str(), 0755);
   ::mkdir((dir / "closed").c_str(), 0000);
   test::write_text(dir / "b", "1");
-  auto result = collect_files({dir.path()}, WalkOptions{.recursive = true});
-  EXPECT_EQ(result.files, std::vector<std::string>{dir / "b"});
-  EXPECT_TRUE(has_issue(result, dir / "closed", WalkIssue::Kind::failed, "Permission denied"));
+  // Root reads any directory, so the walk runs in a child that is not root.
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    if (::geteuid() == 0 && ::setresuid(65534, 65534, 65534) != 0) ::_exit(2);
+    const auto result = collect_files({dir.path()}, WalkOptions{.recursive = true});
+    std::string summary;
+    for (const auto& file : result.files) summary += "file " + file + "\n";
+    for (const auto& issue : result.issues) {
+      summary += (issue.kind == WalkIssue::Kind::failed ? "failed " : "skipped ") + issue.path + ": " + issue.reason + "\n";
+    }
+    (void)!::write(pipe_fds[1], summary.data(), summary.size());
+    ::_exit(0);
+  }
+  ::close(pipe_fds[1]);
+  std::string summary;
+  char buffer[4096];
+  for (ssize_t got; (got = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;) summary.append(buffer, static_cast<size_t>(got));
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(summary, "file " + (dir / "b") + "\nfailed " + (dir / "closed") + ": cannot open directory: Permission denied\n");
 }
