@@ -17,5 +17,13 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Never let a package start its service while installing: fapolicyd, started with its default
+# rules on /, would gate every open on this machine. policy-rc.d 101 = "action forbidden".
+guard=/usr/sbin/policy-rc.d
+restore=""
+if [[ -e $guard ]]; then restore=$(mktemp); cp -p "$guard" "$restore"; fi
+trap 'if [[ -n "$restore" ]]; then mv -f "$restore" "$guard"; else rm -f "$guard"; fi' EXIT
+printf '#!/bin/sh\nexit 101\n' >"$guard"
+chmod 755 "$guard"
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
