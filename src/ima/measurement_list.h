@@ -1,0 +1,78 @@
+#pragma once
+// The IMA measurement list, byte-exact with the kernel's ascii_runtime_measurements and
+// binary_runtime_measurements (security/integrity/ima/ima_fs.c, ima_template_lib.c).
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/error.h"
+#include "crypto/crypto.h"
+#include "ima/template.h"
+
+namespace vigil::ima {
+
+struct MeasurementEntry {
+  uint32_t pcr = 10;
+  TemplateName template_name = TemplateName::ima_ng;
+  crypto::Digest file_digest;         // the `ima` template takes SHA-1 (or MD5) only
+  std::string path;                   // n / n-ng field
+  std::vector<uint8_t> signature;     // ima-sig: the whole security.ima value, or empty
+  bool violation = false;             // recorded as zeros, extended as 0xff
+  // Filled by compute_template_hashes():
+  std::array<uint8_t, 20> template_sha1{};
+  std::array<uint8_t, 32> template_sha256{};
+};
+
+// The template data bytes exactly as hashed for the template digest (for `ima`, the digest
+// followed by the name zero-padded to 256 bytes; otherwise each field as u32 length + data).
+std::vector<uint8_t> template_hash_input(const MeasurementEntry& entry);
+// Sets template_sha1/template_sha256 (zeros for a violation).
+void compute_template_hashes(MeasurementEntry& entry);
+// The digest extended into a PCR bank for this entry: the template hash in that bank's
+// algorithm, or all 0xff bytes for a violation.
+crypto::Digest extend_digest(const MeasurementEntry& entry, crypto::HashAlgo bank);
+
+// One line of ascii_runtime_measurements, with its trailing newline.
+std::string ascii_line(const MeasurementEntry& entry);
+// One record of binary_runtime_measurements (native endianness, SHA-1 template digest).
+std::vector<uint8_t> binary_record(const MeasurementEntry& entry);
+
+// The first entry: "boot_aggregate", digest = hash of PCRs 0-7 (SHA-1) or 0-9 (other banks);
+// all zeros when there is no TPM (pcr_values empty).
+MeasurementEntry boot_aggregate_entry(crypto::HashAlgo digest_algo, std::span<const crypto::Digest> pcr_values,
+                                      TemplateName template_name = TemplateName::ima_ng);
+
+// Parsers of lists written by vigil or the kernel (untrusted: fuzzed). The template hashes
+// are taken from the record and recomputed; a mismatch is an error naming the entry.
+Result<std::vector<MeasurementEntry>> parse_binary_list(std::span<const uint8_t> bytes);
+Result<std::vector<MeasurementEntry>> parse_ascii_list(std::string_view text);
+
+// PCR value after extending `entries` (those with entry.pcr == pcr) from all zeros.
+crypto::Digest replay_pcr(std::span<const MeasurementEntry> entries, uint32_t pcr, crypto::HashAlgo bank);
+
+// Appends entries to <dir>/ascii_runtime_measurements and <dir>/binary_runtime_measurements.
+// Thread-safe; each append is written before it returns. Opening truncates the files (a new
+// boot of the agent starts a new list, as the kernel's does).
+class MeasurementLog {
+ public:
+  static Result<std::unique_ptr<MeasurementLog>> open(const std::string& dir);
+  ~MeasurementLog();
+  Result<void> append(const MeasurementEntry& entry);
+  size_t size() const;
+  std::vector<MeasurementEntry> entries() const;  // a copy, for replay and the API
+
+ private:
+  MeasurementLog() = default;
+  mutable std::mutex mutex_;
+  std::FILE* ascii_ = nullptr;
+  std::FILE* binary_ = nullptr;
+  std::vector<MeasurementEntry> entries_;
+};
+
+}  // namespace vigil::ima
