@@ -1,0 +1,231 @@
+#include "agent/agent.h"
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/audit_log.h"
+#include "agent/decision_cache.h"
+#include "agent/fanotify_listener.h"
+#include "agent/integrity_engine.h"
+#include "agent/measurement_sink.h"
+#include "ima/measurement_list.h"
+#include "tpm/tpm.h"
+
+namespace vigil::agent {
+
+struct Agent::Parts {
+  AgentConfig config;
+  std::unique_ptr<AuditLog> audit;
+  std::unique_ptr<DecisionCache> cache;
+  std::unique_ptr<MeasurementSink> sink;
+  std::unique_ptr<IntegrityEngine> engine;
+  std::unique_ptr<FanotifyListener> listener;
+  uint64_t marked_mask = 0;
+};
+
+namespace {
+
+Result<void> apply_marks(Agent* /*unused*/, FanotifyListener& listener, const AgentConfig& config, uint64_t mask) {
+  for (const auto& mount : config.watch) {
+    if (auto marked = listener.mark_mount(mount, mask); !marked) return marked;
+  }
+  return {};
+}
+
+// The boot_aggregate over PCRs 0-7 (SHA-1) or 0-9 of the bank matching the digest algorithm.
+ima::MeasurementEntry make_boot_aggregate(tpm::PcrBackend& pcrs, const std::string& tpm_spec, crypto::HashAlgo hash) {
+  std::vector<crypto::Digest> values;
+  if (tpm_spec != "none") {
+    const auto banks = pcrs.banks();
+    crypto::HashAlgo bank = hash;
+    if (std::find(banks.begin(), banks.end(), bank) == banks.end()) bank = crypto::HashAlgo::sha256;
+    if (std::find(banks.begin(), banks.end(), bank) != banks.end()) {
+      const uint32_t count = bank == crypto::HashAlgo::sha1 ? 8 : 10;
+      for (uint32_t pcr = 0; pcr < count; ++pcr) {
+        auto value = pcrs.read(pcr, bank);
+        if (!value) {
+          values.clear();
+          break;
+        }
+        values.push_back(*value);
+      }
+      hash = bank;
+    }
+  }
+  return ima::boot_aggregate_entry(hash, values);
+}
+
+}  // namespace
+
+Agent::Agent(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+Agent::~Agent() { stop(); }
+const AgentConfig& Agent::config() const { return parts_->config; }
+
+Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
+  auto parts = std::make_unique<Parts>();
+  parts->config = std::move(config);
+  const AgentConfig& cfg = parts->config;
+  std::error_code error;
+  std::filesystem::create_directories(cfg.state_dir, error);
+  if (error) return fail("state_dir " + cfg.state_dir + ": " + error.message());
+  ::chmod(cfg.state_dir.c_str(), 0700);
+
+  auto rules = load_ruleset(cfg);
+  if (!rules) return std::unexpected(rules.error());
+  auto audit = AuditLog::open(cfg.audit_log);
+  if (!audit) return std::unexpected(audit.error());
+  parts->audit = std::move(*audit);
+  auto pcrs = tpm::open_pcr_backend(cfg.tpm);
+  if (!pcrs) return std::unexpected(pcrs.error());
+  auto log = ima::MeasurementLog::open(cfg.state_dir);
+  if (!log) return std::unexpected(log.error());
+  ima::MeasurementEntry boot = make_boot_aggregate(**pcrs, cfg.tpm, cfg.hash);
+  parts->sink = std::make_unique<MeasurementSink>(std::move(*log), std::move(*pcrs));
+  if (auto recorded = parts->sink->record(std::move(boot)); !recorded) {
+    return fail("recording boot_aggregate: " + recorded.error().message);
+  }
+  parts->cache = std::make_unique<DecisionCache>(cfg.cache_entries);
+  parts->engine = std::make_unique<IntegrityEngine>(cfg, *parts->cache, *parts->audit, *parts->sink, *rules);
+  for (const auto& warning : (*rules)->warnings) parts->audit->record({{"event", "warning"}, {"message", warning}});
+
+  FanotifyListener::Options options;
+  options.workers = cfg.workers;
+  options.deadline = std::chrono::milliseconds(cfg.deadline_ms);
+  options.on_deadline = cfg.fail_open ? Verdict::allow : Verdict::deny;
+  IntegrityEngine* engine = parts->engine.get();
+  auto listener = FanotifyListener::create(
+      options, [engine](int fd, pid_t pid, uint64_t mask) { return engine->decide(fd, pid, mask); },
+      [engine](int fd) { engine->invalidate(fd); });
+  if (!listener) return std::unexpected(listener.error());
+  parts->listener = std::move(*listener);
+  parts->listener->start();
+  if (auto marked = apply_marks(nullptr, *parts->listener, cfg, (*rules)->fanotify_mask); !marked) {
+    return std::unexpected(marked.error());
+  }
+  parts->marked_mask = (*rules)->fanotify_mask;
+  parts->audit->record({{"event", "start"}, {"mode", mode_name(cfg.mode)}, {"watch", cfg.watch},
+                        {"pcrs", parts->sink->pcrs().describe()}, {"rules", (*rules)->policy.rules.size()}});
+  return std::unique_ptr<Agent>(new Agent(std::move(parts)));
+}
+
+Result<void> Agent::reload() {
+  AgentConfig& cfg = parts_->config;
+  if (!cfg.source.empty() && cfg.source != "built-in") {
+    // Policy and keyrings come from the config; re-read it for their paths and text.
+    auto fresh = load_config(cfg.source);
+    if (!fresh) {
+      parts_->audit->record({{"event", "reload-failed"}, {"reason", fresh.error().message}});
+      return std::unexpected(fresh.error());
+    }
+    cfg.policy_path = fresh->policy_path;
+    cfg.policy_text = fresh->policy_text;
+    cfg.keyrings = fresh->keyrings;
+  }
+  auto rules = load_ruleset(cfg);
+  if (!rules) {
+    parts_->audit->record({{"event", "reload-failed"}, {"reason", rules.error().message}});
+    return std::unexpected(rules.error());
+  }
+  const uint64_t mask = (*rules)->fanotify_mask;
+  parts_->engine->set_ruleset(*rules);
+  parts_->cache->clear();  // keyrings may have changed: earlier verdicts no longer hold
+  if (mask != parts_->marked_mask) {
+    if (auto marked = apply_marks(nullptr, *parts_->listener, cfg, mask); !marked) return marked;
+    parts_->marked_mask = mask;
+  }
+  parts_->audit->record({{"event", "reload"}, {"rules", (*rules)->policy.rules.size()}});
+  return {};
+}
+
+void Agent::stop() {
+  if (parts_ && parts_->listener) parts_->listener->stop();
+}
+
+nlohmann::json Agent::status() const {
+  const auto& listener = parts_->listener->stats();
+  const auto& engine = parts_->engine->stats();
+  return {{"mode", mode_name(parts_->config.mode)},
+          {"permission_events", listener.permission_events.load()},
+          {"allowed", listener.allowed.load()},
+          {"denied", listener.denied.load()},
+          {"timeouts", listener.timeouts.load()},
+          {"queue_full", listener.queue_full.load()},
+          {"own_events", listener.own_events.load()},
+          {"invalidations", listener.invalidations.load()},
+          {"overflows", listener.overflows.load()},
+          {"decisions", engine.decisions.load()},
+          {"cache_hits", engine.cache_hits.load()},
+          {"appraisal_failures", engine.appraisal_failures.load()},
+          {"measurements", engine.measurements.load()},
+          {"measurement_failures", engine.measurement_failures.load()},
+          {"fixed", engine.fixed.load()},
+          {"measurement_list_entries", parts_->sink->log().size()}};
+}
+
+int run_agent(const std::string& config_path, const std::string& mode_override) {
+  Result<AgentConfig> config = config_path.empty() ? parse_config("", "built-in") : load_config(config_path);
+  if (!config) {
+    std::fprintf(stderr, "vigil agent: %s\n", config.error().message.c_str());
+    return 2;
+  }
+  if (mode_override == "enforce") config->mode = Mode::enforce;
+  else if (mode_override == "log") config->mode = Mode::log;
+  else if (mode_override == "fix") config->mode = Mode::fix;
+  if (config->watch.empty()) {
+    std::fprintf(stderr, "vigil agent: %s: 'watch' lists no mount points; nothing to do\n", config->source.c_str());
+    return 2;
+  }
+  // Signals are taken synchronously by this thread; every other thread has them blocked.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&signals, signal);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto agent = Agent::start(std::move(*config));
+  if (!agent) {
+    std::fprintf(stderr, "vigil agent: %s\n", agent.error().message.c_str());
+    return 2;
+  }
+  const AgentConfig& cfg = (*agent)->config();
+  const std::string ready = cfg.state_dir + "/agent.ready";
+  if (FILE* file = std::fopen(ready.c_str(), "w")) {
+    std::fprintf(file, "%d\n", static_cast<int>(::getpid()));
+    std::fclose(file);
+  }
+  std::printf("vigil agent: ready, mode %s, watching", std::string(mode_name(cfg.mode)).c_str());
+  for (const auto& mount : cfg.watch) std::printf(" %s", mount.c_str());
+  std::printf("; state in %s\n", cfg.state_dir.c_str());
+  std::fflush(stdout);
+
+  for (;;) {
+    int signal = 0;
+    if (sigwait(&signals, &signal) != 0) continue;
+    if (signal == SIGHUP) {
+      auto reloaded = (*agent)->reload();
+      std::fprintf(stderr, "vigil agent: reload %s%s\n", reloaded ? "done" : "rejected, old policy stays: ",
+                   reloaded ? "" : reloaded.error().message.c_str());
+      continue;
+    }
+    if (signal == SIGUSR1) {
+      const std::string status_path = cfg.state_dir + "/status.json";
+      if (FILE* file = std::fopen(status_path.c_str(), "w")) {
+        const std::string text = (*agent)->status().dump();
+        std::fwrite(text.data(), 1, text.size(), file);
+        std::fclose(file);
+      }
+      continue;
+    }
+    break;
+  }
+  (*agent)->stop();
+  const std::string text = (*agent)->status().dump();
+  std::printf("vigil agent: stopped %s\n", text.c_str());
+  std::remove(ready.c_str());
+  return 0;
+}
+
+}  // namespace vigil::agent

@@ -1,0 +1,33 @@
+#pragma once
+// `vigil agent`: the integrity pillar running as a daemon. Owns the fanotify listener, the
+// decision engine, the measurement list and PCR backend, and the audit log.
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/config.h"
+#include "common/error.h"
+
+namespace vigil::agent {
+
+class Agent {
+ public:
+  static Result<std::unique_ptr<Agent>> start(AgentConfig config);
+  ~Agent();
+  // Re-reads policy and keyrings; on any error the old ones stay in force.
+  Result<void> reload();
+  void stop();
+  nlohmann::json status() const;
+  const AgentConfig& config() const;
+
+ private:
+  struct Parts;
+  explicit Agent(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+// Runs until SIGINT/SIGTERM; SIGHUP reloads. Prints one line when ready. Returns an exit code.
+int run_agent(const std::string& config_path, const std::string& mode_override);
+
+}  // namespace vigil::agent

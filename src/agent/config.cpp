@@ -1,0 +1,144 @@
+#include "agent/config.h"
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+namespace vigil::agent {
+namespace {
+
+std::string where(const std::string& source, const YAML::Node& node) {
+  return source + ":" + std::to_string(node.Mark().line + 1);
+}
+
+Result<std::string> scalar(const std::string& source, const YAML::Node& node, const std::string& key) {
+  if (!node.IsScalar()) return fail(where(source, node) + ": " + key + " must be a single value");
+  return node.as<std::string>();
+}
+
+Result<unsigned long> number(const std::string& source, const YAML::Node& node, const std::string& key,
+                             unsigned long low, unsigned long high) {
+  auto text = scalar(source, node, key);
+  if (!text) return std::unexpected(text.error());
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long value = std::strtoul(text->c_str(), &end, 10);
+  if (text->empty() || *end != '\0' || errno != 0 || value < low || value > high || (*text)[0] == '-') {
+    return fail(where(source, node) + ": " + key + " must be a whole number from " + std::to_string(low) + " to " +
+                std::to_string(high) + ", got '" + *text + "'");
+  }
+  return value;
+}
+
+}  // namespace
+
+std::string_view mode_name(Mode mode) {
+  switch (mode) {
+    case Mode::enforce: return "enforce";
+    case Mode::log: return "log";
+    case Mode::fix: return "fix";
+  }
+  return "log";
+}
+
+Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string& source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    return fail(source + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+  AgentConfig config;
+  config.source = source;
+  if (root.IsNull()) return config;
+  if (!root.IsMap()) return fail(where(source, root) + ": the config must be a mapping of keys to values");
+
+  static const std::set<std::string> kKnown = {"mode", "state_dir", "policy", "policy_text", "hash", "tpm",
+                                                "keyrings", "watch", "decision", "audit_log"};
+  for (const auto& item : root) {
+    const std::string key = item.first.as<std::string>();
+    const YAML::Node& value = item.second;
+    if (!kKnown.contains(key)) return fail(where(source, item.first) + ": unknown key '" + key + "'");
+    if (key == "mode") {
+      auto text = scalar(source, value, key);
+      if (!text) return std::unexpected(text.error());
+      if (*text == "enforce") config.mode = Mode::enforce;
+      else if (*text == "log") config.mode = Mode::log;
+      else if (*text == "fix") config.mode = Mode::fix;
+      else return fail(where(source, value) + ": mode must be enforce, log or fix, got '" + *text + "'");
+    } else if (key == "state_dir" || key == "policy" || key == "policy_text" || key == "tpm" || key == "audit_log") {
+      auto text = scalar(source, value, key);
+      if (!text) return std::unexpected(text.error());
+      if (key == "state_dir") config.state_dir = *text;
+      if (key == "policy") config.policy_path = *text;
+      if (key == "policy_text") config.policy_text = *text;
+      if (key == "tpm") config.tpm = *text;
+      if (key == "audit_log") config.audit_log = *text;
+    } else if (key == "hash") {
+      auto text = scalar(source, value, key);
+      if (!text) return std::unexpected(text.error());
+      auto algo = crypto::hash_from_name(*text);
+      if (!algo || (*algo != crypto::HashAlgo::sha256 && *algo != crypto::HashAlgo::sm3 &&
+                    *algo != crypto::HashAlgo::sha384 && *algo != crypto::HashAlgo::sha512)) {
+        return fail(where(source, value) + ": hash must be sha256, sm3, sha384 or sha512, got '" + *text + "'");
+      }
+      config.hash = *algo;
+    } else if (key == "keyrings") {
+      if (!value.IsMap()) return fail(where(source, value) + ": keyrings must map names to directories");
+      for (const auto& ring : value) {
+        auto dir = scalar(source, ring.second, "keyring " + ring.first.as<std::string>());
+        if (!dir) return std::unexpected(dir.error());
+        config.keyrings[ring.first.as<std::string>()] = *dir;
+      }
+    } else if (key == "watch") {
+      if (!value.IsSequence()) return fail(where(source, value) + ": watch must be a list of mount points");
+      for (const auto& mount : value) {
+        auto path = scalar(source, mount, "watch entry");
+        if (!path) return std::unexpected(path.error());
+        if (path->empty() || (*path)[0] != '/') return fail(where(source, mount) + ": watch entries must be absolute paths");
+        config.watch.push_back(*path);
+      }
+    } else if (key == "decision") {
+      if (!value.IsMap()) return fail(where(source, value) + ": decision must be a mapping");
+      for (const auto& setting : value) {
+        const std::string name = setting.first.as<std::string>();
+        if (name == "workers") {
+          auto n = number(source, setting.second, "decision.workers", 1, 64);
+          if (!n) return std::unexpected(n.error());
+          config.workers = static_cast<unsigned>(*n);
+        } else if (name == "deadline_ms") {
+          auto n = number(source, setting.second, "decision.deadline_ms", 10, 60000);
+          if (!n) return std::unexpected(n.error());
+          config.deadline_ms = static_cast<unsigned>(*n);
+        } else if (name == "on_timeout") {
+          auto text = scalar(source, setting.second, name);
+          if (!text) return std::unexpected(text.error());
+          if (*text != "allow" && *text != "deny") {
+            return fail(where(source, setting.second) + ": decision.on_timeout must be allow or deny, got '" + *text + "'");
+          }
+          config.fail_open = *text == "allow";
+        } else if (name == "cache_entries") {
+          auto n = number(source, setting.second, "decision.cache_entries", 0, 100000000);
+          if (!n) return std::unexpected(n.error());
+          config.cache_entries = *n;
+        } else {
+          return fail(where(source, setting.first) + ": unknown key 'decision." + name + "'");
+        }
+      }
+    }
+  }
+  if (config.audit_log.empty()) config.audit_log = config.state_dir + "/audit.jsonl";
+  return config;
+}
+
+Result<AgentConfig> load_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return fail_errno(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path);
+}
+
+}  // namespace vigil::agent

@@ -1,0 +1,36 @@
+#pragma once
+// vigil agent configuration (YAML). Every key is optional; defaults are safe (log mode).
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "crypto/crypto.h"
+
+namespace vigil::agent {
+
+enum class Mode { enforce, log, fix };
+std::string_view mode_name(Mode mode);
+
+struct AgentConfig {
+  Mode mode = Mode::log;
+  std::string state_dir = "/var/lib/vigil";
+  std::string policy_path;                      // IMA policy file; empty: built-in default
+  std::string policy_text;                      // inline policy (config key `policy_text`), wins over policy_path
+  crypto::HashAlgo hash = crypto::HashAlgo::sha256;  // file digests in the measurement list
+  std::string tpm = "none";                     // none | device:/dev/tpmrm0 | swtpm:host=...,port=...
+  std::map<std::string, std::string> keyrings;  // name -> directory; "default" is used when a rule names none
+  std::vector<std::string> watch;               // mount points to mark
+  unsigned workers = 2;
+  unsigned deadline_ms = 250;                   // answer every permission event within this
+  bool fail_open = true;                        // answer on deadline: allow (true) or deny
+  size_t cache_entries = 65536;
+  std::string audit_log;                        // default: <state_dir>/audit.jsonl
+  std::string source;                           // file the config came from, for messages
+};
+
+// Errors read "file:line: what was expected".
+Result<AgentConfig> load_config(const std::string& path);
+Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string& source);
+
+}  // namespace vigil::agent

@@ -1,0 +1,293 @@
+#include "agent/integrity_engine.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "agent/subject.h"
+
+namespace vigil::agent {
+namespace {
+
+std::string fd_path(int fd) {
+  char link[32];
+  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  char target[4096];
+  const ssize_t length = ::readlink(link, target, sizeof target);
+  return length > 0 ? std::string(target, static_cast<size_t>(length)) : std::string();
+}
+
+bool is_elf_object(int fd) {
+  unsigned char header[18];
+  if (::pread(fd, header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) return false;
+  if (std::memcmp(header, "\x7f" "ELF", 4) != 0) return false;
+  const unsigned type = header[5] == 2 ? (header[16] << 8 | header[17]) : (header[17] << 8 | header[16]);
+  return type == 2 /*ET_EXEC*/ || type == 3 /*ET_DYN*/;
+}
+
+const char* func_text(ima::PolicyFunc func) {
+  switch (func) {
+    case ima::PolicyFunc::bprm_check: return "BPRM_CHECK";
+    case ima::PolicyFunc::mmap_check: return "MMAP_CHECK";
+    case ima::PolicyFunc::file_check: return "FILE_CHECK";
+    case ima::PolicyFunc::other: return "OTHER";
+  }
+  return "OTHER";
+}
+
+uint32_t appraisal_profile(const ima::PolicyDecision& decision) {
+  return static_cast<uint32_t>(std::hash<std::string>{}(decision.keyring)) * 2 + (decision.require_signature ? 1 : 0);
+}
+
+Cause cause_of(ima::VerifyStatus status, bool digest_form) {
+  switch (status) {
+    case ima::VerifyStatus::ok: return Cause::none;
+    case ima::VerifyStatus::no_signature: return Cause::missing_hash;
+    case ima::VerifyStatus::hash_mismatch: return digest_form ? Cause::invalid_hash : Cause::invalid_signature;
+    case ima::VerifyStatus::bad_signature: return Cause::invalid_signature;
+    case ima::VerifyStatus::unknown_key: return Cause::unknown_key;
+    case ima::VerifyStatus::malformed: return Cause::invalid_xattr;
+    case ima::VerifyStatus::error: return Cause::read_error;
+  }
+  return Cause::read_error;
+}
+
+std::optional<std::vector<uint8_t>> read_ima_xattr(int fd) {
+  std::vector<uint8_t> value(ima::kMaxXattrSize);
+  const ssize_t length = ::fgetxattr(fd, ima::kImaXattrName, value.data(), value.size());
+  if (length < 0) return std::nullopt;
+  value.resize(static_cast<size_t>(length));
+  return value;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Ruleset>> load_ruleset(const AgentConfig& config) {
+  auto rules = std::make_shared<Ruleset>();
+  ima::PolicyParse parsed = !config.policy_text.empty() ? ima::parse_policy(config.policy_text, config.source + ":policy_text")
+                            : !config.policy_path.empty() ? ima::load_policy_file(config.policy_path)
+                                                          : ima::parse_policy(kDefaultPolicy, "built-in policy");
+  if (!parsed.ok()) {
+    std::string text;
+    for (const auto& error : parsed.errors) text += (text.empty() ? "" : "\n") + error.text();
+    return fail(text);
+  }
+  for (const auto& warning : parsed.warnings) rules->warnings.push_back(warning.text());
+  rules->policy = std::move(parsed.policy);
+
+  for (const auto& [name, dir] : config.keyrings) {
+    ima::Keyring keyring;
+    auto warnings = keyring.load_directory(dir);
+    if (!warnings) return fail(config.source + ": keyring '" + name + "': " + warnings.error().message);
+    for (const auto& warning : *warnings) rules->warnings.push_back("keyring '" + name + "': " + warning);
+    rules->keyrings.emplace(name, std::move(keyring));
+  }
+  for (const auto& rule : rules->policy.rules) {
+    if (rule.inert) continue;
+    rules->needs_subject |= rule.uid || rule.euid || rule.gid || rule.egid;
+    rules->needs_path |= rule.path_glob.has_value();
+    rules->needs_fs |= rule.fsmagic || rule.fsuuid || rule.fsname;
+    const bool any_func = !rule.func;
+    rules->has_exec_rules |= any_func || rule.func == ima::PolicyFunc::bprm_check;
+    rules->has_mmap_rules |= any_func || rule.func == ima::PolicyFunc::mmap_check;
+    rules->has_file_rules |= any_func || rule.func == ima::PolicyFunc::file_check;
+    const bool appraises = rule.action == ima::PolicyAction::appraise;
+    const std::string keyring = rule.keyring.value_or("default");
+    if (appraises && !rules->keyrings.contains(keyring)) {
+      return fail(rule.keyring ? "policy line " + std::to_string(rule.line) + ": keyring '" + keyring +
+                                     "' is not in the config's keyrings"
+                               : "policy line " + std::to_string(rule.line) +
+                                     ": appraise rule without keyring= needs a 'default' keyring in the config");
+    }
+  }
+  if (rules->has_exec_rules) rules->fanotify_mask |= FAN_OPEN_EXEC_PERM;
+  if (rules->has_mmap_rules || rules->has_file_rules) rules->fanotify_mask |= FAN_OPEN_PERM;
+  if (rules->fanotify_mask != 0) rules->fanotify_mask |= FAN_MODIFY;
+  return std::shared_ptr<const Ruleset>(std::move(rules));
+}
+
+IntegrityEngine::IntegrityEngine(const AgentConfig& config, DecisionCache& cache, AuditLog& audit,
+                                 MeasurementSink& sink, std::shared_ptr<const Ruleset> ruleset)
+    : config_(config), cache_(cache), audit_(audit), sink_(sink), ruleset_(std::move(ruleset)) {}
+
+void IntegrityEngine::invalidate(int fd) {
+  if (fd < 0) {
+    cache_.clear();
+    return;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) == 0) cache_.invalidate(st.st_dev, st.st_ino);
+}
+
+Appraisal IntegrityEngine::appraise(int fd, const Ruleset& rules, const ima::PolicyDecision& decision,
+                                    std::string& reason) const {
+  Appraisal appraisal;
+  auto value = read_ima_xattr(fd);
+  if (!value) {
+    appraisal.status = ima::VerifyStatus::no_signature;
+    appraisal.cause = decision.require_signature ? Cause::signature_required : Cause::missing_hash;
+    reason = "no security.ima";
+    return appraisal;
+  }
+  auto parsed = ima::parse_ima_xattr(*value);
+  const bool digest_form = parsed && std::holds_alternative<ima::DigestValue>(*parsed);
+  if (parsed && digest_form && decision.require_signature) {
+    appraisal.status = ima::VerifyStatus::no_signature;
+    appraisal.cause = Cause::signature_required;
+    reason = "security.ima holds a digest, the policy requires a signature (appraise_type=imasig)";
+    return appraisal;
+  }
+  const std::string keyring_name = decision.keyring.empty() ? "default" : decision.keyring;
+  static const ima::Keyring kEmpty;
+  auto ring = rules.keyrings.find(keyring_name);
+  const ima::VerifyResult result = ima::verify_value(fd, *value, ring == rules.keyrings.end() ? kEmpty : ring->second);
+  appraisal.status = result.status;
+  appraisal.passed = result.status == ima::VerifyStatus::ok;
+  appraisal.cause = cause_of(result.status, digest_form);
+  appraisal.keyid = result.keyid.value_or(0);
+  reason = result.reason;
+  return appraisal;
+}
+
+void IntegrityEngine::measure(int fd, const FileVersion& version, const ima::PolicyDecision& decision,
+                              const std::string& path, pid_t pid) {
+  if (!cache_.claim_measurement(version, decision.template_name, decision.pcr)) return;
+  ima::MeasurementEntry entry;
+  entry.pcr = decision.pcr;
+  entry.template_name = decision.template_name;
+  entry.path = path;
+  thread_local crypto::Hasher hasher;
+  const crypto::HashAlgo algo = decision.template_name == ima::TemplateName::ima ? crypto::HashAlgo::sha1 : config_.hash;
+  auto digest = hasher.of_fd(algo, fd);
+  Result<void> recorded = digest ? Result<void>{} : Result<void>(std::unexpected(digest.error()));
+  if (digest) {
+    entry.file_digest = *digest;
+    if (decision.template_name == ima::TemplateName::ima_sig) {
+      if (auto value = read_ima_xattr(fd)) entry.signature = std::move(*value);
+    }
+    recorded = sink_.record(std::move(entry));
+  }
+  if (recorded) {
+    stats_.measurements.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  stats_.measurement_failures.fetch_add(1, std::memory_order_relaxed);
+  if (!digest) cache_.release_measurement(version, decision.template_name, decision.pcr);
+  audit_.record({{"event", "measurement-failure"}, {"path", path}, {"pid", pid}, {"device", version.device},
+                 {"inode", version.inode}, {"reason", recorded.error().message}});
+}
+
+Verdict IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanotify_mask) {
+  stats_.decisions.fetch_add(1, std::memory_order_relaxed);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return Verdict::allow;
+  const std::shared_ptr<const Ruleset> rules = ruleset_.load();
+
+  Subject subject;
+  if (rules->needs_subject) subject = read_subject(pid);
+  std::string path;
+  if (rules->needs_path) path = fd_path(fd);
+  ima::AccessContext access;
+  access.uid = subject.uid;
+  access.euid = subject.euid;
+  access.gid = subject.gid;
+  access.egid = subject.egid;
+  access.fowner = st.st_uid;
+  access.fgroup = st.st_gid;
+  access.path = path;
+  if (rules->needs_fs) {
+    struct statfs fs {};
+    if (::fstatfs(fd, &fs) == 0) access.fsmagic = static_cast<uint64_t>(fs.f_type);
+  }
+
+  ima::PolicyDecision decision;
+  if (fanotify_mask & FAN_OPEN_EXEC_PERM) {
+    access.func = ima::PolicyFunc::bprm_check;
+    access.mask = ima::kMayExec;
+    decision = ima::evaluate_policy(rules->policy, access);
+  } else {
+    // An ELF object opened by a loader is about to be mapped executable: MMAP_CHECK applies
+    // before any of its code can run. Other opens are FILE_CHECK.
+    if (rules->has_mmap_rules && is_elf_object(fd)) {
+      access.func = ima::PolicyFunc::mmap_check;
+      access.mask = ima::kMayExec;
+      decision = ima::evaluate_policy(rules->policy, access);
+    }
+    if (!decision.measure && !decision.appraise && !decision.audit && rules->has_file_rules) {
+      access.func = ima::PolicyFunc::file_check;
+      access.mask = ima::kMayRead;
+      decision = ima::evaluate_policy(rules->policy, access);
+    }
+  }
+  if (!decision.measure && !decision.appraise && !decision.audit) return Verdict::allow;
+
+  const FileVersion version = FileVersion::of(st);
+  if (path.empty()) path = fd_path(fd);
+  Verdict verdict = Verdict::allow;
+  if (decision.appraise) {
+    const uint32_t profile = appraisal_profile(decision);
+    std::optional<Appraisal> cached = cache_.find(version, profile);
+    std::string reason;
+    Appraisal appraisal = cached ? *cached : appraise(fd, *rules, decision, reason);
+    if (cached) {
+      stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+    }
+    bool fixed = false;
+    if (!appraisal.passed && config_.mode == Mode::fix && appraisal.cause == Cause::missing_hash) {
+      thread_local crypto::Hasher hasher;
+      if (auto digest = hasher.of_fd(config_.hash, fd)) {
+        const auto value = ima::encode_digest(*digest);
+        fixed = ::fsetxattr(fd, ima::kImaXattrName, value.data(), value.size(), 0) == 0;
+        if (fixed) stats_.fixed.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    if (!cached && !fixed) cache_.store(version, profile, appraisal);
+    if (!appraisal.passed) {
+      stats_.appraisal_failures.fetch_add(1, std::memory_order_relaxed);
+      if (config_.mode == Mode::enforce) verdict = Verdict::deny;
+    }
+    // Every failure is recorded, every time; a pass once per file version.
+    if (!appraisal.passed || !cached) {
+      if (!subject.known) subject = read_subject(pid);
+      nlohmann::json record = {
+          {"event", "appraisal"},
+          {"verdict", verdict == Verdict::allow ? "allow" : "deny"},
+          {"mode", mode_name(config_.mode)},
+          {"result", appraisal.passed ? "pass" : fixed ? "fixed" : "fail"},
+          {"func", func_text(access.func)},
+          {"rule_line", decision.appraise_line},
+          {"pid", pid},
+          {"uid", subject.uid},
+          {"euid", subject.euid},
+          {"comm", subject.comm},
+          {"path", path},
+          {"device", version.device},
+          {"inode", version.inode},
+          {"status", ima::status_name(appraisal.status)},
+          {"cached", cached.has_value()},
+      };
+      if (!appraisal.passed) record["cause"] = cause_name(appraisal.cause);
+      if (!reason.empty()) record["reason"] = reason;
+      if (appraisal.keyid != 0) record["keyid"] = ima::keyid_hex(appraisal.keyid);
+      if (!decision.keyring.empty()) record["keyring"] = decision.keyring;
+      audit_.record(std::move(record));
+    }
+  }
+  if (decision.measure) measure(fd, version, decision, path, pid);
+  if (decision.audit && cache_.claim_measurement(version, decision.template_name, 0xff)) {
+    thread_local crypto::Hasher hasher;
+    auto digest = hasher.of_fd(config_.hash, fd);
+    if (!subject.known) subject = read_subject(pid);
+    audit_.record({{"event", "audit"}, {"func", func_text(access.func)}, {"path", path}, {"pid", pid},
+                   {"uid", subject.uid}, {"comm", subject.comm},
+                   {"hash", digest ? std::string(crypto::hash_name(config_.hash)) + ":" + digest->hex() : ""}});
+  }
+  return verdict;
+}
+
+}  // namespace vigil::agent

@@ -1,0 +1,71 @@
+#pragma once
+// Decides one fanotify permission event: policy → appraisal (cached per file version) →
+// measurement (once per file version) → audit record → verdict.
+#include <sys/types.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "agent/audit_log.h"
+#include "agent/config.h"
+#include "agent/decision_cache.h"
+#include "agent/fanotify_listener.h"
+#include "agent/measurement_sink.h"
+#include "ima/ima.h"
+#include "ima/policy.h"
+
+namespace vigil::agent {
+
+// Everything SIGHUP replaces, swapped as one immutable snapshot.
+struct Ruleset {
+  ima::Policy policy;
+  std::map<std::string, ima::Keyring> keyrings;
+  std::vector<std::string> warnings;
+  bool needs_subject = false;  // policy has uid/euid/gid/egid conditions
+  bool needs_path = false;     // path= conditions
+  bool needs_fs = false;       // fsmagic/fsuuid/fsname conditions
+  bool has_exec_rules = false, has_mmap_rules = false, has_file_rules = false;
+  uint64_t fanotify_mask = 0;  // events the marks must deliver
+};
+
+// The built-in policy when the config names none: measure what is executed.
+inline constexpr const char* kDefaultPolicy = "measure func=BPRM_CHECK\n";
+
+// Loads the policy and every keyring; any error (with file:line) leaves nothing half-loaded.
+Result<std::shared_ptr<const Ruleset>> load_ruleset(const AgentConfig& config);
+
+struct EngineStats {
+  std::atomic<uint64_t> decisions{0};
+  std::atomic<uint64_t> cache_hits{0};
+  std::atomic<uint64_t> appraisal_failures{0};
+  std::atomic<uint64_t> measurements{0};
+  std::atomic<uint64_t> measurement_failures{0};
+  std::atomic<uint64_t> fixed{0};
+};
+
+class IntegrityEngine {
+ public:
+  IntegrityEngine(const AgentConfig& config, DecisionCache& cache, AuditLog& audit, MeasurementSink& sink,
+                  std::shared_ptr<const Ruleset> ruleset);
+  void set_ruleset(std::shared_ptr<const Ruleset> ruleset) { ruleset_.store(std::move(ruleset)); }
+  std::shared_ptr<const Ruleset> ruleset() const { return ruleset_.load(); }
+  Verdict decide(int fd, pid_t pid, uint64_t fanotify_mask);
+  void invalidate(int fd);  // fd < 0: everything
+  const EngineStats& stats() const { return stats_; }
+
+ private:
+  Appraisal appraise(int fd, const Ruleset& rules, const ima::PolicyDecision& decision, std::string& reason) const;
+  void measure(int fd, const FileVersion& version, const ima::PolicyDecision& decision, const std::string& path,
+               pid_t pid);
+
+  const AgentConfig& config_;
+  DecisionCache& cache_;
+  AuditLog& audit_;
+  MeasurementSink& sink_;
+  std::atomic<std::shared_ptr<const Ruleset>> ruleset_;
+  EngineStats stats_;
+};
+
+}  // namespace vigil::agent
