@@ -72,6 +72,12 @@ struct PolicyParse {
 PolicyParse parse_policy(std::string_view text, const std::string& filename);
 PolicyParse load_policy_file(const std::string& path);
 
+// The text of a policy file (regular files only; the kernel's securityfs policy file is one),
+// read up to just past the parser's size limit so parse_policy reports an oversized policy.
+// load_policy_file turns a failure into an error diagnostic; this lets a caller tell an
+// unreadable file from a bad policy.
+Result<std::string> read_policy_file(const std::string& path);
+
 // What one access looks like to the policy.
 struct AccessContext {
   PolicyFunc func = PolicyFunc::file_check;
