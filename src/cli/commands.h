@@ -17,5 +17,7 @@ struct UsageError : std::runtime_error {
 void add_keygen_command(CLI::App& app, int& exit_code);
 void add_sign_command(CLI::App& app, int& exit_code);
 void add_verify_command(CLI::App& app, int& exit_code);
+void add_policy_command(CLI::App& app, int& exit_code);
+void add_agent_command(CLI::App& app, int& exit_code);
 
 }  // namespace vigil::cli
