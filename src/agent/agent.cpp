@@ -179,6 +179,8 @@ int run_agent(const std::string& config_path, const std::string& mode_override) 
     std::fprintf(stderr, "vigil agent: %s: 'watch' lists no mount points; nothing to do\n", config->source.c_str());
     return 2;
   }
+  // A TPM over TCP (swtpm) can raise SIGPIPE when it goes away; that must be an error, not death.
+  std::signal(SIGPIPE, SIG_IGN);
   // Signals are taken synchronously by this thread; every other thread has them blocked.
   sigset_t signals;
   sigemptyset(&signals);
