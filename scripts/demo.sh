@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make run` today: make an SM2 key, sign a sample tree, verify it, tamper with one file, and
-# show what vigil reports. Later issues turn `make run` into `vigil agent`.
+# `make run`: a short tour of signing (make an SM2 key, sign a sample tree, verify it, tamper
+# with one file, show the report), then the main job: `vigil agent` on config/default.yaml
+# (log mode: measures every program run on /, blocks nothing) until Ctrl-C.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 vigil=${VIGIL:-$repo/build/src/vigil}
@@ -46,3 +47,13 @@ if command -v evmctl >/dev/null && [[ ${#storage[@]} -eq 0 ]]; then
   evmctl ima_verify --key "$demo/keys/demo.der" "$demo/tree/bin/grep" 2>&1 | tail -1 || true
 fi
 [[ $code -eq 1 ]]
+
+if [[ "${VIGIL_DEMO_ONLY:-}" == 1 ]]; then exit 0; fi
+if [[ $(id -u) -ne 0 ]]; then
+  echo "vigil agent needs root (fanotify); run make run as root to start it." >&2
+  exit 1
+fi
+config=${VIGIL_CONFIG:-$repo/config/default.yaml}
+step "vigil agent --config ${config#$repo/} (Ctrl-C to stop)"
+echo "measurement list: /var/lib/vigil/ascii_runtime_measurements; audit: /var/lib/vigil/audit.jsonl"
+exec "$vigil" agent --config "$config"

@@ -1,6 +1,6 @@
 #pragma once
 // Appraisal verdicts and "already measured" marks, per file content version. A version is
-// (device, inode, change time, size): any write changes ctime, and FAN_MODIFY events also
+// (device, inode, change time, size): any write changes ctime, and FAN_CLOSE_WRITE events also
 // invalidate the inode explicitly, so a modified file is always appraised again.
 #include <sys/stat.h>
 

@@ -42,7 +42,7 @@ class FanotifyListener {
   };
   // Called on a worker thread. fd is the kernel's descriptor of the file being opened.
   using Decider = std::function<Verdict(int fd, pid_t pid, uint64_t mask)>;
-  // Called on the reader thread for FAN_MODIFY/FAN_CLOSE_WRITE (fd >= 0) or a queue overflow (fd < 0).
+  // Called on the reader thread for FAN_CLOSE_WRITE (fd >= 0) or a queue overflow (fd < 0).
   using Invalidator = std::function<void(int fd)>;
 
   static Result<std::unique_ptr<FanotifyListener>> create(const Options& options, Decider decider,

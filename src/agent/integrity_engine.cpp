@@ -107,7 +107,9 @@ Result<std::shared_ptr<const Ruleset>> load_ruleset(const AgentConfig& config) {
   }
   if (rules->has_exec_rules) rules->fanotify_mask |= FAN_OPEN_EXEC_PERM;
   if (rules->has_mmap_rules || rules->has_file_rules) rules->fanotify_mask |= FAN_OPEN_PERM;
-  if (rules->fanotify_mask != 0) rules->fanotify_mask |= FAN_MODIFY;
+  // A file can only be executed once every writer has closed it (ETXTBSY), so the close of a
+  // writer is the moment to forget verdicts; the ctime in the cache key covers the rest.
+  if (rules->fanotify_mask != 0) rules->fanotify_mask |= FAN_CLOSE_WRITE;
   return std::shared_ptr<const Ruleset>(std::move(rules));
 }
 
