@@ -52,7 +52,10 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
   }
   AgentConfig config;
   config.source = source;
-  if (root.IsNull()) return config;
+  if (root.IsNull()) {
+    config.audit_log = config.state_dir + "/audit.jsonl";
+    return config;
+  }
   if (!root.IsMap()) return fail(where(source, root) + ": the config must be a mapping of keys to values");
 
   static const std::set<std::string> kKnown = {"mode", "state_dir", "policy", "policy_text", "hash", "tpm",

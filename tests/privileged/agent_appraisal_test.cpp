@@ -50,7 +50,7 @@ class AgentAppraisal : public testing::Test {
   void start_agent(const std::string& policy, const std::string& mode = "enforce", const std::string& extra = "") {
     std::string yaml = "mode: " + mode + "\nstate_dir: " + (dir_ / "state") + "\nwatch:\n  - " + mnt_->path() +
                        "\nkeyrings:\n  default: " + (dir_ / "keys") + "\n  vendor: " + (dir_ / "other") +
-                       "\ndecision:\n  deadline_ms: 2000\n" + extra + "policy_text: |\n";
+                       "\n" + (extra.empty() ? std::string("decision:\n  deadline_ms: 2000\n") : extra) + "policy_text: |\n";
     std::string line;
     for (char c : policy + "\n") {
       if (c == '\n') {
@@ -245,4 +245,23 @@ TEST_F(AgentAppraisal, TwoHundredConcurrentExecsNoDeadlockNoLostDecision) {
   EXPECT_EQ(status["queue_full"], 0);
   EXPECT_GE(status["denied"].get<int>(), 100) << status.dump();
   EXPECT_GE(status["allowed"].get<int>(), 100) << status.dump();
+}
+
+TEST_F(AgentAppraisal, DeadlineAnswersSlowDecisionsWithTheConfiguredDefault) {
+  // A signed executable with 50 MB of trailing bytes takes far longer to hash than 10 ms.
+  ASSERT_EQ(run_shell("cp /usr/bin/true '" + (*mnt_ / "big") + "' && head -c 50000000 /dev/zero >> '" +
+                      (*mnt_ / "big") + "'").exit_code, 0);
+  sign(*mnt_ / "big");
+  start_agent("appraise func=BPRM_CHECK appraise_type=imasig", "enforce",
+              "decision:\n  deadline_ms: 10\n  on_timeout: deny\n");
+  const auto first = run({*mnt_ / "big"});
+  EXPECT_TRUE(denied(first)) << "fail-closed deadline must deny: " << first.exit_code << first.err;
+  EXPECT_GE(agent_->status()["timeouts"].get<int>(), 1);
+  // The worker still finished and cached its verdict: the next exec is decided in time.
+  bool allowed = false;
+  for (int attempt = 0; attempt < 50 && !allowed; ++attempt) {
+    allowed = run({*mnt_ / "big"}).exit_code == 0;
+    if (!allowed) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(allowed);
 }

@@ -1,0 +1,99 @@
+#include <gtest/gtest.h>
+
+#include "agent/config.h"
+#include "agent/decision_cache.h"
+
+using namespace vigil;
+using namespace vigil::agent;
+
+TEST(AgentConfig, EmptyIsTheSafeDefault) {
+  auto config = parse_config("", "empty.yaml");
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->mode, Mode::log);
+  EXPECT_TRUE(config->fail_open);
+  EXPECT_EQ(config->tpm, "none");
+  EXPECT_EQ(config->audit_log, "/var/lib/vigil/audit.jsonl");
+}
+
+TEST(AgentConfig, ShippedDefaultParsesAndIsLogMode) {
+  std::string repo = __FILE__;
+  repo = repo.substr(0, repo.rfind("/tests/"));
+  auto config = load_config(repo + "/config/default.yaml");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->mode, Mode::log);
+  EXPECT_EQ(config->watch, std::vector<std::string>{"/"});
+  EXPECT_EQ(config->deadline_ms, 250u);
+}
+
+TEST(AgentConfig, EverySetting) {
+  auto config = parse_config(
+      "mode: enforce\nstate_dir: /s\nhash: sm3\ntpm: swtpm:host=127.0.0.1,port=2321\n"
+      "keyrings:\n  default: /k\n  vendor: /v\nwatch: [/a, /b]\n"
+      "decision:\n  workers: 4\n  deadline_ms: 50\n  on_timeout: deny\n  cache_entries: 10\n"
+      "policy_text: |\n  measure func=BPRM_CHECK\n",
+      "c.yaml");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->mode, Mode::enforce);
+  EXPECT_EQ(config->hash, crypto::HashAlgo::sm3);
+  EXPECT_EQ(config->keyrings.at("vendor"), "/v");
+  EXPECT_EQ(config->watch.size(), 2u);
+  EXPECT_EQ(config->workers, 4u);
+  EXPECT_EQ(config->deadline_ms, 50u);
+  EXPECT_FALSE(config->fail_open);
+  EXPECT_EQ(config->cache_entries, 10u);
+  EXPECT_EQ(config->policy_text, "measure func=BPRM_CHECK\n");
+  EXPECT_EQ(config->audit_log, "/s/audit.jsonl");
+}
+
+TEST(AgentConfig, ErrorsNameFileLineAndExpectation) {
+  auto expect_error = [](const std::string& yaml, const std::string& fragment) {
+    auto config = parse_config(yaml, "bad.yaml");
+    ASSERT_FALSE(config) << yaml;
+    EXPECT_NE(config.error().message.find(fragment), std::string::npos) << config.error().message;
+  };
+  expect_error("mode: strict\n", "bad.yaml:1: mode must be enforce, log or fix, got 'strict'");
+  expect_error("mode: log\nwatch: relative\n", "bad.yaml:2: watch must be a list");
+  expect_error("watch: [relative]\n", "watch entries must be absolute");
+  expect_error("decision:\n  workers: 0\n", "bad.yaml:2: decision.workers must be a whole number from 1 to 64");
+  expect_error("decision:\n  deadline_ms: -5\n", "decision.deadline_ms must be a whole number");
+  expect_error("decision:\n  on_timeout: maybe\n", "on_timeout must be allow or deny");
+  expect_error("decision:\n  speed: 3\n", "unknown key 'decision.speed'");
+  expect_error("colour: red\n", "bad.yaml:1: unknown key 'colour'");
+  expect_error("hash: md5\n", "hash must be sha256, sm3");
+  expect_error("mode: [a\n", "bad.yaml:");
+  expect_error("- just\n- a list\n", "must be a mapping");
+}
+
+TEST(DecisionCache, VersionsProfilesAndInvalidation) {
+  DecisionCache cache(100);
+  FileVersion v1{1, 42, 1000, 5, 10};
+  FileVersion v2 = v1;
+  v2.ctime_nsec = 6;
+  Appraisal pass{true, Cause::none, ima::VerifyStatus::ok, 7};
+  cache.store(v1, 1, pass);
+  EXPECT_TRUE(cache.find(v1, 1));
+  EXPECT_FALSE(cache.find(v1, 2));   // another keyring / signature requirement
+  EXPECT_FALSE(cache.find(v2, 1));   // the file changed
+  cache.store(v2, 1, pass);
+  EXPECT_FALSE(cache.find(v1, 1));   // the older version is gone
+  cache.invalidate(1, 42);
+  EXPECT_FALSE(cache.find(v2, 1));
+  EXPECT_EQ(cache.size(), 0u);
+
+  EXPECT_TRUE(cache.claim_measurement(v1, ima::TemplateName::ima_ng, 10));
+  EXPECT_FALSE(cache.claim_measurement(v1, ima::TemplateName::ima_ng, 10));
+  EXPECT_TRUE(cache.claim_measurement(v1, ima::TemplateName::ima_sig, 10));
+  EXPECT_TRUE(cache.claim_measurement(v2, ima::TemplateName::ima_ng, 10));
+  cache.release_measurement(v1, ima::TemplateName::ima_ng, 10);
+  EXPECT_TRUE(cache.claim_measurement(v1, ima::TemplateName::ima_ng, 10));
+}
+
+TEST(DecisionCache, BoundedByCapacity) {
+  DecisionCache cache(3);
+  Appraisal pass{true, Cause::none, ima::VerifyStatus::ok, 0};
+  for (uint64_t inode = 0; inode < 10; ++inode) cache.store(FileVersion{1, inode, 0, 0, 0}, 0, pass);
+  EXPECT_LE(cache.size(), 3u);
+  DecisionCache disabled(0);
+  disabled.store(FileVersion{}, 0, pass);
+  EXPECT_FALSE(disabled.find(FileVersion{}, 0));
+}
