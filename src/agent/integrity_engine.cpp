@@ -158,7 +158,6 @@ Appraisal IntegrityEngine::appraise(int fd, const Ruleset& rules, const ima::Pol
 
 void IntegrityEngine::measure(int fd, const FileVersion& version, const ima::PolicyDecision& decision,
                               const std::string& path, pid_t pid) {
-  if (!cache_.claim_measurement(version, decision.template_name, decision.pcr)) return;
   ima::MeasurementEntry entry;
   entry.pcr = decision.pcr;
   entry.template_name = decision.template_name;
@@ -229,7 +228,11 @@ Verdict IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanotify_mask) {
   if (!decision.measure && !decision.appraise && !decision.audit) return Verdict::allow;
 
   const FileVersion version = FileVersion::of(st);
-  if (path.empty()) path = fd_path(fd);
+  // The path costs a readlink; only records and new measurements need it.
+  auto ensure_path = [&]() -> const std::string& {
+    if (path.empty()) path = fd_path(fd);
+    return path;
+  };
   Verdict verdict = Verdict::allow;
   if (decision.appraise) {
     const uint32_t profile = appraisal_profile(decision);
@@ -267,7 +270,7 @@ Verdict IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanotify_mask) {
           {"uid", subject.uid},
           {"euid", subject.euid},
           {"comm", subject.comm},
-          {"path", path},
+          {"path", ensure_path()},
           {"device", version.device},
           {"inode", version.inode},
           {"status", ima::status_name(appraisal.status)},
@@ -280,12 +283,14 @@ Verdict IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanotify_mask) {
       audit_.record(std::move(record));
     }
   }
-  if (decision.measure) measure(fd, version, decision, path, pid);
+  if (decision.measure && cache_.claim_measurement(version, decision.template_name, decision.pcr)) {
+    measure(fd, version, decision, ensure_path(), pid);
+  }
   if (decision.audit && cache_.claim_measurement(version, decision.template_name, 0xff)) {
     thread_local crypto::Hasher hasher;
     auto digest = hasher.of_fd(config_.hash, fd);
     if (!subject.known) subject = read_subject(pid);
-    audit_.record({{"event", "audit"}, {"func", func_text(access.func)}, {"path", path}, {"pid", pid},
+    audit_.record({{"event", "audit"}, {"func", func_text(access.func)}, {"path", ensure_path()}, {"pid", pid},
                    {"uid", subject.uid}, {"comm", subject.comm},
                    {"hash", digest ? std::string(crypto::hash_name(config_.hash)) + ":" + digest->hex() : ""}});
   }

@@ -57,6 +57,7 @@ class IntegrityEngine {
 
  private:
   Appraisal appraise(int fd, const Ruleset& rules, const ima::PolicyDecision& decision, std::string& reason) const;
+  // Called once the caller has claimed this (version, template, pcr).
   void measure(int fd, const FileVersion& version, const ima::PolicyDecision& decision, const std::string& path,
                pid_t pid);
 
