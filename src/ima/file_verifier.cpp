@@ -12,26 +12,29 @@ VerifyResult verdict(VerifyStatus status, std::string reason = {}) {
   return result;
 }
 
-Result<crypto::Digest> digest_of(int fd, HashAlgo algo) {
+// The file's digest in the value's algorithm; on failure sets result's status and reason.
+std::optional<crypto::Digest> content_digest(int fd, HashAlgo algo, VerifyResult& result) {
+  if (crypto::hash_md(algo) == nullptr) {
+    result.status = VerifyStatus::malformed;
+    result.reason = "hash algorithm " + std::string(crypto::hash_name(algo)) + " is not supported";
+    return std::nullopt;
+  }
   thread_local crypto::Hasher hasher;
-  return hasher.of_fd(algo, fd);
+  auto digest = hasher.of_fd(algo, fd);
+  if (!digest) {
+    result.status = VerifyStatus::error;
+    result.reason = digest.error().message;
+    return std::nullopt;
+  }
+  return *digest;
 }
 
 VerifyResult check_digest(int fd, const DigestValue& value) {
   VerifyResult result;
   result.form = "digest";
   result.algo = value.algo;
-  if (crypto::hash_md(value.algo) == nullptr) {
-    result.status = VerifyStatus::malformed;
-    result.reason = "hash algorithm " + std::string(crypto::hash_name(value.algo)) + " is not supported";
-    return result;
-  }
-  auto digest = digest_of(fd, value.algo);
-  if (!digest) {
-    result.status = VerifyStatus::error;
-    result.reason = digest.error().message;
-    return result;
-  }
+  const auto digest = content_digest(fd, value.algo, result);
+  if (!digest) return result;
   const auto actual = digest->view();
   const bool same = std::equal(actual.begin(), actual.end(), value.digest.begin(), value.digest.end());
   result.status = same ? VerifyStatus::ok : VerifyStatus::hash_mismatch;
@@ -53,17 +56,8 @@ VerifyResult check_signature(int fd, const SignatureV2& value, const Keyring& ke
     result.reason = "key id " + keyid_hex(value.keyid) + " is not in the keyring";
     return result;
   }
-  if (crypto::hash_md(value.algo) == nullptr) {
-    result.status = VerifyStatus::malformed;
-    result.reason = "hash algorithm " + std::string(crypto::hash_name(value.algo)) + " is not supported";
-    return result;
-  }
-  auto digest = digest_of(fd, value.algo);
-  if (!digest) {
-    result.status = VerifyStatus::error;
-    result.reason = digest.error().message;
-    return result;
-  }
+  const auto digest = content_digest(fd, value.algo, result);
+  if (!digest) return result;
   bool wrong_digest = false;
   for (const Keyring::Entry* entry : candidates) {
     switch (crypto::verify_digest(entry->key, *digest, value.signature)) {
