@@ -99,7 +99,8 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
   IntegrityEngine* engine = parts->engine.get();
   auto listener = FanotifyListener::create(
       options, [engine](int fd, pid_t pid, uint64_t mask) { return engine->decide(fd, pid, mask); },
-      [engine](int fd) { engine->invalidate(fd); });
+      [engine](int fd) { engine->invalidate(fd); },
+      [engine](int fd, pid_t pid, uint64_t mask) { return engine->decide_from_cache(fd, pid, mask); });
   if (!listener) return std::unexpected(listener.error());
   parts->listener = std::move(*listener);
   parts->listener->start();
@@ -155,6 +156,7 @@ nlohmann::json Agent::status() const {
           {"timeouts", listener.timeouts.load()},
           {"queue_full", listener.queue_full.load()},
           {"own_events", listener.own_events.load()},
+          {"fast_answers", listener.fast_answers.load()},
           {"invalidations", listener.invalidations.load()},
           {"overflows", listener.overflows.load()},
           {"decisions", engine.decisions.load()},
@@ -163,6 +165,7 @@ nlohmann::json Agent::status() const {
           {"measurements", engine.measurements.load()},
           {"measurement_failures", engine.measurement_failures.load()},
           {"fixed", engine.fixed.load()},
+          {"fast_decisions", engine.fast_decisions.load()},
           {"measurement_list_entries", parts_->sink->log().size()}};
 }
 

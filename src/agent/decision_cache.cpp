@@ -80,6 +80,11 @@ bool DecisionCache::claim_measurement(const FileVersion& version, ima::TemplateN
   return measured_.insert(Key{version, measurement_profile(name, pcr)}).second;
 }
 
+bool DecisionCache::is_measured(const FileVersion& version, ima::TemplateName name, uint32_t pcr) const {
+  std::lock_guard lock(mutex_);
+  return measured_.contains(Key{version, measurement_profile(name, pcr)});
+}
+
 void DecisionCache::release_measurement(const FileVersion& version, ima::TemplateName name, uint32_t pcr) {
   std::lock_guard lock(mutex_);
   measured_.erase(Key{version, measurement_profile(name, pcr)});

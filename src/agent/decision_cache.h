@@ -47,6 +47,7 @@ class DecisionCache {
   void store(const FileVersion& version, uint32_t profile, const Appraisal& appraisal);
   // True if this call claimed the measurement of (version, template, pcr); false if already measured.
   bool claim_measurement(const FileVersion& version, ima::TemplateName name, uint32_t pcr);
+  bool is_measured(const FileVersion& version, ima::TemplateName name, uint32_t pcr) const;
   void release_measurement(const FileVersion& version, ima::TemplateName name, uint32_t pcr);
   void invalidate(uint64_t device, uint64_t inode);
   void clear();

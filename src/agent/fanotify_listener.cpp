@@ -27,7 +27,7 @@ int64_t monotonic_ns() {
 uint64_t FanotifyListener::permission_mask() { return FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM | FAN_ACCESS_PERM; }
 
 Result<std::unique_ptr<FanotifyListener>> FanotifyListener::create(const Options& options, Decider decider,
-                                                                   Invalidator invalidator) {
+                                                                   Invalidator invalidator, FastDecider fast) {
   // FAN_UNLIMITED_QUEUE: notification events (cache invalidation) are never dropped.
   const int fd = ::fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
                                  O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
@@ -39,16 +39,17 @@ Result<std::unique_ptr<FanotifyListener>> FanotifyListener::create(const Options
     return error;
   }
   return std::unique_ptr<FanotifyListener>(
-      new FanotifyListener(fd, wake, options, std::move(decider), std::move(invalidator)));
+      new FanotifyListener(fd, wake, options, std::move(decider), std::move(invalidator), std::move(fast)));
 }
 
 FanotifyListener::FanotifyListener(int fanotify_fd, int wake_fd, const Options& options, Decider decider,
-                                   Invalidator invalidator)
+                                   Invalidator invalidator, FastDecider fast)
     : fanotify_fd_(fanotify_fd),
       wake_fd_(wake_fd),
       options_(options),
       decider_(std::move(decider)),
       invalidator_(std::move(invalidator)),
+      fast_(std::move(fast)),
       slots_(options.max_pending),
       queue_(options.max_pending) {
   free_slots_.reserve(options.max_pending);
@@ -166,6 +167,14 @@ void FanotifyListener::reader_loop() {
         respond(event->fd, Verdict::allow);
         ::close(event->fd);
         continue;
+      }
+      if (fast_) {
+        if (const std::optional<Verdict> verdict = fast_(event->fd, event->pid, event->mask)) {
+          stats_.fast_answers.fetch_add(1, std::memory_order_relaxed);
+          respond(event->fd, *verdict);
+          ::close(event->fd);
+          continue;
+        }
       }
       size_t index = 0;
       {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,6 +29,7 @@ struct ListenerStats {
   std::atomic<uint64_t> timeouts{0};      // answered by the watchdog
   std::atomic<uint64_t> queue_full{0};    // answered at once because every slot was busy
   std::atomic<uint64_t> own_events{0};    // the agent's own opens, always allowed
+  std::atomic<uint64_t> fast_answers{0};  // answered on the reader thread by the fast decider
   std::atomic<uint64_t> invalidations{0};
   std::atomic<uint64_t> overflows{0};
 };
@@ -42,11 +44,14 @@ class FanotifyListener {
   };
   // Called on a worker thread. fd is the kernel's descriptor of the file being opened.
   using Decider = std::function<Verdict(int fd, pid_t pid, uint64_t mask)>;
+  // Called on the reader thread first; a verdict answers the event at once (no hand-off to a
+  // worker), nullopt queues it. Must not block: no file content, no waiting.
+  using FastDecider = std::function<std::optional<Verdict>(int fd, pid_t pid, uint64_t mask)>;
   // Called on the reader thread for FAN_CLOSE_WRITE (fd >= 0) or a queue overflow (fd < 0).
   using Invalidator = std::function<void(int fd)>;
 
   static Result<std::unique_ptr<FanotifyListener>> create(const Options& options, Decider decider,
-                                                          Invalidator invalidator);
+                                                          Invalidator invalidator, FastDecider fast = nullptr);
   ~FanotifyListener();  // stop()
 
   // Marks a mount for the given FAN_* events (FAN_MARK_MOUNT). Replaces an earlier mask.
@@ -65,7 +70,8 @@ class FanotifyListener {
     uint64_t mask = 0;
   };
 
-  FanotifyListener(int fanotify_fd, int wake_fd, const Options& options, Decider decider, Invalidator invalidator);
+  FanotifyListener(int fanotify_fd, int wake_fd, const Options& options, Decider decider, Invalidator invalidator,
+                   FastDecider fast);
   void reader_loop();
   void worker_loop();
   void watchdog_loop();
@@ -78,6 +84,7 @@ class FanotifyListener {
   Options options_;
   Decider decider_;
   Invalidator invalidator_;
+  FastDecider fast_;
   ListenerStats stats_;
   std::vector<Slot> slots_;
   std::mutex queue_mutex_;

@@ -183,48 +183,84 @@ void IntegrityEngine::measure(int fd, const FileVersion& version, const ima::Pol
                  {"inode", version.inode}, {"reason", recorded.error().message}});
 }
 
-Verdict IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanotify_mask) {
-  stats_.decisions.fetch_add(1, std::memory_order_relaxed);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return Verdict::allow;
-  const std::shared_ptr<const Ruleset> rules = ruleset_.load();
-
-  Subject subject;
-  if (rules->needs_subject) subject = read_subject(pid);
-  std::string path;
-  if (rules->needs_path) path = fd_path(fd);
-  ima::AccessContext access;
-  access.uid = subject.uid;
-  access.euid = subject.euid;
-  access.gid = subject.gid;
-  access.egid = subject.egid;
-  access.fowner = st.st_uid;
-  access.fgroup = st.st_gid;
-  access.path = path;
-  if (rules->needs_fs) {
+bool IntegrityEngine::classify(int fd, pid_t pid, uint64_t fanotify_mask, bool may_read_content, EventView& view) const {
+  if (::fstat(fd, &view.st) != 0 || !S_ISREG(view.st.st_mode)) return false;
+  view.rules = ruleset_.load();
+  const Ruleset& rules = *view.rules;
+  if (rules.needs_subject) view.subject = read_subject(pid);
+  if (rules.needs_path) view.path = fd_path(fd);
+  ima::AccessContext& access = view.access;
+  access.uid = view.subject.uid;
+  access.euid = view.subject.euid;
+  access.gid = view.subject.gid;
+  access.egid = view.subject.egid;
+  access.fowner = view.st.st_uid;
+  access.fgroup = view.st.st_gid;
+  access.path = view.path;
+  if (rules.needs_fs) {
     struct statfs fs {};
     if (::fstatfs(fd, &fs) == 0) access.fsmagic = static_cast<uint64_t>(fs.f_type);
   }
-
-  ima::PolicyDecision decision;
+  ima::PolicyDecision& decision = view.decision;
   if (fanotify_mask & FAN_OPEN_EXEC_PERM) {
     access.func = ima::PolicyFunc::bprm_check;
     access.mask = ima::kMayExec;
-    decision = ima::evaluate_policy(rules->policy, access);
+    decision = ima::evaluate_policy(rules.policy, access);
   } else {
     // An ELF object opened by a loader is about to be mapped executable: MMAP_CHECK applies
     // before any of its code can run. Other opens are FILE_CHECK.
-    if (rules->has_mmap_rules && is_elf_object(fd)) {
-      access.func = ima::PolicyFunc::mmap_check;
-      access.mask = ima::kMayExec;
-      decision = ima::evaluate_policy(rules->policy, access);
+    if (rules.has_mmap_rules) {
+      if (!may_read_content) return true;  // reading the ELF header is I/O: leave it to a worker
+      if (is_elf_object(fd)) {
+        access.func = ima::PolicyFunc::mmap_check;
+        access.mask = ima::kMayExec;
+        decision = ima::evaluate_policy(rules.policy, access);
+      }
     }
-    if (!decision.measure && !decision.appraise && !decision.audit && rules->has_file_rules) {
+    if (!decision.measure && !decision.appraise && !decision.audit && rules.has_file_rules) {
       access.func = ima::PolicyFunc::file_check;
       access.mask = ima::kMayRead;
-      decision = ima::evaluate_policy(rules->policy, access);
+      decision = ima::evaluate_policy(rules.policy, access);
     }
   }
+  view.classified = true;
+  return true;
+}
+
+std::optional<Verdict> IntegrityEngine::decide_from_cache(int fd, pid_t pid, uint64_t fanotify_mask) {
+  auto answered = [this] {
+    stats_.decisions.fetch_add(1, std::memory_order_relaxed);
+    stats_.fast_decisions.fetch_add(1, std::memory_order_relaxed);
+    return Verdict::allow;
+  };
+  EventView view;
+  if (!classify(fd, pid, fanotify_mask, /*may_read_content=*/false, view)) return answered();
+  if (!view.classified) return std::nullopt;
+  const ima::PolicyDecision& decision = view.decision;
+  if (!decision.measure && !decision.appraise && !decision.audit) return answered();
+  if (decision.audit) return std::nullopt;
+  const FileVersion version = FileVersion::of(view.st);
+  if (decision.measure && !cache_.is_measured(version, decision.template_name, decision.pcr)) return std::nullopt;
+  if (decision.appraise) {
+    // Only passes are answered here; a failure is recorded (I/O) by a worker every time.
+    const std::optional<Appraisal> cached = cache_.find(version, appraisal_profile(decision));
+    if (!cached || !cached->passed) return std::nullopt;
+    stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+  }
+  return answered();
+}
+
+Verdict IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanotify_mask) {
+  stats_.decisions.fetch_add(1, std::memory_order_relaxed);
+  EventView view;
+  if (!classify(fd, pid, fanotify_mask, /*may_read_content=*/true, view)) return Verdict::allow;
+  const Ruleset& rules_ref = *view.rules;
+  const auto* rules = &rules_ref;
+  const struct stat& st = view.st;
+  Subject& subject = view.subject;
+  std::string& path = view.path;
+  const ima::AccessContext& access = view.access;
+  const ima::PolicyDecision& decision = view.decision;
   if (!decision.measure && !decision.appraise && !decision.audit) return Verdict::allow;
 
   const FileVersion version = FileVersion::of(st);

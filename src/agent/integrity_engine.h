@@ -6,13 +6,17 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+
+#include <sys/stat.h>
 
 #include "agent/audit_log.h"
 #include "agent/config.h"
 #include "agent/decision_cache.h"
 #include "agent/fanotify_listener.h"
 #include "agent/measurement_sink.h"
+#include "agent/subject.h"
 #include "ima/ima.h"
 #include "ima/policy.h"
 
@@ -43,6 +47,7 @@ struct EngineStats {
   std::atomic<uint64_t> measurements{0};
   std::atomic<uint64_t> measurement_failures{0};
   std::atomic<uint64_t> fixed{0};
+  std::atomic<uint64_t> fast_decisions{0};  // answered on the reader thread from the cache
 };
 
 class IntegrityEngine {
@@ -52,10 +57,25 @@ class IntegrityEngine {
   void set_ruleset(std::shared_ptr<const Ruleset> ruleset) { ruleset_.store(std::move(ruleset)); }
   std::shared_ptr<const Ruleset> ruleset() const { return ruleset_.load(); }
   Verdict decide(int fd, pid_t pid, uint64_t fanotify_mask);
+  // The warm path, for the listener's reader thread: a verdict when the event needs no file
+  // content and no record (no rule applies, or a cached pass already measured); else nullopt
+  // and the event goes to a worker.
+  std::optional<Verdict> decide_from_cache(int fd, pid_t pid, uint64_t fanotify_mask);
   void invalidate(int fd);  // fd < 0: everything
   const EngineStats& stats() const { return stats_; }
 
  private:
+  struct EventView {
+    struct stat st {};
+    std::shared_ptr<const Ruleset> rules;
+    Subject subject;
+    std::string path;
+    ima::AccessContext access;
+    ima::PolicyDecision decision;
+    bool classified = false;  // false: deciding needs the file's content (ELF header)
+  };
+  // Stats the file and evaluates the policy; false when the event concerns no regular file.
+  bool classify(int fd, pid_t pid, uint64_t fanotify_mask, bool may_read_content, EventView& view) const;
   Appraisal appraise(int fd, const Ruleset& rules, const ima::PolicyDecision& decision, std::string& reason) const;
   // Called once the caller has claimed this (version, template, pcr).
   void measure(int fd, const FileVersion& version, const ima::PolicyDecision& decision, const std::string& path,
