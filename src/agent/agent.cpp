@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,11 +30,24 @@ struct Agent::Parts {
 
 namespace {
 
-Result<void> apply_marks(Agent* /*unused*/, FanotifyListener& listener, const AgentConfig& config, uint64_t mask) {
+Result<void> apply_marks(FanotifyListener& listener, const AgentConfig& config, uint64_t mask, uint64_t old_mask) {
   for (const auto& mount : config.watch) {
-    if (auto marked = listener.mark_mount(mount, mask); !marked) return marked;
+    if (auto marked = listener.mark_mount(mount, mask, old_mask); !marked) return marked;
   }
   return {};
+}
+
+// Every event holds an fd until answered: make sure the slots can never exhaust the limit.
+size_t raise_fd_limit_and_size_slots() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  const size_t reserve = 512;  // one read batch of events plus the agent's own files
+  const size_t available = limit.rlim_cur > reserve ? static_cast<size_t>(limit.rlim_cur) - reserve : 64;
+  return std::min<size_t>(4096, std::max<size_t>(64, available));
 }
 
 // The boot_aggregate over PCRs 0-7 (SHA-1) or 0-9 of the bank matching the digest algorithm.
@@ -85,8 +99,9 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
   if (!log) return std::unexpected(log.error());
   ima::MeasurementEntry boot = make_boot_aggregate(**pcrs, cfg.tpm, cfg.hash);
   parts->sink = std::make_unique<MeasurementSink>(std::move(*log), std::move(*pcrs));
-  if (auto recorded = parts->sink->record(std::move(boot)); !recorded) {
-    return fail("recording boot_aggregate: " + recorded.error().message);
+  std::string extend_error;
+  if (auto recorded = parts->sink->record(std::move(boot), &extend_error); !recorded || !extend_error.empty()) {
+    return fail("recording boot_aggregate: " + (recorded ? extend_error : recorded.error().message));
   }
   parts->cache = std::make_unique<DecisionCache>(cfg.cache_entries);
   parts->engine = std::make_unique<IntegrityEngine>(cfg, *parts->cache, *parts->audit, *parts->sink, *rules);
@@ -96,6 +111,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
   options.workers = cfg.workers;
   options.deadline = std::chrono::milliseconds(cfg.deadline_ms);
   options.on_deadline = cfg.fail_open ? Verdict::allow : Verdict::deny;
+  options.max_pending = raise_fd_limit_and_size_slots();
   IntegrityEngine* engine = parts->engine.get();
   auto listener = FanotifyListener::create(
       options, [engine](int fd, pid_t pid, uint64_t mask) { return engine->decide(fd, pid, mask); },
@@ -104,7 +120,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
   if (!listener) return std::unexpected(listener.error());
   parts->listener = std::move(*listener);
   parts->listener->start();
-  if (auto marked = apply_marks(nullptr, *parts->listener, cfg, (*rules)->fanotify_mask); !marked) {
+  if (auto marked = apply_marks(*parts->listener, cfg, (*rules)->fanotify_mask, 0); !marked) {
     return std::unexpected(marked.error());
   }
   parts->marked_mask = (*rules)->fanotify_mask;
@@ -132,10 +148,17 @@ Result<void> Agent::reload() {
     return std::unexpected(rules.error());
   }
   const uint64_t mask = (*rules)->fanotify_mask;
+  if (mask != parts_->marked_mask) {
+    // Marks first: if they cannot be placed, the old ruleset (and its marks) stay.
+    if (auto marked = apply_marks(*parts_->listener, cfg, mask | parts_->marked_mask, parts_->marked_mask); !marked) {
+      parts_->audit->record({{"event", "reload-failed"}, {"reason", marked.error().message}});
+      return marked;
+    }
+  }
   parts_->engine->set_ruleset(*rules);
   parts_->cache->clear();  // keyrings may have changed: earlier verdicts no longer hold
   if (mask != parts_->marked_mask) {
-    if (auto marked = apply_marks(nullptr, *parts_->listener, cfg, mask); !marked) return marked;
+    (void)apply_marks(*parts_->listener, cfg, mask, mask | parts_->marked_mask);
     parts_->marked_mask = mask;
   }
   parts_->audit->record({{"event", "reload"}, {"rules", (*rules)->policy.rules.size()}});
@@ -159,6 +182,7 @@ nlohmann::json Agent::status() const {
           {"fast_answers", listener.fast_answers.load()},
           {"invalidations", listener.invalidations.load()},
           {"overflows", listener.overflows.load()},
+          {"read_errors", listener.read_errors.load()},
           {"decisions", engine.decisions.load()},
           {"cache_hits", engine.cache_hits.load()},
           {"appraisal_failures", engine.appraisal_failures.load()},

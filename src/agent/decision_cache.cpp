@@ -57,9 +57,16 @@ std::optional<Appraisal> DecisionCache::find(const FileVersion& version, uint32_
   return std::nullopt;
 }
 
-void DecisionCache::store(const FileVersion& version, uint32_t profile, const Appraisal& appraisal) {
+uint64_t DecisionCache::epoch() const {
+  std::lock_guard lock(mutex_);
+  return epoch_;
+}
+
+void DecisionCache::store(const FileVersion& version, uint32_t profile, const Appraisal& appraisal,
+                          uint64_t epoch_at_start) {
   if (capacity_ == 0) return;
   std::lock_guard lock(mutex_);
+  if (epoch_at_start != epoch_) return;  // a reload or write happened meanwhile: stale verdict
   // Bounded: when full, start over. Re-appraising is correct, only slower.
   if (appraisals_.size() >= capacity_) appraisals_.clear();
   auto& versions = appraisals_[{version.device, version.inode}];
@@ -77,12 +84,18 @@ void DecisionCache::store(const FileVersion& version, uint32_t profile, const Ap
 bool DecisionCache::claim_measurement(const FileVersion& version, ima::TemplateName name, uint32_t pcr) {
   std::lock_guard lock(mutex_);
   // Never forgotten for capacity reasons: forgetting would measure a file twice.
-  return measured_.insert(Key{version, measurement_profile(name, pcr)}).second;
+  return measured_.emplace(Key{version, measurement_profile(name, pcr)}, false).second;
+}
+
+void DecisionCache::mark_measured(const FileVersion& version, ima::TemplateName name, uint32_t pcr) {
+  std::lock_guard lock(mutex_);
+  measured_[Key{version, measurement_profile(name, pcr)}] = true;
 }
 
 bool DecisionCache::is_measured(const FileVersion& version, ima::TemplateName name, uint32_t pcr) const {
   std::lock_guard lock(mutex_);
-  return measured_.contains(Key{version, measurement_profile(name, pcr)});
+  auto it = measured_.find(Key{version, measurement_profile(name, pcr)});
+  return it != measured_.end() && it->second;
 }
 
 void DecisionCache::release_measurement(const FileVersion& version, ima::TemplateName name, uint32_t pcr) {
@@ -93,11 +106,13 @@ void DecisionCache::release_measurement(const FileVersion& version, ima::Templat
 void DecisionCache::invalidate(uint64_t device, uint64_t inode) {
   std::lock_guard lock(mutex_);
   appraisals_.erase({device, inode});
+  ++epoch_;
 }
 
 void DecisionCache::clear() {
   std::lock_guard lock(mutex_);
   appraisals_.clear();
+  ++epoch_;
 }
 
 size_t DecisionCache::size() const {

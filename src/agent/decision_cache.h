@@ -44,9 +44,13 @@ class DecisionCache {
   explicit DecisionCache(size_t capacity) : capacity_(capacity) {}
   // profile distinguishes appraisals under different keyrings or signature requirements.
   std::optional<Appraisal> find(const FileVersion& version, uint32_t profile) const;
-  void store(const FileVersion& version, uint32_t profile, const Appraisal& appraisal);
-  // True if this call claimed the measurement of (version, template, pcr); false if already measured.
+  // Bumped by clear() and invalidate(): a verdict computed before a bump must not be stored.
+  uint64_t epoch() const;
+  void store(const FileVersion& version, uint32_t profile, const Appraisal& appraisal, uint64_t epoch_at_start);
+  // True if this call claimed the measurement of (version, template, pcr); false if claimed before.
   bool claim_measurement(const FileVersion& version, ima::TemplateName name, uint32_t pcr);
+  // After the entry is in the list: only then may the fast path skip measuring.
+  void mark_measured(const FileVersion& version, ima::TemplateName name, uint32_t pcr);
   bool is_measured(const FileVersion& version, ima::TemplateName name, uint32_t pcr) const;
   void release_measurement(const FileVersion& version, ima::TemplateName name, uint32_t pcr);
   void invalidate(uint64_t device, uint64_t inode);
@@ -74,7 +78,8 @@ class DecisionCache {
   mutable std::mutex mutex_;
   // By inode, so a write invalidates in O(1); a handful of versions/profiles per inode.
   std::unordered_map<std::pair<uint64_t, uint64_t>, std::vector<Stored>, InodeHash> appraisals_;
-  std::unordered_set<Key, KeyHash> measured_;  // profile = template << 8 | pcr
+  std::unordered_map<Key, bool, KeyHash> measured_;  // profile = template << 8 | pcr; true once recorded
+  uint64_t epoch_ = 0;
 };
 
 }  // namespace vigil::agent

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <cstdio>
 #include <ctime>
 
 #include <fcntl.h>
@@ -14,7 +15,8 @@ namespace vigil::agent {
 namespace {
 
 constexpr uint64_t kStateMask = 3;
-constexpr uint64_t kFree = 0, kPending = 1, kAnswered = 2;
+// answering: one thread owns the response write; the slot's fd must stay open until answered.
+constexpr uint64_t kFree = 0, kPending = 1, kAnswering = 2, kAnswered = 3;
 
 int64_t monotonic_ns() {
   timespec ts{};
@@ -62,13 +64,15 @@ FanotifyListener::~FanotifyListener() {
   ::close(wake_fd_);
 }
 
-Result<void> FanotifyListener::mark_mount(const std::string& mount, uint64_t mask) {
-  // Replace: remove what was there, then add the new mask (an empty mask just removes).
-  constexpr uint64_t kEverything = FAN_OPEN_PERM | FAN_OPEN_EXEC_PERM | FAN_ACCESS_PERM | FAN_MODIFY | FAN_CLOSE_WRITE;
-  ::fanotify_mark(fanotify_fd_, FAN_MARK_REMOVE | FAN_MARK_MOUNT, kEverything, AT_FDCWD, mount.c_str());
-  if (mask == 0) return {};
-  if (::fanotify_mark(fanotify_fd_, FAN_MARK_ADD | FAN_MARK_MOUNT, mask, AT_FDCWD, mount.c_str()) != 0) {
+Result<void> FanotifyListener::mark_mount(const std::string& mount, uint64_t mask, uint64_t old_mask) {
+  // New bits first, dropped bits after: no moment in which the mount is unwatched.
+  if (mask != 0 && ::fanotify_mark(fanotify_fd_, FAN_MARK_ADD | FAN_MARK_MOUNT, mask, AT_FDCWD, mount.c_str()) != 0) {
     return fail_errno("fanotify_mark " + mount);
+  }
+  const uint64_t dropped = old_mask & ~mask;
+  if (dropped != 0 &&
+      ::fanotify_mark(fanotify_fd_, FAN_MARK_REMOVE | FAN_MARK_MOUNT, dropped, AT_FDCWD, mount.c_str()) != 0) {
+    return fail_errno("fanotify_mark (remove) " + mount);
   }
   return {};
 }
@@ -112,15 +116,21 @@ void FanotifyListener::respond(int fd, Verdict verdict) {
 }
 
 bool FanotifyListener::answer_slot(Slot& slot, uint64_t pending_state, Verdict verdict) {
+  // slot.fd belongs to this generation for as long as the state is still pending_state, and
+  // the successful CAS below proves it was; the fd is read before the slot can be released.
+  const int fd = slot.fd;
   uint64_t expected = pending_state;
-  const uint64_t answered = (pending_state & ~kStateMask) | kAnswered;
-  if (!slot.state.compare_exchange_strong(expected, answered, std::memory_order_acq_rel)) return false;
-  respond(slot.fd, verdict);
+  const uint64_t generation = pending_state & ~kStateMask;
+  if (!slot.state.compare_exchange_strong(expected, generation | kAnswering, std::memory_order_acq_rel)) return false;
+  respond(fd, verdict);
+  slot.state.store(generation | kAnswered, std::memory_order_release);
   return true;
 }
 
 void FanotifyListener::release_slot(size_t index) {
   Slot& slot = slots_[index];
+  // The watchdog may be writing this event's answer right now; its fd must outlive that.
+  while ((slot.state.load(std::memory_order_acquire) & kStateMask) == kAnswering) std::this_thread::yield();
   ::close(slot.fd);
   slot.fd = -1;
   const uint64_t generation = (slot.state.load(std::memory_order_relaxed) >> 2) + 1;
@@ -142,12 +152,25 @@ void FanotifyListener::reader_loop() {
     const ssize_t length = ::read(fanotify_fd_, buffer, sizeof buffer);
     if (length <= 0) {
       if (length < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      break;
+      if (length < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) {
+        // The kernel could not make an event fd (and denied that one event). Never stop
+        // reading: every later event on the mount would wait on a reader that is gone.
+        stats_.read_errors.fetch_add(1, std::memory_order_relaxed);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        continue;
+      }
+      // The group itself is broken. Dying closes it, and the kernel releases every event.
+      std::fprintf(stderr, "vigil agent: fanotify read failed: %s; exiting so the kernel releases all events\n",
+                   length < 0 ? std::strerror(errno) : "end of file");
+      ::_exit(3);
     }
     auto* event = reinterpret_cast<fanotify_event_metadata*>(buffer);
     ssize_t left = length;
     for (; FAN_EVENT_OK(event, left); event = FAN_EVENT_NEXT(event, left)) {
-      if (event->vers != FANOTIFY_METADATA_VERSION) continue;
+      if (event->vers != FANOTIFY_METADATA_VERSION) {
+        if (event->fd >= 0) ::close(event->fd);
+        continue;
+      }
       if (event->mask & FAN_Q_OVERFLOW) {
         stats_.overflows.fetch_add(1, std::memory_order_relaxed);
         invalidator_(-1);
@@ -223,12 +246,10 @@ void FanotifyListener::worker_loop() {
     }
     Slot& slot = slots_[index];
     const uint64_t state = slot.state.load(std::memory_order_acquire);
-    if ((state & kStateMask) == kPending) {
-      const Verdict verdict = decider_(slot.fd, slot.pid, slot.mask);
-      if (!answer_slot(slot, state, verdict)) {
-        // The watchdog answered first; the decision still counted for audit and cache.
-      }
-    }
+    // Decide even when the watchdog already answered: the measurement and audit record of a
+    // timed-out event must not be lost.
+    const Verdict verdict = decider_(slot.fd, slot.pid, slot.mask);
+    if ((state & kStateMask) == kPending) answer_slot(slot, state, verdict);
     release_slot(index);
   }
 }

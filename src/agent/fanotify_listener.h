@@ -32,6 +32,7 @@ struct ListenerStats {
   std::atomic<uint64_t> fast_answers{0};  // answered on the reader thread by the fast decider
   std::atomic<uint64_t> invalidations{0};
   std::atomic<uint64_t> overflows{0};
+  std::atomic<uint64_t> read_errors{0};   // the kernel could not create an event fd (EMFILE...)
 };
 
 class FanotifyListener {
@@ -54,8 +55,8 @@ class FanotifyListener {
                                                           Invalidator invalidator, FastDecider fast = nullptr);
   ~FanotifyListener();  // stop()
 
-  // Marks a mount for the given FAN_* events (FAN_MARK_MOUNT). Replaces an earlier mask.
-  Result<void> mark_mount(const std::string& mount, uint64_t mask);
+  // Marks a mount for `mask` (FAN_MARK_MOUNT), replacing `old_mask` without a gap.
+  Result<void> mark_mount(const std::string& mount, uint64_t mask, uint64_t old_mask = 0);
   void start();
   void stop();
   const ListenerStats& stats() const { return stats_; }
@@ -63,7 +64,7 @@ class FanotifyListener {
 
  private:
   struct Slot {
-    std::atomic<uint64_t> state{0};  // generation << 2 | {0 free, 1 pending, 2 answered}
+    std::atomic<uint64_t> state{0};  // generation << 2 | {0 free, 1 pending, 2 answering, 3 answered}
     std::atomic<int64_t> deadline_ns{0};
     int fd = -1;
     pid_t pid = 0;

@@ -166,21 +166,29 @@ void IntegrityEngine::measure(int fd, const FileVersion& version, const ima::Pol
   const crypto::HashAlgo algo = decision.template_name == ima::TemplateName::ima ? crypto::HashAlgo::sha1 : config_.hash;
   auto digest = hasher.of_fd(algo, fd);
   Result<void> recorded = digest ? Result<void>{} : Result<void>(std::unexpected(digest.error()));
+  std::string extend_error;
   if (digest) {
     entry.file_digest = *digest;
     if (decision.template_name == ima::TemplateName::ima_sig) {
       if (auto value = read_ima_xattr(fd)) entry.signature = std::move(*value);
     }
-    recorded = sink_.record(std::move(entry));
+    recorded = sink_.record(std::move(entry), &extend_error);
   }
-  if (recorded) {
-    stats_.measurements.fetch_add(1, std::memory_order_relaxed);
+  if (!recorded) {
+    // Not in the list: a later access measures again.
+    cache_.release_measurement(version, decision.template_name, decision.pcr);
+    stats_.measurement_failures.fetch_add(1, std::memory_order_relaxed);
+    audit_.record({{"event", "measurement-failure"}, {"path", path}, {"pid", pid}, {"device", version.device},
+                   {"inode", version.inode}, {"reason", recorded.error().message}});
     return;
   }
-  stats_.measurement_failures.fetch_add(1, std::memory_order_relaxed);
-  if (!digest) cache_.release_measurement(version, decision.template_name, decision.pcr);
-  audit_.record({{"event", "measurement-failure"}, {"path", path}, {"pid", pid}, {"device", version.device},
-                 {"inode", version.inode}, {"reason", recorded.error().message}});
+  cache_.mark_measured(version, decision.template_name, decision.pcr);
+  stats_.measurements.fetch_add(1, std::memory_order_relaxed);
+  if (!extend_error.empty()) {
+    stats_.measurement_failures.fetch_add(1, std::memory_order_relaxed);
+    audit_.record({{"event", "pcr-extend-failure"}, {"path", path}, {"pid", pid}, {"pcr", decision.pcr},
+                   {"reason", extend_error}});
+  }
 }
 
 bool IntegrityEngine::classify(int fd, pid_t pid, uint64_t fanotify_mask, bool may_read_content, EventView& view) const {
@@ -272,11 +280,31 @@ Verdict IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanotify_mask) {
   Verdict verdict = Verdict::allow;
   if (decision.appraise) {
     const uint32_t profile = appraisal_profile(decision);
+    const uint64_t epoch = cache_.epoch();
     std::optional<Appraisal> cached = cache_.find(version, profile);
     std::string reason;
-    Appraisal appraisal = cached ? *cached : appraise(fd, *rules, decision, reason);
+    Appraisal appraisal;
+    bool cacheable = true;
     if (cached) {
+      appraisal = *cached;
       stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+    } else if (access.func == ima::PolicyFunc::file_check && st.st_size == 0) {
+      // A new (or emptied) file has no content to protect; the kernel lets IMA_NEW_FILE through too.
+      appraisal.passed = true;
+      appraisal.status = ima::VerifyStatus::ok;
+      cacheable = false;
+    } else {
+      appraisal = appraise(fd, *rules, decision, reason);
+      // What was hashed must be what runs: a writer that slipped in during hashing changed
+      // ctime or size, and then the verdict is void.
+      struct stat after {};
+      if (::fstat(fd, &after) != 0 || !(FileVersion::of(after) == version)) {
+        appraisal.passed = false;
+        appraisal.cause = Cause::invalid_hash;
+        appraisal.status = ima::VerifyStatus::hash_mismatch;
+        reason = "file changed while it was being appraised";
+        cacheable = false;
+      }
     }
     bool fixed = false;
     if (!appraisal.passed && config_.mode == Mode::fix && appraisal.cause == Cause::missing_hash) {
@@ -287,7 +315,7 @@ Verdict IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanotify_mask) {
         if (fixed) stats_.fixed.fetch_add(1, std::memory_order_relaxed);
       }
     }
-    if (!cached && !fixed) cache_.store(version, profile, appraisal);
+    if (!cached && !fixed && cacheable) cache_.store(version, profile, appraisal, epoch);
     if (!appraisal.passed) {
       stats_.appraisal_failures.fetch_add(1, std::memory_order_relaxed);
       if (config_.mode == Mode::enforce) verdict = Verdict::deny;

@@ -267,3 +267,18 @@ TEST_F(AgentAppraisal, DeadlineAnswersSlowDecisionsWithTheConfiguredDefault) {
   }
   EXPECT_TRUE(allowed);
 }
+
+TEST_F(AgentAppraisal, FileCheckEnforceStillLetsNewFilesBeCreated) {
+  write_text(*mnt_ / "data.txt", "unsigned data\n");
+  start_agent("appraise func=FILE_CHECK appraise_type=imasig");
+  // Reading an existing unsigned file is denied...
+  const auto read_unsigned = run({"cat", *mnt_ / "data.txt"});
+  EXPECT_TRUE(denied(read_unsigned)) << read_unsigned.exit_code << read_unsigned.err;
+  // ...but creating a new file is not: it has no content to protect yet (IMA_NEW_FILE).
+  EXPECT_EXIT_CODE(run_shell("echo new > '" + (*mnt_ / "created.txt") + "'"), 0);
+  struct stat st {};
+  ASSERT_EQ(::stat((*mnt_ / "created.txt").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 4);
+  // Once written it has content and no signature, so reading it back is appraised and denied.
+  EXPECT_TRUE(denied(run({"cat", *mnt_ / "created.txt"})));
+}

@@ -70,30 +70,49 @@ TEST(DecisionCache, VersionsProfilesAndInvalidation) {
   FileVersion v2 = v1;
   v2.ctime_nsec = 6;
   Appraisal pass{true, Cause::none, ima::VerifyStatus::ok, 7};
-  cache.store(v1, 1, pass);
+  cache.store(v1, 1, pass, cache.epoch());
   EXPECT_TRUE(cache.find(v1, 1));
   EXPECT_FALSE(cache.find(v1, 2));   // another keyring / signature requirement
   EXPECT_FALSE(cache.find(v2, 1));   // the file changed
-  cache.store(v2, 1, pass);
+  cache.store(v2, 1, pass, cache.epoch());
   EXPECT_FALSE(cache.find(v1, 1));   // the older version is gone
   cache.invalidate(1, 42);
   EXPECT_FALSE(cache.find(v2, 1));
   EXPECT_EQ(cache.size(), 0u);
 
   EXPECT_TRUE(cache.claim_measurement(v1, ima::TemplateName::ima_ng, 10));
+  EXPECT_FALSE(cache.is_measured(v1, ima::TemplateName::ima_ng, 10));  // claimed, not yet in the list
   EXPECT_FALSE(cache.claim_measurement(v1, ima::TemplateName::ima_ng, 10));
+  cache.mark_measured(v1, ima::TemplateName::ima_ng, 10);
+  EXPECT_TRUE(cache.is_measured(v1, ima::TemplateName::ima_ng, 10));
   EXPECT_TRUE(cache.claim_measurement(v1, ima::TemplateName::ima_sig, 10));
   EXPECT_TRUE(cache.claim_measurement(v2, ima::TemplateName::ima_ng, 10));
   cache.release_measurement(v1, ima::TemplateName::ima_ng, 10);
   EXPECT_TRUE(cache.claim_measurement(v1, ima::TemplateName::ima_ng, 10));
 }
 
+TEST(DecisionCache, VerdictComputedBeforeAClearIsNotStored) {
+  DecisionCache cache(100);
+  FileVersion v{1, 42, 1000, 5, 10};
+  Appraisal pass{true, Cause::none, ima::VerifyStatus::ok, 7};
+  const uint64_t before = cache.epoch();
+  cache.clear();  // e.g. SIGHUP removed the signing key while the verdict was being computed
+  cache.store(v, 1, pass, before);
+  EXPECT_FALSE(cache.find(v, 1));
+  const uint64_t again = cache.epoch();
+  cache.invalidate(9, 9);  // a write anywhere also voids verdicts in flight
+  cache.store(v, 1, pass, again);
+  EXPECT_FALSE(cache.find(v, 1));
+  cache.store(v, 1, pass, cache.epoch());
+  EXPECT_TRUE(cache.find(v, 1));
+}
+
 TEST(DecisionCache, BoundedByCapacity) {
   DecisionCache cache(3);
   Appraisal pass{true, Cause::none, ima::VerifyStatus::ok, 0};
-  for (uint64_t inode = 0; inode < 10; ++inode) cache.store(FileVersion{1, inode, 0, 0, 0}, 0, pass);
+  for (uint64_t inode = 0; inode < 10; ++inode) cache.store(FileVersion{1, inode, 0, 0, 0}, 0, pass, cache.epoch());
   EXPECT_LE(cache.size(), 3u);
   DecisionCache disabled(0);
-  disabled.store(FileVersion{}, 0, pass);
+  disabled.store(FileVersion{}, 0, pass, disabled.epoch());
   EXPECT_FALSE(disabled.find(FileVersion{}, 0));
 }
