@@ -196,7 +196,10 @@ bool IntegrityEngine::classify(int fd, pid_t pid, uint64_t fanotify_mask, bool m
   view.rules = ruleset_.load();
   const Ruleset& rules = *view.rules;
   if (rules.needs_subject) view.subject = read_subject(pid);
-  if (rules.needs_path) view.path = fd_path(fd);
+  if (rules.needs_path) {
+    view.path = fd_path(fd);
+    view.access.path_unknown = view.path.empty();
+  }
   ima::AccessContext& access = view.access;
   access.uid = view.subject.uid;
   access.euid = view.subject.euid;

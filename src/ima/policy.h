@@ -88,6 +88,9 @@ struct AccessContext {
   std::optional<std::array<uint8_t, 16>> fsuuid;
   std::string_view fsname;
   std::string_view path;
+  // The kernel could not name the file (e.g. a path longer than a page): a path= rule that
+  // adds checks then applies, one that removes checks (dont_*) does not. Never a bypass.
+  bool path_unknown = false;
 };
 
 struct PolicyDecision {

@@ -59,7 +59,15 @@ bool rule_matches(const PolicyRule& rule, const AccessContext& access) {
   if (rule.fsmagic && *rule.fsmagic != access.fsmagic) return false;
   if (rule.fsuuid && (!access.fsuuid || *rule.fsuuid != *access.fsuuid)) return false;
   if (rule.fsname && *rule.fsname != access.fsname) return false;
-  if (rule.path_glob && !path_glob_matches(*rule.path_glob, access.path)) return false;
+  if (rule.path_glob) {
+    if (access.path_unknown) {
+      const bool removes_checks = rule.action == PolicyAction::dont_measure ||
+                                  rule.action == PolicyAction::dont_appraise || rule.action == PolicyAction::dont_hash;
+      if (removes_checks) return false;
+    } else if (!path_glob_matches(*rule.path_glob, access.path)) {
+      return false;
+    }
+  }
   return true;
 }
 
