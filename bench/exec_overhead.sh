@@ -270,7 +270,11 @@ if [[ $FLOOR == 1 ]]; then
 fi
 
 # --- 2. vigil agent, enforce ------------------------------------------------------------------
-cat >"$WORK/agent.yaml" <<EOF
+# Twice: first with verdicts cached in user space only (cold rows and "vigil warm, user-space
+# cache"), then with the kernel-side verdict cache (docs/agent.md), which gives "vigil warm".
+start_vigil() {  # start_vigil KERNEL_CACHE(on|off)
+  rm -rf "$STATE"
+  cat >"$WORK/agent.yaml" <<EOF
 mode: enforce
 state_dir: $STATE
 tpm: none
@@ -279,28 +283,40 @@ watch:
   - $MNT
 keyrings:
   default: $WORK/keyring
+decision:
+  kernel_cache: $1
 policy_text: |
   appraise func=BPRM_CHECK appraise_type=imasig
   measure func=BPRM_CHECK
 EOF
-"$V" agent --config "$WORK/agent.yaml" >"$WORK/agent.out" 2>&1 &
-AGENT_PID=$!
-watchdog "$AGENT_PID"
-for ((i = 0; i < 150; i++)); do
-  [[ -f $STATE/agent.ready ]] && break
-  kill -0 "$AGENT_PID" 2>/dev/null || { cat "$WORK/agent.out" >&2; die "vigil agent exited"; }
-  sleep 0.1
-done
-[[ -f $STATE/agent.ready ]] || { cat "$WORK/agent.out" >&2; die "vigil agent not ready after 15 s"; }
-LISTENER_PID=$AGENT_PID
-note "vigil agent pid $AGENT_PID: $(head -1 "$WORK/agent.out")"
-expect_denied "vigil enforce" "$MNT/unsigned" || die "vigil did not deny an unsigned binary: it is not enforcing"
-expect_runs "vigil enforce" "$MNT/warm" || die "vigil denied the signed binary"
+  "$V" agent --config "$WORK/agent.yaml" >"$WORK/agent.out" 2>&1 &
+  AGENT_PID=$!
+  watchdog "$AGENT_PID"
+  local i
+  for ((i = 0; i < 150; i++)); do
+    [[ -f $STATE/agent.ready ]] && break
+    kill -0 "$AGENT_PID" 2>/dev/null || { cat "$WORK/agent.out" >&2; die "vigil agent exited"; }
+    sleep 0.1
+  done
+  [[ -f $STATE/agent.ready ]] || { cat "$WORK/agent.out" >&2; die "vigil agent not ready after 15 s"; }
+  LISTENER_PID=$AGENT_PID
+  note "vigil agent pid $AGENT_PID (kernel_cache: $1): $(head -1 "$WORK/agent.out")"
+  expect_denied "vigil enforce" "$MNT/unsigned" || die "vigil did not deny an unsigned binary: it is not enforcing"
+  expect_runs "vigil enforce" "$MNT/warm" || die "vigil denied the signed binary"
+}
+start_vigil off
 
 busy_cores >/dev/null
 run_cold "vigil cold (ECDSA-P256)" "$WORK/ecdsa.list"
 [[ $SM2 == 1 ]] && run_cold "vigil cold (SM2/SM3)" "$WORK/sm2.list"
+run_warm "vigil warm, user-space cache" "$MNT/warm"
+LISTENER_PID=""
+stop_pid "$AGENT_PID" 10
+AGENT_PID=""
+start_vigil on
 run_warm "vigil warm" "$MNT/warm"
+# Never marked: the unsigned binary is still denied on every exec with the kernel cache on.
+expect_denied "vigil enforce, kernel cache" "$MNT/unsigned" || die "vigil with kernel_cache let an unsigned binary run"
 note "load during vigil's runs: $(busy_cores) of $(nproc) cores busy"
 
 status() {

@@ -6,12 +6,14 @@
 
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "agent/audit_log.h"
 #include "agent/decision_cache.h"
 #include "agent/fanotify_listener.h"
 #include "agent/integrity_engine.h"
+#include "agent/kernel_cache.h"
 #include "agent/measurement_sink.h"
 #include "ima/measurement_list.h"
 #include "tpm/tpm.h"
@@ -25,6 +27,8 @@ struct Agent::Parts {
   std::unique_ptr<MeasurementSink> sink;
   std::unique_ptr<IntegrityEngine> engine;
   std::unique_ptr<FanotifyListener> listener;
+  std::unique_ptr<KernelVerdictCache> kernel_cache;  // after listener: destroyed first
+  std::string kernel_cache_note;                     // why it is off, when it is
   uint64_t marked_mask = 0;
 };
 
@@ -119,12 +123,28 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
       [engine](int fd, pid_t pid, uint64_t mask) { return engine->decide_from_cache(fd, pid, mask); });
   if (!listener) return std::unexpected(listener.error());
   parts->listener = std::move(*listener);
+  auto kernel_cache = KernelVerdictCache::create(cfg.kernel_cache, *parts->listener, parts->kernel_cache_note);
+  if (!kernel_cache) return std::unexpected(kernel_cache.error());
+  parts->kernel_cache = std::move(*kernel_cache);
+  if (parts->kernel_cache) {
+    AuditLog* audit_log = parts->audit.get();
+    DecisionCache* decisions = parts->cache.get();
+    parts->kernel_cache->start_reporting([audit_log, decisions](const probe::GuardKill& kill) {
+      const dev_t device = makedev(kill.inode.kernel_dev >> 20, kill.inode.kernel_dev & 0xfffff);
+      decisions->invalidate(device, kill.inode.inode);
+      audit_log->record({{"event", "exec-guard-kill"}, {"verdict", "deny"}, {"pid", kill.pid}, {"uid", kill.uid},
+                         {"comm", kill.comm}, {"device", device}, {"inode", kill.inode.inode},
+                         {"reason", "executable was opened for writing after its verdict was cached in the kernel"}});
+    });
+    parts->engine->set_kernel_cache(parts->kernel_cache.get());
+  }
   parts->listener->start();
   if (auto marked = apply_marks(*parts->listener, cfg, (*rules)->fanotify_mask, 0); !marked) {
     return std::unexpected(marked.error());
   }
   parts->marked_mask = (*rules)->fanotify_mask;
   parts->audit->record({{"event", "start"}, {"mode", mode_name(cfg.mode)}, {"watch", cfg.watch},
+                        {"kernel_cache", parts->kernel_cache ? "on" : "off: " + parts->kernel_cache_note},
                         {"pcrs", parts->sink->pcrs().describe()}, {"rules", (*rules)->policy.rules.size()}});
   return std::unique_ptr<Agent>(new Agent(std::move(parts)));
 }
@@ -156,6 +176,7 @@ Result<void> Agent::reload() {
     }
   }
   parts_->engine->set_ruleset(*rules);
+  parts_->engine->reset_kernel_cache();
   parts_->cache->clear();  // keyrings may have changed: earlier verdicts no longer hold
   if (mask != parts_->marked_mask) {
     (void)apply_marks(*parts_->listener, cfg, mask, mask | parts_->marked_mask);
@@ -190,7 +211,16 @@ nlohmann::json Agent::status() const {
           {"measurement_failures", engine.measurement_failures.load()},
           {"fixed", engine.fixed.load()},
           {"fast_decisions", engine.fast_decisions.load()},
-          {"measurement_list_entries", parts_->sink->log().size()}};
+          {"measurement_list_entries", parts_->sink->log().size()},
+          {"kernel_cache",
+           parts_->kernel_cache
+               ? nlohmann::json{{"enabled", true},
+                                {"watched", parts_->kernel_cache->stats().watched.load()},
+                                {"ignored", parts_->kernel_cache->stats().ignored.load()},
+                                {"withdrawn", parts_->kernel_cache->stats().withdrawn.load()},
+                                {"kills", parts_->kernel_cache->stats().kills.load()},
+                                {"watch_failures", parts_->kernel_cache->stats().watch_failures.load()}}
+               : nlohmann::json{{"enabled", false}, {"why", parts_->kernel_cache_note}}}};
 }
 
 int run_agent(const std::string& config_path, const std::string& mode_override) {

@@ -126,6 +126,13 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
           auto n = number(source, setting.second, "decision.cache_entries", 0, 100000000);
           if (!n) return std::unexpected(n.error());
           config.cache_entries = *n;
+        } else if (name == "kernel_cache") {
+          auto text = scalar(source, setting.second, name);
+          if (!text) return std::unexpected(text.error());
+          if (*text == "auto") config.kernel_cache = KernelCache::automatic;
+          else if (*text == "on") config.kernel_cache = KernelCache::on;
+          else if (*text == "off") config.kernel_cache = KernelCache::off;
+          else return fail(where(source, setting.second) + ": decision.kernel_cache must be auto, on or off, got '" + *text + "'");
         } else {
           return fail(where(source, setting.first) + ": unknown key 'decision." + name + "'");
         }

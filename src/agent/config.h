@@ -10,6 +10,8 @@
 namespace vigil::agent {
 
 enum class Mode { enforce, log, fix };
+// Kernel-side verdict cache (docs/agent.md): fanotify ignore marks guarded by eBPF.
+enum class KernelCache { automatic, on, off };
 std::string_view mode_name(Mode mode);
 
 struct AgentConfig {
@@ -25,6 +27,7 @@ struct AgentConfig {
   unsigned deadline_ms = 250;                   // answer every permission event within this
   bool fail_open = true;                        // answer on deadline: allow (true) or deny
   size_t cache_entries = 65536;
+  KernelCache kernel_cache = KernelCache::automatic;  // decision.kernel_cache: auto | on | off
   std::string audit_log;                        // default: <state_dir>/audit.jsonl
   std::string source;                           // file the config came from, for messages
 };

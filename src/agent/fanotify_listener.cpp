@@ -77,6 +77,21 @@ Result<void> FanotifyListener::mark_mount(const std::string& mount, uint64_t mas
   return {};
 }
 
+Result<void> FanotifyListener::ignore_exec(int fd) {
+  if (::fanotify_mark(fanotify_fd_, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK | FAN_MARK_EVICTABLE, FAN_OPEN_EXEC_PERM,
+                      fd, nullptr) != 0) {
+    return fail_errno("fanotify_mark (ignore exec)");
+  }
+  return {};
+}
+
+void FanotifyListener::forget_inode(int fd) {
+  // ENOENT (no mark on this inode) is the common case and fine.
+  (void)::fanotify_mark(fanotify_fd_, FAN_MARK_REMOVE | FAN_MARK_IGNORED_MASK, FAN_OPEN_EXEC_PERM, fd, nullptr);
+}
+
+void FanotifyListener::forget_all_inodes() { (void)::fanotify_mark(fanotify_fd_, FAN_MARK_FLUSH, 0, AT_FDCWD, nullptr); }
+
 void FanotifyListener::start() {
   if (started_) return;
   started_ = true;

@@ -57,6 +57,12 @@ class FanotifyListener {
 
   // Marks a mount for `mask` (FAN_MARK_MOUNT), replacing `old_mask` without a gap.
   Result<void> mark_mount(const std::string& mount, uint64_t mask, uint64_t old_mask = 0);
+  // Kernel-side verdict cache: the kernel stops sending this inode's exec permission events
+  // until the file is written or truncated (the kernel then clears the mark) or forget_inode.
+  // The mark is evictable: it never pins the inode in memory.
+  Result<void> ignore_exec(int fd);
+  void forget_inode(int fd);
+  void forget_all_inodes();  // every inode mark of the group
   void start();
   void stop();
   const ListenerStats& stats() const { return stats_; }

@@ -87,8 +87,10 @@ Result<std::shared_ptr<const Ruleset>> load_ruleset(const AgentConfig& config) {
     for (const auto& warning : *warnings) rules->warnings.push_back("keyring '" + name + "': " + warning);
     rules->keyrings.emplace(name, std::move(keyring));
   }
+  bool owner_conditions = false;
   for (const auto& rule : rules->policy.rules) {
     if (rule.inert) continue;
+    owner_conditions |= rule.fowner || rule.fgroup;
     rules->needs_subject |= rule.uid || rule.euid || rule.gid || rule.egid;
     rules->needs_path |= rule.path_glob.has_value();
     rules->needs_fs |= rule.fsmagic || rule.fsuuid || rule.fsname;
@@ -105,6 +107,7 @@ Result<std::shared_ptr<const Ruleset>> load_ruleset(const AgentConfig& config) {
                                      ": appraise rule without keyring= needs a 'default' keyring in the config");
     }
   }
+  rules->verdicts_are_per_content = !rules->needs_subject && !rules->needs_path && !owner_conditions;
   if (rules->has_exec_rules) rules->fanotify_mask |= FAN_OPEN_EXEC_PERM;
   if (rules->has_mmap_rules || rules->has_file_rules) rules->fanotify_mask |= FAN_OPEN_PERM;
   // A file can only be executed once every writer has closed it (ETXTBSY), so the close of a
@@ -117,13 +120,38 @@ IntegrityEngine::IntegrityEngine(const AgentConfig& config, DecisionCache& cache
                                  MeasurementSink& sink, std::shared_ptr<const Ruleset> ruleset)
     : config_(config), cache_(cache), audit_(audit), sink_(sink), ruleset_(std::move(ruleset)) {}
 
+void IntegrityEngine::reset_kernel_cache() {
+  if (!kernel_cache_) return;
+  std::unique_lock lock(kernel_cache_mutex_);
+  kernel_cache_->clear();
+}
+
 void IntegrityEngine::invalidate(int fd) {
   if (fd < 0) {
+    reset_kernel_cache();
     cache_.clear();
     return;
   }
   struct stat st {};
-  if (::fstat(fd, &st) == 0) cache_.invalidate(st.st_dev, st.st_ino);
+  if (::fstat(fd, &st) != 0) return;
+  if (kernel_cache_) kernel_cache_->invalidate(fd, st);
+  cache_.invalidate(st.st_dev, st.st_ino);
+}
+
+void IntegrityEngine::offer_to_kernel_cache(int fd, const EventView& view, Verdict verdict, bool appraisal_passed) {
+  if (!kernel_cache_ || !view.classified || view.access.func != ima::PolicyFunc::bprm_check) return;
+  const ima::PolicyDecision& decision = view.decision;
+  bool settled = verdict == Verdict::allow && view.rules->verdicts_are_per_content && !decision.audit &&
+                 config_.mode != Mode::fix && (!decision.appraise || appraisal_passed);
+  if (settled && decision.measure) {
+    settled = cache_.is_measured(FileVersion::of(view.st), decision.template_name, decision.pcr);
+  }
+  // The guard checks execs at sched_process_exec, where a script's inode is its interpreter's.
+  if (settled) settled = is_elf_object(fd);
+  std::shared_lock lock(kernel_cache_mutex_);
+  // Decided under a ruleset that has since been replaced: its marks are being flushed.
+  if (settled && ruleset_.load() != view.rules) settled = false;
+  kernel_cache_->exec_decided(fd, view.st, verdict, settled);
 }
 
 Appraisal IntegrityEngine::appraise(int fd, const Ruleset& rules, const ima::PolicyDecision& decision,
@@ -248,7 +276,10 @@ std::optional<Verdict> IntegrityEngine::decide_from_cache(int fd, pid_t pid, uin
   if (!classify(fd, pid, fanotify_mask, /*may_read_content=*/false, view)) return answered();
   if (!view.classified) return std::nullopt;
   const ima::PolicyDecision& decision = view.decision;
-  if (!decision.measure && !decision.appraise && !decision.audit) return answered();
+  if (!decision.measure && !decision.appraise && !decision.audit) {
+    offer_to_kernel_cache(fd, view, Verdict::allow, false);
+    return answered();
+  }
   if (decision.audit) return std::nullopt;
   const FileVersion version = FileVersion::of(view.st);
   if (decision.measure && !cache_.is_measured(version, decision.template_name, decision.pcr)) return std::nullopt;
@@ -258,6 +289,7 @@ std::optional<Verdict> IntegrityEngine::decide_from_cache(int fd, pid_t pid, uin
     if (!cached || !cached->passed) return std::nullopt;
     stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
   }
+  offer_to_kernel_cache(fd, view, Verdict::allow, true);
   return answered();
 }
 
@@ -272,7 +304,10 @@ Verdict IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanotify_mask) {
   std::string& path = view.path;
   const ima::AccessContext& access = view.access;
   const ima::PolicyDecision& decision = view.decision;
-  if (!decision.measure && !decision.appraise && !decision.audit) return Verdict::allow;
+  if (!decision.measure && !decision.appraise && !decision.audit) {
+    offer_to_kernel_cache(fd, view, Verdict::allow, false);
+    return Verdict::allow;
+  }
 
   const FileVersion version = FileVersion::of(st);
   // The path costs a readlink; only records and new measurements need it.
@@ -281,6 +316,7 @@ Verdict IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanotify_mask) {
     return path;
   };
   Verdict verdict = Verdict::allow;
+  bool appraisal_passed = false;
   if (decision.appraise) {
     const uint32_t profile = appraisal_profile(decision);
     const uint64_t epoch = cache_.epoch();
@@ -319,6 +355,7 @@ Verdict IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanotify_mask) {
       }
     }
     if (!cached && !fixed && cacheable) cache_.store(version, profile, appraisal, epoch);
+    appraisal_passed = appraisal.passed && cacheable;
     if (!appraisal.passed) {
       stats_.appraisal_failures.fetch_add(1, std::memory_order_relaxed);
       if (config_.mode == Mode::enforce) verdict = Verdict::deny;
@@ -361,6 +398,7 @@ Verdict IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanotify_mask) {
                    {"uid", subject.uid}, {"comm", subject.comm},
                    {"hash", digest ? std::string(crypto::hash_name(config_.hash)) + ":" + digest->hex() : ""}});
   }
+  offer_to_kernel_cache(fd, view, verdict, appraisal_passed);
   return verdict;
 }
 

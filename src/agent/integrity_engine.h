@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include "agent/config.h"
 #include "agent/decision_cache.h"
 #include "agent/fanotify_listener.h"
+#include "agent/kernel_cache.h"
 #include "agent/measurement_sink.h"
 #include "agent/subject.h"
 #include "ima/ima.h"
@@ -30,6 +32,9 @@ struct Ruleset {
   bool needs_subject = false;  // policy has uid/euid/gid/egid conditions
   bool needs_path = false;     // path= conditions
   bool needs_fs = false;       // fsmagic/fsuuid/fsname conditions
+  // No condition on who runs a file, by which name, or who owns it: a verdict is a property of
+  // the file's content alone, so the kernel may cache it (KernelVerdictCache).
+  bool verdicts_are_per_content = false;
   bool has_exec_rules = false, has_mmap_rules = false, has_file_rules = false;
   uint64_t fanotify_mask = 0;  // events the marks must deliver
 };
@@ -55,6 +60,10 @@ class IntegrityEngine {
   IntegrityEngine(const AgentConfig& config, DecisionCache& cache, AuditLog& audit, MeasurementSink& sink,
                   std::shared_ptr<const Ruleset> ruleset);
   void set_ruleset(std::shared_ptr<const Ruleset> ruleset) { ruleset_.store(std::move(ruleset)); }
+  // Set once, before the listener starts; nullptr: every exec goes through user space.
+  void set_kernel_cache(KernelVerdictCache* kernel_cache) { kernel_cache_ = kernel_cache; }
+  // After a ruleset swap: no mark placed under the old ruleset survives this call.
+  void reset_kernel_cache();
   std::shared_ptr<const Ruleset> ruleset() const { return ruleset_.load(); }
   Verdict decide(int fd, pid_t pid, uint64_t fanotify_mask);
   // The warm path, for the listener's reader thread: a verdict when the event needs no file
@@ -85,7 +94,12 @@ class IntegrityEngine {
   DecisionCache& cache_;
   AuditLog& audit_;
   MeasurementSink& sink_;
+  // An allowed exec whose verdict needs nothing more from user space, ever, for this content.
+  void offer_to_kernel_cache(int fd, const EventView& view, Verdict verdict, bool appraisal_passed);
+
   std::atomic<std::shared_ptr<const Ruleset>> ruleset_;
+  KernelVerdictCache* kernel_cache_ = nullptr;
+  std::shared_mutex kernel_cache_mutex_;  // offers shared; reset exclusive
   EngineStats stats_;
 };
 

@@ -1,8 +1,11 @@
 // `vigil agent` measuring and appraising real execs and dlopens on a private tmpfs.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -281,4 +284,132 @@ TEST_F(AgentAppraisal, FileCheckEnforceStillLetsNewFilesBeCreated) {
   EXPECT_EQ(st.st_size, 4);
   // Once written it has content and no signature, so reading it back is appraised and denied.
   EXPECT_TRUE(denied(run({"cat", *mnt_ / "created.txt"})));
+}
+
+// --- Kernel-side verdict cache (decision.kernel_cache: on) ---------------------------------
+
+namespace {
+constexpr const char* kKernelCacheOn = "decision:\n  deadline_ms: 2000\n  kernel_cache: on\n";
+// fanotify's FAN_DENY fails the exec with EPERM.
+const std::string kDeniedExec = "exec-errno " + std::to_string(EPERM);
+
+// Runs `path` in a child and reports how it ended: "exit N", "signal N" or "exec-errno N".
+std::string run_and_describe(const std::string& path) {
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) return "pipe failed";
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::execl(path.c_str(), path.c_str(), nullptr);
+    const int error = errno;
+    (void)!::write(report[1], &error, sizeof error);
+    ::_exit(127);
+  }
+  ::close(report[1]);
+  int error = 0;
+  const bool exec_failed = ::read(report[0], &error, sizeof error) == sizeof error;
+  ::close(report[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  if (exec_failed) return "exec-errno " + std::to_string(error);
+  if (WIFSIGNALED(status)) return "signal " + std::to_string(WTERMSIG(status));
+  return "exit " + std::to_string(WEXITSTATUS(status));
+}
+}  // namespace
+
+TEST_F(AgentAppraisal, KernelCacheSkipsUserSpaceForWarmExecs) {
+  start_agent("appraise func=BPRM_CHECK appraise_type=imasig\nmeasure func=BPRM_CHECK", "enforce", kKernelCacheOn);
+  // 1st exec: appraised, measured, watched; it confirms the guard entry. 2nd: mark placed.
+  EXPECT_EQ(run_and_describe(*mnt_ / "signed"), "exit 0");
+  EXPECT_EQ(run_and_describe(*mnt_ / "signed"), "exit 0");
+  const auto before = agent_->status();
+  ASSERT_TRUE(before["kernel_cache"]["enabled"].get<bool>()) << before.dump();
+  EXPECT_EQ(before["kernel_cache"]["ignored"], 1) << before.dump();
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(run_and_describe(*mnt_ / "signed"), "exit 0");
+  const auto after = agent_->status();
+  // FAN_OPEN_EXEC_PERM of the 20 warm execs never reached user space.
+  EXPECT_EQ(after["permission_events"], before["permission_events"]) << after.dump();
+  // Unsigned files are never marked: still denied every time.
+  EXPECT_EQ(run_and_describe(*mnt_ / "unsigned"), kDeniedExec);
+  EXPECT_EQ(run_and_describe(*mnt_ / "unsigned"), kDeniedExec);
+  // Measured once per file, as IMA does: boot_aggregate, signed, unsigned.
+  const std::string list = read_text(dir_ / "state/ascii_runtime_measurements");
+  EXPECT_EQ(std::count(list.begin(), list.end(), '\n'), 3) << list;
+}
+
+TEST_F(AgentAppraisal, KernelCacheMarkIsClearedByWrite) {
+  start_agent("appraise func=BPRM_CHECK appraise_type=imasig", "enforce", kKernelCacheOn);
+  EXPECT_EQ(run_and_describe(*mnt_ / "signed"), "exit 0");
+  EXPECT_EQ(run_and_describe(*mnt_ / "signed"), "exit 0");
+  ASSERT_EQ(agent_->status()["kernel_cache"]["ignored"], 1);
+  ASSERT_EQ(run_shell("printf x >> '" + (*mnt_ / "signed") + "'").exit_code, 0);
+  EXPECT_EQ(run_and_describe(*mnt_ / "signed"), kDeniedExec);
+}
+
+TEST_F(AgentAppraisal, KernelCacheCatchesWritesThroughASharedMapping) {
+  start_agent("appraise func=BPRM_CHECK appraise_type=imasig", "enforce", kKernelCacheOn);
+  const std::string binary = *mnt_ / "signed";
+  EXPECT_EQ(run_and_describe(binary), "exit 0");
+  EXPECT_EQ(run_and_describe(binary), "exit 0");
+  ASSERT_EQ(agent_->status()["kernel_cache"]["ignored"], 1);
+  struct stat st {};
+  ASSERT_EQ(::stat(binary.c_str(), &st), 0);
+  // tmpfs does not even update ctime for writes through a mapping, and the kernel keeps the
+  // ignore mark: only the guard stands between this change and the next exec. The last byte
+  // is in the section headers, which the loader ignores: the changed program would run fine.
+  const int fd = ::open(binary.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  auto* bytes = static_cast<unsigned char*>(::mmap(nullptr, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+  ASSERT_NE(bytes, MAP_FAILED);
+  bytes[st.st_size - 1] ^= 0x01;
+  ::munmap(bytes, st.st_size);
+  ::close(fd);
+  // Immediately: the agent may not have seen the writer's close yet. Either way it must not run.
+  const std::string outcome = run_and_describe(binary);
+  EXPECT_TRUE(outcome == "signal 9" || outcome == kDeniedExec) << outcome << agent_->status().dump() << "\n" << read_text(dir_ / "state/audit.jsonl");
+  // Once the agent has caught up, the changed file is appraised and denied like any other.
+  for (int i = 0; i < 50 && agent_->status()["kernel_cache"]["withdrawn"].get<int>() < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(run_and_describe(binary), kDeniedExec);
+  if (outcome == "signal 9") {
+    bool reported = false;
+    for (int i = 0; i < 50 && !reported; ++i) {
+      reported = !audit_records("exec-guard-kill").empty();
+      if (!reported) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_TRUE(reported) << agent_->output();
+  }
+}
+
+TEST_F(AgentAppraisal, KernelCacheStaysOffForSubjectDependentPolicies) {
+  start_agent("appraise appraise_type=imasig uid=1001 func=BPRM_CHECK", "enforce", kKernelCacheOn);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(run_and_describe(*mnt_ / "signed"), "exit 0");
+  const auto status = agent_->status();
+  EXPECT_EQ(status["kernel_cache"]["ignored"], 0) << status.dump();
+  EXPECT_EQ(status["kernel_cache"]["watched"], 0) << status.dump();
+  // uid 1001 must still be appraised on every exec: the unsigned binary is denied for it.
+  const auto unsigned_run = as_user(1001, {*mnt_ / "unsigned"});
+  EXPECT_TRUE(denied(unsigned_run)) << unsigned_run.exit_code << unsigned_run.err;
+}
+
+TEST_F(AgentAppraisal, KernelCacheIsFlushedOnReload) {
+  start_agent("appraise func=BPRM_CHECK appraise_type=imasig", "enforce", kKernelCacheOn);
+  EXPECT_EQ(run_and_describe(*mnt_ / "signed"), "exit 0");
+  EXPECT_EQ(run_and_describe(*mnt_ / "signed"), "exit 0");
+  ASSERT_EQ(agent_->status()["kernel_cache"]["ignored"], 1);
+  // New policy: the signed file must now be signed by the vendor key, which it is not.
+  std::string yaml = read_text(dir_ / "agent.yaml");
+  const auto at = yaml.find("appraise func=BPRM_CHECK appraise_type=imasig");
+  ASSERT_NE(at, std::string::npos);
+  yaml.replace(at, std::string("appraise func=BPRM_CHECK appraise_type=imasig").size(),
+               "appraise func=BPRM_CHECK appraise_type=imasig keyring=vendor");
+  write_text(dir_ / "agent.yaml", yaml);
+  agent_->signal(SIGHUP);
+  bool reloaded = false;
+  for (int i = 0; i < 100 && !reloaded; ++i) {
+    reloaded = !audit_records("reload").empty();
+    if (!reloaded) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(reloaded) << agent_->output();
+  EXPECT_EQ(run_and_describe(*mnt_ / "signed"), kDeniedExec);
 }
