@@ -150,6 +150,7 @@ void FanotifyListener::release_slot(size_t index) {
   slot.fd = -1;
   const uint64_t generation = (slot.state.load(std::memory_order_relaxed) >> 2) + 1;
   slot.state.store(generation << 2 | kFree, std::memory_order_release);
+  in_flight_.fetch_sub(1, std::memory_order_release);
   std::lock_guard lock(queue_mutex_);
   free_slots_.push_back(index);
 }
@@ -237,6 +238,7 @@ void FanotifyListener::reader_loop() {
       slot.mask = event->mask;
       slot.deadline_ns.store(monotonic_ns() + options_.deadline.count() * 1'000'000, std::memory_order_relaxed);
       const uint64_t generation = slot.state.load(std::memory_order_relaxed) >> 2;
+      in_flight_.fetch_add(1, std::memory_order_relaxed);
       slot.state.store(generation << 2 | kPending, std::memory_order_release);
       {
         std::lock_guard lock(queue_mutex_);
@@ -274,6 +276,7 @@ void FanotifyListener::watchdog_loop() {
   std::unique_lock lock(watchdog_mutex_);
   while (!stopping_.load()) {
     watchdog_wake_.wait_for(lock, tick);
+    if (in_flight_.load(std::memory_order_acquire) == 0) continue;
     const int64_t now = monotonic_ns();
     for (auto& slot : slots_) {
       const uint64_t state = slot.state.load(std::memory_order_acquire);

@@ -100,6 +100,7 @@ class FanotifyListener {
   std::vector<size_t> queue_;       // ring buffer of slot indexes, guarded by queue_mutex_
   size_t queue_head_ = 0, queue_count_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<size_t> in_flight_{0};  // slots handed to workers: the watchdog sleeps through idle ticks
   std::vector<std::thread> threads_;
   std::thread reader_, watchdog_;
   std::mutex watchdog_mutex_;
