@@ -12,70 +12,13 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "event_header.h"
+#include "common.bpf.h"
 #include "process_events.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* include/linux/sched/signal.h; not in BTF because it is a macro. Stable since 2.6. */
 #define VIGIL_SIGNAL_GROUP_EXIT 0x00000004
-
-struct {
-  __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 256 * 1024); /* placeholder: user space sets the size before load */
-} events SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, VIGIL_EVENT_TYPE_COUNT);
-  __type(key, __u32);
-  __type(value, __u64);
-} drops SEC(".maps");
-
-static __always_inline void count_drop(__u32 type) {
-  __u64 *count = bpf_map_lookup_elem(&drops, &type);
-  if (count) __sync_fetch_and_add(count, 1);
-}
-
-/* Inode number of the task's active pid namespace (what /proc/PID/ns/pid shows):
- * task->thread_pid->numbers[level].ns, not nsproxy->pid_ns_for_children. */
-static __always_inline __u32 active_pid_ns(struct task_struct *task) {
-  struct pid *pid = BPF_CORE_READ(task, thread_pid);
-  if (!pid) return 0;
-  unsigned int level = BPF_CORE_READ(pid, level);
-  struct upid upid = {};
-  if (bpf_core_read(&upid, sizeof(upid), &pid->numbers[level]) < 0) return 0;
-  return BPF_CORE_READ(upid.ns, ns.inum);
-}
-
-/* Fills the header from the current task; `task` must be current. */
-static __always_inline void fill_header(struct vigil_event_header *h, __u32 type, __u32 size,
-                                        struct task_struct *task) {
-  __u64 pid_tgid = bpf_get_current_pid_tgid();
-  __u64 uid_gid = bpf_get_current_uid_gid();
-  h->timestamp_ns = bpf_ktime_get_boot_ns();
-  h->type = type;
-  h->size = size;
-  h->pid = pid_tgid >> 32;
-  h->tid = (__u32)pid_tgid;
-  h->ppid = BPF_CORE_READ(task, real_parent, tgid);
-  h->uid = (__u32)uid_gid;
-  h->gid = uid_gid >> 32;
-  h->reserved0 = 0;
-  h->cgroup_id = bpf_get_current_cgroup_id();
-  h->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
-  h->pid_ns = active_pid_ns(task);
-  h->net_ns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
-  bpf_get_current_comm(h->comm, sizeof(h->comm));
-  h->reserved1 = 0;
-}
-
-/* The kernel's internal dev_t (major << 20 | minor) as stat(2) reports it (new_encode_dev). */
-static __always_inline __u32 encode_dev(dev_t dev) {
-  __u32 major = dev >> 20;
-  __u32 minor = dev & 0xfffff;
-  return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
-}
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm) {
@@ -91,7 +34,6 @@ int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_b
   e->exe_dev = encode_dev(BPF_CORE_READ(inode, i_sb, s_dev));
   e->argc = BPF_CORE_READ(bprm, argc);
   e->flags = 0;
-  e->reserved0 = 0;
 
   long n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
   if (n < 0) {
@@ -115,6 +57,11 @@ int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_b
     e->flags |= VIGIL_EXEC_ARGS_UNREADABLE;
   }
   e->args_size = len;
+
+  /* The environment strings follow the arguments on the new stack; only their size is kept. */
+  unsigned long env_start = BPF_CORE_READ(mm, env_start);
+  unsigned long env_end = BPF_CORE_READ(mm, env_end);
+  e->env_size = env_end > env_start ? env_end - env_start : 0;
 
   bpf_ringbuf_submit(e, 0);
   return 0;

@@ -12,7 +12,7 @@
 #include <linux/types.h>
 #endif
 
-#define VIGIL_ABI_VERSION 1
+#define VIGIL_ABI_VERSION 2
 
 #define VIGIL_COMM_LEN 16
 
@@ -21,9 +21,15 @@ enum vigil_event_type {
   VIGIL_EVENT_EXEC = 1, /* struct vigil_exec_event */
   VIGIL_EVENT_FORK = 2, /* struct vigil_fork_event */
   VIGIL_EVENT_EXIT = 3, /* struct vigil_exit_event */
+  /* system calls (syscall_events.h), one record type per family */
+  VIGIL_EVENT_SYSCALL_FILE = 4, /* struct vigil_syscall_file_event */
+  VIGIL_EVENT_SYSCALL_NET = 5,  /* struct vigil_syscall_net_event */
+  VIGIL_EVENT_SYSCALL_CRED = 6, /* struct vigil_syscall_cred_event */
+  VIGIL_EVENT_SYSCALL_PROC = 7, /* struct vigil_syscall_proc_event */
+  VIGIL_EVENT_SYSCALL_EXEC = 8, /* struct vigil_syscall_exec_event */
 };
 /* One past the largest type: sizes the per-type drop counters. */
-#define VIGIL_EVENT_TYPE_COUNT 4
+#define VIGIL_EVENT_TYPE_COUNT 9
 
 struct vigil_event_header {
   __u64 timestamp_ns;          /*  0: CLOCK_BOOTTIME when the event was recorded */

@@ -23,7 +23,7 @@ struct vigil_exec_event {
   __u32 args_size;                         /*  96: bytes of args[] that are valid */
   __u32 filename_size;                     /* 100: bytes of filename[] that are valid, NUL included */
   __u32 flags;                             /* 104: VIGIL_EXEC_* */
-  __u32 reserved0;                         /* 108: zero */
+  __u32 env_size;                          /* 108: bytes of the new environment area (envp strings) */
   char filename[VIGIL_EXEC_FILENAME_MAX];  /* 112: path as passed to exec, NUL-terminated */
   char args[VIGIL_EXEC_ARGS_MAX];          /* 368: argv strings, each NUL-terminated, back to back */
 };                                         /* 1392 bytes */

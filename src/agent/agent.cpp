@@ -14,6 +14,7 @@
 #include "agent/fanotify_listener.h"
 #include "agent/integrity_engine.h"
 #include "agent/kernel_cache.h"
+#include "agent/runtime_monitor.h"
 #include "agent/measurement_sink.h"
 #include "ima/measurement_list.h"
 #include "tpm/tpm.h"
@@ -29,6 +30,7 @@ struct Agent::Parts {
   std::unique_ptr<FanotifyListener> listener;
   std::unique_ptr<KernelVerdictCache> kernel_cache;  // after listener: destroyed first
   std::string kernel_cache_note;                     // why it is off, when it is
+  std::unique_ptr<RuntimeMonitor> runtime;           // eBPF events -> process table (runtime.enabled)
   uint64_t marked_mask = 0;
 };
 
@@ -143,6 +145,11 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
     return std::unexpected(marked.error());
   }
   parts->marked_mask = (*rules)->fanotify_mask;
+  if (cfg.runtime.enabled) {
+    auto runtime = RuntimeMonitor::start(cfg.runtime);
+    if (!runtime) return std::unexpected(runtime.error());
+    parts->runtime = std::move(*runtime);
+  }
   parts->audit->record({{"event", "start"}, {"mode", mode_name(cfg.mode)}, {"watch", cfg.watch},
                         {"kernel_cache", parts->kernel_cache ? "on" : "off: " + parts->kernel_cache_note},
                         {"pcrs", parts->sink->pcrs().describe()}, {"rules", (*rules)->policy.rules.size()}});
@@ -187,6 +194,7 @@ Result<void> Agent::reload() {
 }
 
 void Agent::stop() {
+  if (parts_) parts_->runtime.reset();
   if (parts_ && parts_->listener) parts_->listener->stop();
 }
 
@@ -220,7 +228,8 @@ nlohmann::json Agent::status() const {
                                 {"withdrawn", parts_->kernel_cache->stats().withdrawn.load()},
                                 {"kills", parts_->kernel_cache->stats().kills.load()},
                                 {"watch_failures", parts_->kernel_cache->stats().watch_failures.load()}}
-               : nlohmann::json{{"enabled", false}, {"why", parts_->kernel_cache_note}}}};
+               : nlohmann::json{{"enabled", false}, {"why", parts_->kernel_cache_note}}},
+          {"runtime", parts_->runtime ? parts_->runtime->status() : nlohmann::json{{"enabled", false}}}};
 }
 
 int run_agent(const std::string& config_path, const std::string& mode_override) {
@@ -232,7 +241,7 @@ int run_agent(const std::string& config_path, const std::string& mode_override) 
   if (mode_override == "enforce") config->mode = Mode::enforce;
   else if (mode_override == "log") config->mode = Mode::log;
   else if (mode_override == "fix") config->mode = Mode::fix;
-  if (config->watch.empty()) {
+  if (config->watch.empty() && !config->runtime.enabled) {
     std::fprintf(stderr, "vigil agent: %s: 'watch' lists no mount points; nothing to do\n", config->source.c_str());
     return 2;
   }

@@ -59,7 +59,7 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
   if (!root.IsMap()) return fail(where(source, root) + ": the config must be a mapping of keys to values");
 
   static const std::set<std::string> kKnown = {"mode", "state_dir", "policy", "policy_text", "hash", "tpm",
-                                                "keyrings", "watch", "decision", "audit_log"};
+                                                "keyrings", "watch", "decision", "audit_log", "runtime"};
   for (const auto& item : root) {
     const std::string key = item.first.as<std::string>();
     const YAML::Node& value = item.second;
@@ -102,6 +102,49 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
         if (!path) return std::unexpected(path.error());
         if (path->empty() || (*path)[0] != '/') return fail(where(source, mount) + ": watch entries must be absolute paths");
         config.watch.push_back(*path);
+      }
+    } else if (key == "runtime") {
+      if (!value.IsMap()) return fail(where(source, value) + ": runtime must be a mapping");
+      for (const auto& setting : value) {
+        const std::string name = setting.first.as<std::string>();
+        if (name == "enabled") {
+          auto text = scalar(source, setting.second, "runtime.enabled");
+          if (!text) return std::unexpected(text.error());
+          if (*text != "true" && *text != "false") {
+            return fail(where(source, setting.second) + ": runtime.enabled must be true or false, got '" + *text + "'");
+          }
+          config.runtime.enabled = *text == "true";
+        } else if (name == "ring_buffer_mb") {
+          auto n = number(source, setting.second, "runtime.ring_buffer_mb", 1, 1024);
+          if (!n) return std::unexpected(n.error());
+          if ((*n & (*n - 1)) != 0) {
+            return fail(where(source, setting.second) + ": runtime.ring_buffer_mb must be a power of two");
+          }
+          config.runtime.ring_buffer_bytes = static_cast<size_t>(*n) << 20;
+        } else if (name == "syscalls") {
+          if (!setting.second.IsSequence()) {
+            return fail(where(source, setting.second) + ": runtime.syscalls must be a list of syscall names (or [all])");
+          }
+          std::vector<events::EventType> types;
+          bool all = false;
+          for (const auto& entry : setting.second) {
+            auto text = scalar(source, entry, "runtime.syscalls entry");
+            if (!text) return std::unexpected(text.error());
+            if (*text == "all") {
+              all = true;
+              continue;
+            }
+            const events::EventType type = events::event_type_from_name(*text);
+            if (type == events::EventType::unknown) {
+              return fail(where(source, entry) + ": runtime.syscalls: '" + *text + "' is not a syscall vigil captures");
+            }
+            types.push_back(type);
+          }
+          if (all) config.runtime.syscalls.reset();
+          else config.runtime.syscalls = std::move(types);
+        } else {
+          return fail(where(source, setting.first) + ": unknown key 'runtime." + name + "'");
+        }
       }
     } else if (key == "decision") {
       if (!value.IsMap()) return fail(where(source, value) + ": decision must be a mapping");

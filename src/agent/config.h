@@ -1,11 +1,13 @@
 #pragma once
 // vigil agent configuration (YAML). Every key is optional; defaults are safe (log mode).
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/error.h"
 #include "crypto/crypto.h"
+#include "events/event.h"
 
 namespace vigil::agent {
 
@@ -13,6 +15,14 @@ enum class Mode { enforce, log, fix };
 // Kernel-side verdict cache (docs/agent.md): fanotify ignore marks guarded by eBPF.
 enum class KernelCache { automatic, on, off };
 std::string_view mode_name(Mode mode);
+
+// The runtime-detection pipeline (config key `runtime`): eBPF events -> process table.
+struct RuntimeConfig {
+  bool enabled = false;
+  size_t ring_buffer_bytes = size_t{8} << 20;
+  // Syscalls recorded in the kernel; nullopt: every one the probe supports.
+  std::optional<std::vector<events::EventType>> syscalls;
+};
 
 struct AgentConfig {
   Mode mode = Mode::log;
@@ -29,6 +39,7 @@ struct AgentConfig {
   size_t cache_entries = 65536;
   KernelCache kernel_cache = KernelCache::automatic;  // decision.kernel_cache: auto | on | off
   std::string audit_log;                        // default: <state_dir>/audit.jsonl
+  RuntimeConfig runtime;
   std::string source;                           // file the config came from, for messages
 };
 

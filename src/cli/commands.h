@@ -19,5 +19,6 @@ void add_sign_command(CLI::App& app, int& exit_code);
 void add_verify_command(CLI::App& app, int& exit_code);
 void add_policy_command(CLI::App& app, int& exit_code);
 void add_agent_command(CLI::App& app, int& exit_code);
+void add_capture_command(CLI::App& app, int& exit_code);
 
 }  // namespace vigil::cli

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   vigil::cli::add_verify_command(app, exit_code);
   vigil::cli::add_policy_command(app, exit_code);
   vigil::cli::add_agent_command(app, exit_code);
+  vigil::cli::add_capture_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

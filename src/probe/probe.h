@@ -1,46 +1,78 @@
 #pragma once
-// vigil_probe: the process lifecycle eBPF probe (bpf/process.bpf.c), loaded and attached for as
-// long as a ProcessProbe lives. Records are handed over raw: their layouts are the C structs in
-// bpf/abi/ (event_header.h, process_events.h), documented in docs/bpf.md.
+// vigil_probe: the runtime eBPF probes, loaded and attached for as long as an EventProbe lives.
+//   - bpf/process.bpf.c: exec, fork and exit of processes, always on;
+//   - bpf/syscalls.bpf.c: one record per captured system call, for the syscalls user space
+//     asks for (an in-kernel interest map; everything else never leaves the kernel).
+// Both write to ONE ring buffer. Records are handed over raw: their layouts are the C structs in
+// bpf/abi/ (event_header.h, process_events.h, syscall_events.h), documented in docs/bpf.md.
 #include <array>
 #include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
+#include <string_view>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "common/error.h"
 #include "event_header.h"
 
 namespace vigil::probe {
 
-struct ProcessProbeOptions {
-  // Bytes of the kernel ring buffer shared by all CPUs: a power of two, at least one page.
-  // Records that do not fit are dropped in the kernel and counted (ProcessProbe::drops()).
+struct EventProbeOptions {
+  // Bytes of the kernel ring buffer shared by all CPUs and programs: a power of two, at least one
+  // page. Records that do not fit are dropped in the kernel and counted (EventProbe::drops()).
   std::size_t ring_buffer_bytes = std::size_t{4} << 20;
+  // Syscall numbers (x86_64) to capture from the start; each must be in supported_syscalls().
+  // nullopt: all supported syscalls; empty: none (process records only).
+  std::optional<std::vector<int>> syscalls;
+};
+
+// The process records alone (what ProcessProbe captures).
+struct ProcessProbeOptions {
+  std::size_t ring_buffer_bytes = std::size_t{4} << 20;  // as EventProbeOptions::ring_buffer_bytes
 };
 
 struct DropCounts {
   std::array<std::uint64_t, VIGIL_EVENT_TYPE_COUNT> by_type{};  // indexed by vigil_event_type
+  std::vector<std::uint64_t> by_cpu;  // all types, indexed by CPU number (possible CPUs)
   std::uint64_t total = 0;
 };
 
-// Checks ProcessProbeOptions without touching the kernel (the open() checks the same).
+// How full the ring buffer is right now.
+struct RingBufferFill {
+  std::uint64_t pending_bytes = 0;   // written by the kernel, not yet consumed (record headers included)
+  std::uint64_t capacity_bytes = 0;  // the ring buffer's size
+};
+
+// A system call the syscall probe can capture.
+struct SupportedSyscall {
+  std::string_view name;  // the kernel's (and Falco's) name, e.g. "openat"
+  int number;             // x86_64 number, the records' sc.syscall_nr
+  vigil_event_type record_type;  // VIGIL_EVENT_SYSCALL_*: which record it produces
+  bool reads_at_entry;    // needs the sys_enter program too (old creds, exec arguments)
+};
+
+// Checks the options without touching the kernel (open() checks the same).
+Result<void> validate(const EventProbeOptions& options);
 Result<void> validate(const ProcessProbeOptions& options);
 
-class ProcessProbe {
+class EventProbe {
  public:
-  // Opens the embedded eBPF object, sizes the ring buffer, loads (verifier) and attaches every
-  // program. Needs CAP_BPF and CAP_PERFMON (or root). Errors carry libbpf's own message.
-  static Result<ProcessProbe> open(const ProcessProbeOptions& options = {});
+  // Opens the embedded eBPF objects, sizes the ring buffer, loads them (verifier), attaches the
+  // process programs and the syscall dispatchers the interest set needs. Needs CAP_BPF and
+  // CAP_PERFMON (or root). Errors carry libbpf's own message.
+  static Result<EventProbe> open(const EventProbeOptions& options = {});
 
-  ProcessProbe(ProcessProbe&&) noexcept;
-  ProcessProbe& operator=(ProcessProbe&&) noexcept;
-  ProcessProbe(const ProcessProbe&) = delete;
-  ProcessProbe& operator=(const ProcessProbe&) = delete;
-  ~ProcessProbe();  // detaches the programs, then frees the maps
+  EventProbe(EventProbe&&) noexcept;
+  EventProbe& operator=(EventProbe&&) noexcept;
+  EventProbe(const EventProbe&) = delete;
+  EventProbe& operator=(const EventProbe&) = delete;
+  ~EventProbe();  // detaches the programs, then frees the maps
 
   // Waits up to `timeout` (negative: forever) for records, then calls on_record once per
   // record available, in ring-buffer order, with its bytes (valid only during the call; it must
@@ -55,20 +87,49 @@ class ProcessProbe {
         const_cast<void*>(static_cast<const void*>(std::addressof(on_record))));
   }
 
-  // Records dropped because the ring buffer was full, summed over all CPUs.
+  // Records dropped because the ring buffer was full, per type and per CPU.
   Result<DropCounts> drops() const;
+
+  // Bytes waiting in the ring buffer and its capacity.
+  Result<RingBufferFill> ring_buffer_fill() const;
+
+  // Replaces the set of captured syscalls while attached (numbers from supported_syscalls();
+  // an unsupported number fails and changes nothing). Attaches the sys_enter/sys_exit
+  // dispatchers when first needed and detaches them when no longer needed.
+  Result<void> set_syscalls(std::span<const int> numbers);
+
+  // The syscall numbers captured now, ascending.
+  std::vector<int> syscalls() const;
 
   // A descriptor that becomes readable when records are available (for an epoll loop; then
   // call poll with a zero timeout).
   int event_fd() const;
 
- private:
+  // Every syscall the probe knows, ascending by number.
+  static std::span<const SupportedSyscall> supported_syscalls();
+  // The entry for a name or number, or nullptr.
+  static const SupportedSyscall* find_syscall(std::string_view name);
+  static const SupportedSyscall* find_syscall(int number);
+
+ protected:
   struct State;
+  explicit EventProbe(std::unique_ptr<State> state);
+
+ private:
   using RecordFn = void (*)(void* ctx, std::span<const std::uint8_t> record);
-  explicit ProcessProbe(std::unique_ptr<State> state);
   Result<std::size_t> poll_impl(std::chrono::milliseconds timeout, RecordFn fn, void* ctx);
 
   std::unique_ptr<State> state_;
+};
+
+// An EventProbe that captures no syscalls: exec, fork and exit records only. (set_syscalls
+// still works on it.)
+class ProcessProbe : public EventProbe {
+ public:
+  static Result<ProcessProbe> open(const ProcessProbeOptions& options = {});
+
+ private:
+  explicit ProcessProbe(EventProbe&& probe) : EventProbe(std::move(probe)) {}
 };
 
 }  // namespace vigil::probe

@@ -246,7 +246,10 @@ TEST(ProcessProbe, ReportsForkExecAndExitOfAChild) {
   EXPECT_EQ(exec.header.ppid, static_cast<__u32>(self));
   EXPECT_EQ(comm_of(exec.header), "true");
   EXPECT_EQ(exec.flags, 0u);
-  EXPECT_EQ(exec.reserved0, 0u);
+  // execv passes our environment on: the new program's environment area is exactly its strings.
+  std::size_t env_bytes = 0;
+  for (char** env = environ; *env != nullptr; ++env) env_bytes += std::strlen(*env) + 1;
+  EXPECT_EQ(exec.env_size, env_bytes);
   ASSERT_EQ(exec.filename_size, sizeof("/bin/true"));
   EXPECT_STREQ(exec.filename, "/bin/true");
   EXPECT_EQ(exec.argc, args.size());

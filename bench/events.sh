@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Event-capture benchmark (issue 4): a syscall storm (bench/syscall_storm.c: open/close,
+# connect on loopback, fork/exec) with and without `vigil agent` capturing events, and with
+# bpftrace (Debian's, the peer: eBPF, one printed line per event) capturing the same syscalls.
+# From one run it prints, per storm: events/s captured and decoded, kernel drops, the capturer's
+# CPU % (and % per 100k events/s), and the storm's slowdown against the no-capture baseline;
+# then the highest event rate captured with zero drops and the target verdicts
+# (>= 500k events/s without drops on 2 cores; <= 5 % slowdown of the open/close storm).
+#
+# Safety: re-executes itself in a private mount namespace (tracefs for bpftrace is mounted only
+# there); only loopback is used; the agent (no fanotify marks: `watch` is empty) and bpftrace
+# are stopped by PID, also on failure, and run under a watchdog.
+# Environment: VIGIL (default /work/main/build/src/vigil), SECONDS_PER_RUN (5), PEER (1|0).
+set -euo pipefail
+
+VIGIL=${VIGIL:-/work/main/build/src/vigil}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
+PEER=${PEER:-1}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+die() { echo "events.sh: $*" >&2; exit 1; }
+note() { echo "# $*"; }
+
+[[ $(id -u) -eq 0 ]] || die "must run as root (eBPF)"
+[[ -x $VIGIL ]] || die "vigil binary not found at $VIGIL (build first, or set VIGIL=...)"
+if [[ -z ${VIGIL_EVENTS_BENCH_NS:-} ]]; then
+  exec env VIGIL_EVENTS_BENCH_NS=1 unshare -m --propagation private "$0" "$@"
+fi
+
+WORK=$(mktemp -d /tmp/vigil-events-bench.XXXXXX)
+AGENT_PID="" PEER_PID="" WATCHDOGS=()
+stop_pid() {  # stop_pid PID SECONDS: TERM, then KILL
+  local pid=$1 i
+  [[ -n $pid ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < $2 * 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$?
+  set +e
+  stop_pid "$AGENT_PID" 10
+  stop_pid "$PEER_PID" 10
+  for pid in "${WATCHDOGS[@]}"; do kill "$pid" 2>/dev/null; done
+  rm -rf -- "$WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+watchdog() {
+  local pid=$1
+  ( trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM; sleep 600 & sleeper=$!; wait "$sleeper"; kill -KILL "$pid" 2>/dev/null ) &
+  WATCHDOGS+=($!)
+}
+
+cc -O2 -o "$WORK/storm" "$HERE/syscall_storm.c" || die "cannot build bench/syscall_storm.c"
+cp "$VIGIL" "$WORK/vigil"
+echo "vigil-events-bench" >"$WORK/target"
+STORM_FILE=$WORK/target
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }  # utime + stime of the process
+CLK_TCK=$(getconf CLK_TCK)
+
+# storm MODE WORKERS -> ops/s
+storm() { "$WORK/storm" "$1" "$SECONDS_PER_RUN" "$2" "$STORM_FILE" | sed 's/.*ops_per_s=//'; }
+
+status_json() {
+  rm -f "$WORK/state/status.json"
+  kill -USR1 "$AGENT_PID"
+  local i
+  for ((i = 0; i < 100; i++)); do [[ -s $WORK/state/status.json ]] && break; sleep 0.05; done
+  cat "$WORK/state/status.json"
+}
+json_field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
+
+start_agent() {  # start_agent SYSCALLS_YAML_LIST
+  rm -rf "$WORK/state"
+  cat >"$WORK/agent.yaml" <<EOF
+mode: log
+state_dir: $WORK/state
+watch: []
+runtime:
+  enabled: true
+  ring_buffer_mb: 16
+  syscalls: $1
+EOF
+  "$WORK/vigil" agent --config "$WORK/agent.yaml" >"$WORK/agent.out" 2>&1 &
+  AGENT_PID=$!
+  watchdog "$AGENT_PID"
+  local i
+  for ((i = 0; i < 150; i++)); do
+    [[ -f $WORK/state/agent.ready ]] && break
+    kill -0 "$AGENT_PID" 2>/dev/null || { cat "$WORK/agent.out" >&2; die "vigil agent exited"; }
+    sleep 0.1
+  done
+  [[ -f $WORK/state/agent.ready ]] || die "vigil agent not ready after 15 s"
+}
+
+ROWS=()
+# measure_vigil LABEL MODE WORKERS BASE_OPS
+measure_vigil() {
+  local before after t0 t1 c0 c1 ops
+  before=$(status_json); c0=$(cpu_ticks "$AGENT_PID"); t0=$(date +%s.%N)
+  ops=$(storm "$2" "$3")
+  sleep 0.3  # let the agent drain the ring buffer
+  after=$(status_json); c1=$(cpu_ticks "$AGENT_PID"); t1=$(date +%s.%N)
+  local events drops
+  events=$(( $(json_field '["runtime"]["events"]' <<<"$after") - $(json_field '["runtime"]["events"]' <<<"$before") ))
+  drops=$(( $(json_field '["runtime"]["drops"]' <<<"$after") - $(json_field '["runtime"]["drops"]' <<<"$before") ))
+  row "$1" "$ops" "$4" "$events" "$drops" "$c0" "$c1" "$t0" "$t1"
+}
+# row LABEL OPS BASE_OPS EVENTS DROPS CPU0 CPU1 T0 T1
+row() {
+  ROWS+=("$(awk -v l="$1" -v ops="$2" -v base="$3" -v ev="$4" -v dr="$5" -v c0="$6" -v c1="$7" -v t0="$8" -v t1="$9" -v tck="$CLK_TCK" -v s="$SECONDS_PER_RUN" '
+    BEGIN {
+      rate = ev / s; cpu = (c1 - c0) / tck / (t1 - t0) * 100;
+      per100k = rate > 0 ? cpu / (rate / 100000) : 0;
+      slow = base > 0 ? (1 - ops / base) * 100 : 0;
+      printf "%-38s %10.0f %10.0f %7.1f%% %12.0f %9d %7.1f%% %9.2f%%", l, ops, base, slow, rate, dr, cpu, per100k
+    }')")
+}
+
+note "vigil: $VIGIL; $(nproc) cores; ${SECONDS_PER_RUN} s per storm"
+BASE_OC2=$(storm openclose 2); BASE_OC1=$(storm openclose 1)
+BASE_CONN=$(storm connect 1); BASE_FE=$(storm forkexec 1)
+note "baseline ops/s: openclose x2 $BASE_OC2, openclose x1 $BASE_OC1, connect $BASE_CONN, forkexec $BASE_FE"
+
+start_agent "[openat, close]"
+measure_vigil "vigil: openat+close, storm x2" openclose 2 "$BASE_OC2"
+measure_vigil "vigil: openat+close, storm x1" openclose 1 "$BASE_OC1"
+stop_pid "$AGENT_PID" 10; AGENT_PID=""
+start_agent "[all]"
+measure_vigil "vigil: all syscalls, openclose x2" openclose 2 "$BASE_OC2"
+measure_vigil "vigil: all syscalls, connect x1" connect 1 "$BASE_CONN"
+measure_vigil "vigil: all syscalls, forkexec x1" forkexec 1 "$BASE_FE"
+AGENT_STATUS=$(status_json)
+stop_pid "$AGENT_PID" 10; AGENT_PID=""
+
+if [[ $PEER == 1 ]] && command -v bpftrace >/dev/null; then
+  mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+  # One printed line per event, as vigil delivers one decoded record per event.
+  measure_peer() {  # measure_peer LABEL MODE WORKERS BASE_OPS
+    : >"$WORK/peer.out"
+    bpftrace -B full -e 'tracepoint:raw_syscalls:sys_exit /args->id == 257 || args->id == 3/ { printf("%d %d %d %s\n", pid, args->id, args->ret, comm); }' \
+      >"$WORK/peer.out" 2>"$WORK/peer.err" &
+    PEER_PID=$!
+    watchdog "$PEER_PID"
+    local i
+    for ((i = 0; i < 100; i++)); do grep -q Attaching "$WORK/peer.out" && break; sleep 0.1; done
+    local c0 t0 ops c1 t1 lines lost
+    c0=$(cpu_ticks "$PEER_PID"); t0=$(date +%s.%N); local l0; l0=$(wc -l <"$WORK/peer.out")
+    ops=$(storm "$2" "$3")
+    sleep 0.3
+    c1=$(cpu_ticks "$PEER_PID"); t1=$(date +%s.%N)
+    lines=$(( $(wc -l <"$WORK/peer.out") - l0 ))
+    stop_pid "$PEER_PID" 10; PEER_PID=""
+    lost=$(grep -ho 'Lost [0-9]* events' "$WORK/peer.out" "$WORK/peer.err" | awk '{ n += $2 } END { print n + 0 }')
+    row "$1" "$ops" "$4" "$lines" "$lost" "$c0" "$c1" "$t0" "$t1"
+  }
+  measure_peer "bpftrace (peer): openat+close, x2" openclose 2 "$BASE_OC2"
+  measure_peer "bpftrace (peer): openat+close, x1" openclose 1 "$BASE_OC1"
+else
+  note "peer skipped (PEER=0 or bpftrace not installed)"
+fi
+
+printf '\n%-38s %10s %10s %8s %12s %9s %8s %10s\n' "configuration" "ops/s" "base ops/s" "slowdown" "events/s" "drops" "CPU" "CPU/100k"
+printf '%s\n' "-------------------------------------------------------------------------------------------------------------------------"
+for r in "${ROWS[@]}"; do echo "$r"; done
+echo
+note "agent status after the all-syscalls runs: $AGENT_STATUS"
+# Verdicts from vigil's rows.
+best=0; oc_slow=""
+for r in "${ROWS[@]}"; do
+  [[ $r == vigil:* ]] || continue
+  rate=$(awk '{ print $(NF-3) }' <<<"$r"); drops=$(awk '{ print $(NF-2) }' <<<"$r")
+  [[ $drops == 0 ]] && awk -v a="$rate" -v b="$best" 'BEGIN{exit !(a > b)}' && best=$rate
+  [[ $r == "vigil: openat+close, storm x2"* ]] && oc_slow=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /%$/) { print $i; exit } }' <<<"$r")
+done
+echo "highest vigil event rate with zero drops: $best events/s (target >= 500000: $(awk -v b="$best" 'BEGIN{print (b >= 500000) ? "met" : "MISSED"}'))"
+echo "open/close storm slowdown with vigil capturing openat+close: $oc_slow (target <= 5%: $(awk -v s="${oc_slow%\%}" 'BEGIN{print (s <= 5) ? "met" : "MISSED"}'))"
+for r in "${ROWS[@]}"; do
+  case $r in "bpftrace (peer): openat+close, x2"*) peer_row=$r ;; esac
+done
+if [[ -n ${peer_row:-} ]]; then
+  vr=""; for r in "${ROWS[@]}"; do [[ $r == "vigil: openat+close, storm x2"* ]] && vr=$r; done
+  awk -v v="$vr" -v p="$peer_row" 'BEGIN {
+    nv = split(v, a, " +"); np = split(p, b, " +");
+    printf "ratios vigil/bpftrace (open/close x2): events/s %.2f, CPU per 100k events/s %.2f, storm ops/s %.2f\n",
+      (b[np-3] > 0 ? a[nv-3] / b[np-3] : 0), (b[np] + 0 > 0 ? (a[nv] + 0) / (b[np] + 0) : 0), (b[np-7] > 0 ? a[nv-7] / b[np-7] : 0) }'
+fi

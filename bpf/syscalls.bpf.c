@@ -1,0 +1,892 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
+/* System call probe: one record per captured system call, written when it returns.
+ *
+ * Two dispatcher programs on the raw syscall tracepoints (tp_btf: they load under
+ * lockdown=integrity, unlike fentry/kprobe/LSM):
+ *   - vigil_sys_exit (sys_exit) reads the syscall number from regs->orig_ax, looks it up in the
+ *     `interest` array (one __u8 per x86_64 syscall number, set by user space) and returns at
+ *     once when it is 0: that lookup is all an uninteresting syscall costs. Otherwise it reserves
+ *     the family's fixed-size record straight in the ring buffer and fills it from the argument
+ *     registers (still the caller's values at exit), the return value and the caller's memory.
+ *   - vigil_sys_enter (sys_enter) only keeps what is gone by the time the call returns: the old
+ *     credentials of set*id/capset and the exec arguments (a successful exec replaces the
+ *     memory and clears the registers). It saves them per thread in `enter_states`; the exit
+ *     program consumes them. User space attaches it only while such a syscall is wanted,
+ *     together with vigil_sys_exec_fixup (sched_process_exec), which completes exec state.
+ * Records, the ring buffer and the drop counters are shared with process.bpf.c (common.bpf.h).
+ * Layouts: bpf/abi/syscall_events.h; fields and per-syscall meaning: docs/bpf.md. */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "common.bpf.h"
+#include "syscall_events.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* UAPI constants that are macros (not in BTF); all stable ABI. */
+#define VIGIL_AT_FDCWD -100
+#define VIGIL_TS_COMPAT 0x0002 /* arch/x86/include/asm/thread_info.h: an ia32 syscall is running */
+#define VIGIL_PROT_EXEC 0x4
+#define VIGIL_MAP_ANONYMOUS 0x20
+#define VIGIL_S_IFMT 0170000
+#define VIGIL_S_IFSOCK 0140000
+#define VIGIL_AF_UNIX 1
+#define VIGIL_AF_INET 2
+#define VIGIL_AF_INET6 10
+#define VIGIL_CREAT_FLAGS 01101 /* creat() = open(O_CREAT | O_WRONLY | O_TRUNC) */
+#define VIGIL_CAP_VERSION_1 0x19980330 /* capset: one 32-bit data struct instead of two */
+#define VIGIL_EXEC_ARGV_MAX 64 /* failed exec: argv pointers followed */
+
+/* interest[nr] != 0: capture syscall nr. Written by user space; BPF_F_RDONLY_PROG makes the
+ * programs' view read-only (the verifier rejects any store). */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_RDONLY_PROG);
+  __uint(max_entries, VIGIL_SYSCALL_NR_MAX);
+  __type(key, __u32);
+  __type(value, __u8);
+} interest SEC(".maps");
+
+/* What sys_enter saves for sys_exit (not ABI: never leaves the kernel). */
+struct enter_state {
+  __u64 args[6];
+  __u32 nr;
+  __u32 flags;          /* VIGIL_SYSCALL_PATH_* of filename */
+  __u32 filename_size;  /* exec */
+  __u32 reserved0;
+  struct vigil_creds old_creds;          /* set*id, capset */
+  char filename[VIGIL_SYSCALL_PATH_MAX]; /* exec */
+};
+
+/* Keyed by thread id. LRU, so entries of threads that never return from the call (a thread
+ * that execs in a multi-threaded process takes the leader's id) are evicted, not leaked. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 8192);
+  __type(key, __u32);
+  __type(value, struct enter_state);
+} enter_states SEC(".maps");
+
+/* Where sys_enter builds an entry before copying it into enter_states (too big for the stack). */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct enter_state);
+} enter_scratch SEC(".maps");
+
+struct syscall_args {
+  __u64 a[6];
+};
+
+static __always_inline int is_wanted(long nr) {
+  if (nr < 0 || nr >= VIGIL_SYSCALL_NR_MAX) return 0;
+  __u32 key = nr;
+  __u8 *want = bpf_map_lookup_elem(&interest, &key);
+  return want && *want;
+}
+
+static __always_inline int is_compat(struct task_struct *task) {
+  return task->thread_info.status & VIGIL_TS_COMPAT;
+}
+
+static __always_inline void read_args(struct syscall_args *args, struct pt_regs *regs) {
+  args->a[0] = regs->di;
+  args->a[1] = regs->si;
+  args->a[2] = regs->dx;
+  args->a[3] = regs->r10; /* the syscall ABI passes the 4th argument in r10, not rcx */
+  args->a[4] = regs->r8;
+  args->a[5] = regs->r9;
+}
+
+static __always_inline void read_creds(struct vigil_creds *c, struct task_struct *task) {
+  const struct cred *cred = BPF_CORE_READ(task, cred);
+  c->uid = BPF_CORE_READ(cred, uid.val);
+  c->euid = BPF_CORE_READ(cred, euid.val);
+  c->suid = BPF_CORE_READ(cred, suid.val);
+  c->fsuid = BPF_CORE_READ(cred, fsuid.val);
+  c->gid = BPF_CORE_READ(cred, gid.val);
+  c->egid = BPF_CORE_READ(cred, egid.val);
+  c->sgid = BPF_CORE_READ(cred, sgid.val);
+  c->fsgid = BPF_CORE_READ(cred, fsgid.val);
+  c->cap_effective = BPF_CORE_READ(cred, cap_effective.val);
+  c->cap_permitted = BPF_CORE_READ(cred, cap_permitted.val);
+  c->cap_inheritable = BPF_CORE_READ(cred, cap_inheritable.val);
+}
+
+/* A NUL-terminated user string into dst[VIGIL_SYSCALL_PATH_MAX]; returns its size (NUL
+ * included) and sets the truncated/unreadable flag. */
+static __always_inline __u32 read_user_path(char *dst, __u64 src, __u32 *flags, __u32 truncated,
+                                            __u32 unreadable) {
+  long n = src ? bpf_probe_read_user_str(dst, VIGIL_SYSCALL_PATH_MAX, (const void *)src) : -1;
+  if (n <= 0) {
+    dst[0] = '\0';
+    *flags |= unreadable;
+    return 0;
+  }
+  if (n == VIGIL_SYSCALL_PATH_MAX) *flags |= truncated;
+  return n;
+}
+
+/* The file behind descriptor fd of the current task, or NULL. */
+static __always_inline struct file *file_of_fd(struct task_struct *task, __s64 fd) {
+  if (fd < 0) return NULL;
+  struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+  if (!fdt) return NULL;
+  if ((__u64)fd >= BPF_CORE_READ(fdt, max_fds)) return NULL;
+  struct file **fds = BPF_CORE_READ(fdt, fd);
+  struct file *file = NULL;
+  if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) < 0) return NULL;
+  return file;
+}
+
+static __always_inline void inode_of_file(struct file *file, __u64 *ino, __u32 *dev) {
+  struct inode *inode = BPF_CORE_READ(file, f_inode);
+  *ino = BPF_CORE_READ(inode, i_ino);
+  *dev = inode ? encode_dev(BPF_CORE_READ(inode, i_sb, s_dev)) : 0;
+}
+
+/* The struct sock behind a socket descriptor, or NULL when fd is not a socket. */
+static __always_inline struct sock *sock_of_fd(struct task_struct *task, __s64 fd) {
+  struct file *file = file_of_fd(task, fd);
+  if (!file) return NULL;
+  umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
+  if ((mode & VIGIL_S_IFMT) != VIGIL_S_IFSOCK) return NULL;
+  struct socket *sock = BPF_CORE_READ(file, private_data);
+  return BPF_CORE_READ(sock, sk);
+}
+
+static __always_inline void clear_sockaddr(struct vigil_sockaddr *s) {
+  __builtin_memset(s, 0, sizeof(*s));
+}
+
+/* An AF_UNIX socket's bound address (unix_sk(sk)->addr) into out->unix_path. */
+static __always_inline void unix_address_of(struct sock *sk, struct vigil_sockaddr *out) {
+  struct unix_sock *unix_sock = (struct unix_sock *)sk;
+  struct unix_address *addr = BPF_CORE_READ(unix_sock, addr);
+  out->family = VIGIL_AF_UNIX;
+  if (!addr) return;
+  int len = BPF_CORE_READ(addr, len) - (int)sizeof(__u16); /* len counts sun_family */
+  if (len <= 0) return;
+  if (len > VIGIL_SOCKADDR_UNIX_MAX) len = VIGIL_SOCKADDR_UNIX_MAX;
+  const char *path = (const char *)addr + bpf_core_field_offset(struct unix_address, name) + sizeof(__u16);
+  if (bpf_probe_read_kernel(out->unix_path, len, path) == 0) out->unix_path_size = len;
+}
+
+/* The kernel's view of a socket's addresses; local and/or remote may be NULL. */
+static __always_inline void sock_addresses(struct sock *sk, struct vigil_sockaddr *local,
+                                           struct vigil_sockaddr *remote) {
+  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  if (family == VIGIL_AF_INET) {
+    if (local) {
+      local->family = family;
+      local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+      __be32 addr = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+      __builtin_memcpy(local->addr, &addr, sizeof(addr));
+    }
+    if (remote) {
+      remote->family = family;
+      remote->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+      __be32 addr = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+      __builtin_memcpy(remote->addr, &addr, sizeof(addr));
+    }
+  } else if (family == VIGIL_AF_INET6) {
+    if (local) {
+      local->family = family;
+      local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+      bpf_core_read(local->addr, sizeof(local->addr), &sk->__sk_common.skc_v6_rcv_saddr);
+    }
+    if (remote) {
+      remote->family = family;
+      remote->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+      bpf_core_read(remote->addr, sizeof(remote->addr), &sk->__sk_common.skc_v6_daddr);
+    }
+  } else if (family == VIGIL_AF_UNIX) {
+    if (local) unix_address_of(sk, local);
+    if (remote) {
+      struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
+      remote->family = VIGIL_AF_UNIX;
+      if (peer) unix_address_of(peer, remote);
+    }
+  } else {
+    if (local) local->family = family;
+  }
+}
+
+/* A sockaddr argument (user memory, addrlen bytes) into out; returns 0 or -1 if unreadable. */
+static __always_inline int read_user_sockaddr(struct vigil_sockaddr *out, __u64 uaddr, __s64 addrlen) {
+  __u16 family = 0;
+  if (!uaddr || addrlen < (__s64)sizeof(family)) return -1;
+  if (bpf_probe_read_user(&family, sizeof(family), (const void *)uaddr) < 0) return -1;
+  out->family = family;
+  if (family == VIGIL_AF_INET && addrlen >= 8) {
+    struct {
+      __u16 family;
+      __be16 port;
+      __u8 addr[4];
+    } in;
+    if (bpf_probe_read_user(&in, sizeof(in), (const void *)uaddr) < 0) return -1;
+    out->port = bpf_ntohs(in.port);
+    __builtin_memcpy(out->addr, in.addr, sizeof(in.addr));
+  } else if (family == VIGIL_AF_INET6 && addrlen >= 24) {
+    struct {
+      __u16 family;
+      __be16 port;
+      __u32 flowinfo;
+      __u8 addr[16];
+    } in6;
+    if (bpf_probe_read_user(&in6, sizeof(in6), (const void *)uaddr) < 0) return -1;
+    out->port = bpf_ntohs(in6.port);
+    __builtin_memcpy(out->addr, in6.addr, sizeof(in6.addr));
+  } else if (family == VIGIL_AF_UNIX) {
+    __s64 len = addrlen - (__s64)sizeof(family);
+    if (len <= 0) return 0; /* unnamed */
+    if (len > VIGIL_SOCKADDR_UNIX_MAX) len = VIGIL_SOCKADDR_UNIX_MAX;
+    const char *path = (const char *)uaddr + sizeof(family);
+    char first = 0;
+    if (bpf_probe_read_user(&first, 1, path) < 0) return -1;
+    if (first == '\0') {
+      /* Abstract: every byte up to addrlen counts, NULs included. */
+      if (bpf_probe_read_user(out->unix_path, len, path) < 0) return -1;
+      out->unix_path_size = len;
+    } else {
+      long n = bpf_probe_read_user_str(out->unix_path, len + 1 > VIGIL_SOCKADDR_UNIX_MAX ? VIGIL_SOCKADDR_UNIX_MAX : len + 1, path);
+      if (n < 0) return -1;
+      out->unix_path_size = n;
+    }
+  }
+  return 0;
+}
+
+/* Syscall records can come by the hundred thousand per second: waking the reader for each one
+ * (an irq_work and an epoll wakeup per record) costs more than writing it. So they do not wake
+ * the reader until a quarter of the ring buffer is pending; the reader drains on its poll
+ * timeout (EventProbe::poll consumes after every wait). Process records wake it as usual. */
+static __always_inline void submit(void *record) {
+  __u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+  __u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+  bpf_ringbuf_submit(record, pending >= size / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline void fill_common(struct vigil_syscall_common *sc, long nr, long ret) {
+  sc->syscall_nr = nr;
+  sc->flags = 0;
+  sc->ret = ret;
+}
+
+/* ---- file ---- */
+
+static __noinline int on_file(struct syscall_args *args, long nr, long ret) {
+  struct vigil_syscall_file_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) {
+    count_drop(VIGIL_EVENT_SYSCALL_FILE);
+    return 0;
+  }
+  struct task_struct *task = bpf_get_current_task_btf();
+  fill_header(&e->header, VIGIL_EVENT_SYSCALL_FILE, sizeof(*e), task);
+  fill_common(&e->sc, nr, ret);
+  e->dirfd = VIGIL_AT_FDCWD;
+  e->dirfd2 = VIGIL_AT_FDCWD;
+  e->fd = -1;
+  e->mode = 0;
+  e->open_flags = 0;
+  e->resolve = 0;
+  e->at_flags = 0;
+  e->uid = 0;
+  e->gid = 0;
+  e->dev = 0;
+  e->ino = 0;
+  e->path_size = 0;
+  e->path2_size = 0;
+  e->path[0] = '\0';
+  e->path2[0] = '\0';
+  e->fstype[0] = '\0';
+
+  __u64 path = 0, path2 = 0;
+  int opens = 0;
+  switch (nr) {
+  case VIGIL_NR_open:
+    path = args->a[0];
+    e->open_flags = (__u32)args->a[1];
+    e->mode = args->a[2];
+    opens = 1;
+    break;
+  case VIGIL_NR_creat:
+    path = args->a[0];
+    e->open_flags = VIGIL_CREAT_FLAGS;
+    e->mode = args->a[1];
+    opens = 1;
+    break;
+  case VIGIL_NR_openat:
+    e->dirfd = args->a[0];
+    path = args->a[1];
+    e->open_flags = (__u32)args->a[2];
+    e->mode = args->a[3];
+    opens = 1;
+    break;
+  case VIGIL_NR_openat2: {
+    e->dirfd = args->a[0];
+    path = args->a[1];
+    struct open_how how = {};
+    if (args->a[3] >= sizeof(how) &&
+        bpf_probe_read_user(&how, sizeof(how), (const void *)args->a[2]) == 0) {
+      e->open_flags = how.flags;
+      e->mode = how.mode;
+      e->resolve = how.resolve;
+    }
+    opens = 1;
+    break;
+  }
+  case VIGIL_NR_unlink:
+    path = args->a[0];
+    break;
+  case VIGIL_NR_unlinkat:
+    e->dirfd = args->a[0];
+    path = args->a[1];
+    e->at_flags = args->a[2];
+    break;
+  case VIGIL_NR_rename:
+    path = args->a[0];
+    path2 = args->a[1];
+    break;
+  case VIGIL_NR_renameat:
+  case VIGIL_NR_renameat2:
+    e->dirfd = args->a[0];
+    path = args->a[1];
+    e->dirfd2 = args->a[2];
+    path2 = args->a[3];
+    if (nr == VIGIL_NR_renameat2) e->at_flags = args->a[4];
+    break;
+  case VIGIL_NR_chmod:
+    path = args->a[0];
+    e->mode = args->a[1];
+    break;
+  case VIGIL_NR_fchmod:
+    e->fd = args->a[0];
+    e->mode = args->a[1];
+    break;
+  case VIGIL_NR_fchmodat:
+  case VIGIL_NR_fchmodat2:
+    e->dirfd = args->a[0];
+    path = args->a[1];
+    e->mode = args->a[2];
+    if (nr == VIGIL_NR_fchmodat2) e->at_flags = args->a[3];
+    break;
+  case VIGIL_NR_chown:
+  case VIGIL_NR_lchown:
+    path = args->a[0];
+    e->uid = args->a[1];
+    e->gid = args->a[2];
+    break;
+  case VIGIL_NR_fchown:
+    e->fd = args->a[0];
+    e->uid = args->a[1];
+    e->gid = args->a[2];
+    break;
+  case VIGIL_NR_fchownat:
+    e->dirfd = args->a[0];
+    path = args->a[1];
+    e->uid = args->a[2];
+    e->gid = args->a[3];
+    e->at_flags = args->a[4];
+    break;
+  case VIGIL_NR_mount:
+    path = args->a[0];
+    path2 = args->a[1];
+    if (args->a[2] &&
+        bpf_probe_read_user_str(e->fstype, sizeof(e->fstype), (const void *)args->a[2]) < 0)
+      e->fstype[0] = '\0';
+    e->open_flags = args->a[3];
+    break;
+  case VIGIL_NR_umount2:
+    path = args->a[0];
+    e->at_flags = args->a[1];
+    break;
+  }
+
+  if (nr != VIGIL_NR_fchmod && nr != VIGIL_NR_fchown)
+    e->path_size = read_user_path(e->path, path, &e->sc.flags, VIGIL_SYSCALL_PATH_TRUNCATED,
+                                  VIGIL_SYSCALL_PATH_UNREADABLE);
+  if (nr == VIGIL_NR_rename || nr == VIGIL_NR_renameat || nr == VIGIL_NR_renameat2 || nr == VIGIL_NR_mount)
+    e->path2_size = read_user_path(e->path2, path2, &e->sc.flags, VIGIL_SYSCALL_PATH2_TRUNCATED,
+                                   VIGIL_SYSCALL_PATH2_UNREADABLE);
+  if (opens && ret >= 0) {
+    e->fd = ret;
+    struct file *file = file_of_fd(task, ret);
+    if (file) inode_of_file(file, &e->ino, &e->dev);
+  }
+  submit(e);
+  return 0;
+}
+
+/* ---- net ---- */
+
+static __always_inline void socket_kind(struct sock *sk, struct vigil_syscall_net_event *e) {
+  if (!sk) return;
+  e->domain = BPF_CORE_READ(sk, __sk_common.skc_family);
+  e->type = BPF_CORE_READ(sk, sk_type);
+  e->protocol = BPF_CORE_READ(sk, sk_protocol);
+}
+
+static __noinline int on_net(struct syscall_args *args, long nr, long ret) {
+  struct vigil_syscall_net_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) {
+    count_drop(VIGIL_EVENT_SYSCALL_NET);
+    return 0;
+  }
+  struct task_struct *task = bpf_get_current_task_btf();
+  fill_header(&e->header, VIGIL_EVENT_SYSCALL_NET, sizeof(*e), task);
+  fill_common(&e->sc, nr, ret);
+  e->fd = -1;
+  e->domain = 0;
+  e->type = 0;
+  e->protocol = 0;
+  e->backlog = 0;
+  e->accept_flags = 0;
+  clear_sockaddr(&e->local);
+  clear_sockaddr(&e->remote);
+
+  struct sock *sk = NULL;
+  switch (nr) {
+  case VIGIL_NR_socket:
+    e->domain = args->a[0];
+    e->type = args->a[1];
+    e->protocol = args->a[2];
+    break;
+  case VIGIL_NR_connect:
+    e->fd = args->a[0];
+    sk = sock_of_fd(task, e->fd);
+    socket_kind(sk, e);
+    if (read_user_sockaddr(&e->remote, args->a[1], (__s32)args->a[2]) < 0)
+      e->sc.flags |= VIGIL_SYSCALL_ADDR_UNREADABLE;
+    if (sk) sock_addresses(sk, &e->local, NULL);
+    break;
+  case VIGIL_NR_bind:
+    e->fd = args->a[0];
+    socket_kind(sock_of_fd(task, e->fd), e);
+    if (read_user_sockaddr(&e->local, args->a[1], (__s32)args->a[2]) < 0)
+      e->sc.flags |= VIGIL_SYSCALL_ADDR_UNREADABLE;
+    break;
+  case VIGIL_NR_listen:
+    e->fd = args->a[0];
+    e->backlog = args->a[1];
+    sk = sock_of_fd(task, e->fd);
+    socket_kind(sk, e);
+    if (sk) sock_addresses(sk, &e->local, NULL);
+    break;
+  case VIGIL_NR_accept:
+  case VIGIL_NR_accept4:
+    e->fd = args->a[0];
+    if (nr == VIGIL_NR_accept4) e->accept_flags = args->a[3];
+    sk = ret >= 0 ? sock_of_fd(task, ret) : sock_of_fd(task, e->fd);
+    socket_kind(sk, e);
+    if (ret >= 0 && sk) sock_addresses(sk, &e->local, &e->remote);
+    break;
+  }
+  submit(e);
+  return 0;
+}
+
+/* ---- cred ---- */
+
+static __noinline int on_cred(struct syscall_args *args, long nr, long ret, struct enter_state *enter) {
+  struct vigil_syscall_cred_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) {
+    count_drop(VIGIL_EVENT_SYSCALL_CRED);
+    return 0;
+  }
+  struct task_struct *task = bpf_get_current_task_btf();
+  fill_header(&e->header, VIGIL_EVENT_SYSCALL_CRED, sizeof(*e), task);
+  fill_common(&e->sc, nr, ret);
+  if (enter) {
+    e->old_creds = enter->old_creds;
+  } else {
+    __builtin_memset(&e->old_creds, 0, sizeof(e->old_creds));
+    e->sc.flags |= VIGIL_SYSCALL_NO_ENTER;
+  }
+  read_creds(&e->new_creds, task);
+  e->id_args[0] = 0;
+  e->id_args[1] = 0;
+  e->id_args[2] = 0;
+  e->cap_version = 0;
+  e->cap_pid = 0;
+  e->reserved0 = 0;
+  e->cap_effective_arg = 0;
+  e->cap_permitted_arg = 0;
+  e->cap_inheritable_arg = 0;
+  switch (nr) {
+  case VIGIL_NR_setresuid:
+  case VIGIL_NR_setresgid:
+    e->id_args[2] = args->a[2];
+    /* fallthrough */
+  case VIGIL_NR_setreuid:
+  case VIGIL_NR_setregid:
+    e->id_args[1] = args->a[1];
+    /* fallthrough */
+  case VIGIL_NR_setuid:
+  case VIGIL_NR_setgid:
+  case VIGIL_NR_setfsuid:
+  case VIGIL_NR_setfsgid:
+    e->id_args[0] = args->a[0];
+    break;
+  case VIGIL_NR_capset: {
+    struct {
+      __u32 version;
+      __s32 pid;
+    } header = {};
+    if (bpf_probe_read_user(&header, sizeof(header), (const void *)args->a[0]) == 0) {
+      e->cap_version = header.version;
+      e->cap_pid = header.pid;
+    }
+    /* struct __user_cap_data_struct {effective, permitted, inheritable}: one for version 1,
+     * two (low and high 32 bits) for versions 2 and 3. */
+    __u32 data[6] = {};
+    __u32 size = header.version == VIGIL_CAP_VERSION_1 ? 12 : 24;
+    if (args->a[1] && bpf_probe_read_user(data, size, (const void *)args->a[1]) == 0) {
+      e->cap_effective_arg = data[0] | (__u64)data[3] << 32;
+      e->cap_permitted_arg = data[1] | (__u64)data[4] << 32;
+      e->cap_inheritable_arg = data[2] | (__u64)data[5] << 32;
+    }
+    break;
+  }
+  }
+  submit(e);
+  return 0;
+}
+
+/* ---- proc ---- */
+
+static __noinline int on_proc(struct syscall_args *args, long nr, long ret) {
+  /* Only executable mappings matter; everything else never reaches the ring buffer. */
+  if ((nr == VIGIL_NR_mmap || nr == VIGIL_NR_mprotect) && !(args->a[2] & VIGIL_PROT_EXEC)) return 0;
+
+  struct vigil_syscall_proc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) {
+    count_drop(VIGIL_EVENT_SYSCALL_PROC);
+    return 0;
+  }
+  struct task_struct *task = bpf_get_current_task_btf();
+  fill_header(&e->header, VIGIL_EVENT_SYSCALL_PROC, sizeof(*e), task);
+  fill_common(&e->sc, nr, ret);
+  e->args[0] = args->a[0];
+  e->args[1] = args->a[1];
+  e->args[2] = args->a[2];
+  e->args[3] = args->a[3];
+  e->args[4] = args->a[4];
+  e->args[5] = args->a[5];
+  e->ino = 0;
+  e->dev = 0;
+  e->str_size = 0;
+  e->bpf_type = 0;
+  e->reserved0 = 0;
+  e->str[0] = '\0';
+
+  __s64 fd = -1;
+  __u64 str = 0;
+  switch (nr) {
+  case VIGIL_NR_mmap:
+    if (!(args->a[3] & VIGIL_MAP_ANONYMOUS)) fd = (__s32)args->a[4];
+    break;
+  case VIGIL_NR_finit_module:
+    fd = (__s32)args->a[0];
+    str = args->a[1];
+    break;
+  case VIGIL_NR_setns:
+    fd = (__s32)args->a[0];
+    break;
+  case VIGIL_NR_init_module:
+    str = args->a[2];
+    break;
+  case VIGIL_NR_memfd_create:
+    str = args->a[0];
+    break;
+  case VIGIL_NR_bpf: {
+    __u32 type = 0;
+    if (args->a[1] && bpf_probe_read_user(&type, sizeof(type), (const void *)args->a[1]) == 0)
+      e->bpf_type = type;
+    break;
+  }
+  }
+  if (fd >= 0) {
+    struct file *file = file_of_fd(task, fd);
+    if (file) inode_of_file(file, &e->ino, &e->dev);
+  }
+  if (str)
+    e->str_size = read_user_path(e->str, str, &e->sc.flags, VIGIL_SYSCALL_PATH_TRUNCATED,
+                                 VIGIL_SYSCALL_PATH_UNREADABLE);
+  submit(e);
+  return 0;
+}
+
+/* ---- exec ---- */
+
+/* A failed exec's argv (still in the caller's memory) into args[]: strings start within the
+ * first half of args[] so the verifier can bound each read; later ones set ARGS_TRUNCATED. */
+static __always_inline void read_user_argv(struct vigil_syscall_exec_event *e, __u64 argv) {
+  __u32 off = 0;
+  __u32 argc = 0;
+  if (!argv) return;
+  for (int i = 0; i < VIGIL_EXEC_ARGV_MAX; i++) {
+    const char *arg = NULL;
+    if (bpf_probe_read_user(&arg, sizeof(arg), (const void *)(argv + i * sizeof(arg))) < 0) {
+      e->sc.flags |= VIGIL_SYSCALL_ARGS_UNREADABLE;
+      break;
+    }
+    if (!arg) break;
+    argc++;
+    if (off >= VIGIL_SYSCALL_ARGS_MAX / 2) {
+      e->sc.flags |= VIGIL_SYSCALL_ARGS_TRUNCATED;
+      continue;
+    }
+    long n = bpf_probe_read_user_str(&e->args[off], VIGIL_SYSCALL_ARGS_MAX / 2, arg);
+    if (n < 0) {
+      e->sc.flags |= VIGIL_SYSCALL_ARGS_UNREADABLE;
+      break;
+    }
+    if (n == VIGIL_SYSCALL_ARGS_MAX / 2) e->sc.flags |= VIGIL_SYSCALL_ARGS_TRUNCATED;
+    off += n;
+  }
+  e->argc = argc;
+  e->args_size = off;
+}
+
+static __noinline int on_exec(long nr, long ret, struct enter_state *enter) {
+  struct vigil_syscall_exec_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+  if (!e) {
+    count_drop(VIGIL_EVENT_SYSCALL_EXEC);
+    return 0;
+  }
+  struct task_struct *task = bpf_get_current_task_btf();
+  fill_header(&e->header, VIGIL_EVENT_SYSCALL_EXEC, sizeof(*e), task);
+  fill_common(&e->sc, nr, ret);
+  e->dirfd = VIGIL_AT_FDCWD;
+  e->at_flags = 0;
+  e->exe_ino = 0;
+  e->exe_dev = 0;
+  e->argc = 0;
+  e->args_size = 0;
+  e->filename_size = 0;
+  e->env_size = 0;
+  e->reserved0 = 0;
+  e->reserved1 = 0;
+  e->filename[0] = '\0';
+
+  if (!enter) {
+    e->sc.flags |= VIGIL_SYSCALL_NO_ENTER;
+  } else {
+    if (nr == VIGIL_NR_execveat) {
+      e->dirfd = enter->args[0];
+      e->at_flags = enter->args[4];
+    }
+    e->sc.flags |= enter->flags;
+    e->filename_size = enter->filename_size;
+    __builtin_memcpy(e->filename, enter->filename, sizeof(e->filename));
+  }
+
+  if (ret == 0) {
+    /* The new program: its executable, argument area, argc (at the top of its stack) and
+     * environment size. */
+    struct mm_struct *mm = BPF_CORE_READ(task, mm);
+    struct file *exe = BPF_CORE_READ(mm, exe_file);
+    if (exe) inode_of_file(exe, &e->exe_ino, &e->exe_dev);
+    unsigned long start = BPF_CORE_READ(mm, arg_start);
+    unsigned long end = BPF_CORE_READ(mm, arg_end);
+    unsigned long len = end > start ? end - start : 0;
+    if (len > sizeof(e->args)) {
+      len = sizeof(e->args);
+      e->sc.flags |= VIGIL_SYSCALL_ARGS_TRUNCATED;
+    }
+    if (bpf_probe_read_user(e->args, len, (const void *)start) < 0) {
+      len = 0;
+      e->sc.flags |= VIGIL_SYSCALL_ARGS_UNREADABLE;
+    }
+    e->args_size = len;
+    __u64 argc = 0;
+    if (bpf_probe_read_user(&argc, sizeof(argc), (const void *)BPF_CORE_READ(mm, start_stack)) == 0)
+      e->argc = argc;
+    unsigned long env_start = BPF_CORE_READ(mm, env_start);
+    unsigned long env_end = BPF_CORE_READ(mm, env_end);
+    e->env_size = env_end > env_start ? env_end - env_start : 0;
+  } else if (enter) {
+    /* Still the caller's memory. A filename unreadable at entry (page not yet faulted in) has
+     * been copied by the kernel since, so it is resident now. */
+    if (e->sc.flags & VIGIL_SYSCALL_PATH_UNREADABLE) {
+      e->sc.flags &= ~(VIGIL_SYSCALL_PATH_UNREADABLE | VIGIL_SYSCALL_PATH_TRUNCATED);
+      e->filename_size = read_user_path(e->filename, nr == VIGIL_NR_execveat ? enter->args[1] : enter->args[0],
+                                        &e->sc.flags, VIGIL_SYSCALL_PATH_TRUNCATED, VIGIL_SYSCALL_PATH_UNREADABLE);
+    }
+    read_user_argv(e, nr == VIGIL_NR_execveat ? enter->args[2] : enter->args[1]);
+  }
+  submit(e);
+  return 0;
+}
+
+/* Between sys_enter and sys_exit of a successful exec: completes the entry state with what
+ * only the kernel still has. A filename the entry could not read (its page was not resident:
+ * bpf_probe_read_user cannot fault pages in) is taken from bprm->filename, the kernel's copy
+ * (the same string for execve; "/dev/fd/N/path" for execveat with a dirfd). A non-leader
+ * thread that execs takes over the leader's id (de_thread), so the state moves to that id.
+ * Attached together with vigil_sys_enter. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(vigil_sys_exec_fixup, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm) {
+  __u32 old_tid = old_pid;
+  struct enter_state *s = bpf_map_lookup_elem(&enter_states, &old_tid);
+  if (!s || (s->nr != VIGIL_NR_execve && s->nr != VIGIL_NR_execveat)) return 0;
+  if (s->flags & VIGIL_SYSCALL_PATH_UNREADABLE) {
+    long n = bpf_probe_read_kernel_str(s->filename, sizeof(s->filename), BPF_CORE_READ(bprm, filename));
+    if (n > 0) {
+      s->flags &= ~VIGIL_SYSCALL_PATH_UNREADABLE;
+      if (n == sizeof(s->filename)) s->flags |= VIGIL_SYSCALL_PATH_TRUNCATED;
+      s->filename_size = n;
+    }
+  }
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  if (tid != old_tid) {
+    bpf_map_update_elem(&enter_states, &tid, s, BPF_ANY);
+    bpf_map_delete_elem(&enter_states, &old_tid);
+  }
+  return 0;
+}
+
+/* ---- dispatchers ---- */
+
+static __always_inline int needs_enter(long nr) {
+  switch (nr) {
+  case VIGIL_NR_execve:
+  case VIGIL_NR_execveat:
+  case VIGIL_NR_setuid:
+  case VIGIL_NR_setgid:
+  case VIGIL_NR_setreuid:
+  case VIGIL_NR_setregid:
+  case VIGIL_NR_setresuid:
+  case VIGIL_NR_setresgid:
+  case VIGIL_NR_setfsuid:
+  case VIGIL_NR_setfsgid:
+  case VIGIL_NR_capset:
+    return 1;
+  }
+  return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long nr) {
+  /* execveat's state is kept when only execve is wanted too: its exit reads as execve, and the
+   * state is what tells them apart. */
+  if (!is_wanted(nr) && !(nr == VIGIL_NR_execveat && is_wanted(VIGIL_NR_execve))) return 0;
+  if (!needs_enter(nr)) return 0;
+  struct task_struct *task = bpf_get_current_task_btf();
+  if (is_compat(task)) return 0;
+  __u32 zero = 0;
+  struct enter_state *s = bpf_map_lookup_elem(&enter_scratch, &zero);
+  if (!s) return 0;
+  struct syscall_args args;
+  read_args(&args, regs);
+  for (int i = 0; i < 6; i++) s->args[i] = args.a[i];
+  s->nr = nr;
+  s->flags = 0;
+  s->filename_size = 0;
+  s->reserved0 = 0;
+  s->filename[0] = '\0';
+  if (nr == VIGIL_NR_execve || nr == VIGIL_NR_execveat) {
+    __builtin_memset(&s->old_creds, 0, sizeof(s->old_creds));
+    s->filename_size = read_user_path(s->filename, nr == VIGIL_NR_execve ? args.a[0] : args.a[1],
+                                      &s->flags, VIGIL_SYSCALL_PATH_TRUNCATED,
+                                      VIGIL_SYSCALL_PATH_UNREADABLE);
+  } else {
+    read_creds(&s->old_creds, task);
+  }
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  bpf_map_update_elem(&enter_states, &tid, s, BPF_ANY);
+  return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret) {
+  long nr = regs->orig_ax;
+  /* A successful execveat returns with orig_ax reading __NR_execve: which of the two it was is
+   * in the entry state. */
+  if (!is_wanted(nr) && !(nr == VIGIL_NR_execve && is_wanted(VIGIL_NR_execveat))) return 0;
+  if (is_compat(bpf_get_current_task_btf())) return 0;
+
+  struct enter_state *enter = NULL;
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  if (needs_enter(nr)) {
+    enter = bpf_map_lookup_elem(&enter_states, &tid);
+    if (enter && nr == VIGIL_NR_execve && enter->nr == VIGIL_NR_execveat) nr = VIGIL_NR_execveat;
+    if (enter && enter->nr != nr) enter = NULL; /* stale: left by an earlier call */
+    if (!is_wanted(nr)) {
+      if (enter) bpf_map_delete_elem(&enter_states, &tid);
+      return 0;
+    }
+  }
+
+  struct syscall_args args;
+  read_args(&args, regs);
+  switch (nr) {
+  case VIGIL_NR_open:
+  case VIGIL_NR_creat:
+  case VIGIL_NR_openat:
+  case VIGIL_NR_openat2:
+  case VIGIL_NR_unlink:
+  case VIGIL_NR_unlinkat:
+  case VIGIL_NR_rename:
+  case VIGIL_NR_renameat:
+  case VIGIL_NR_renameat2:
+  case VIGIL_NR_chmod:
+  case VIGIL_NR_fchmod:
+  case VIGIL_NR_fchmodat:
+  case VIGIL_NR_fchmodat2:
+  case VIGIL_NR_chown:
+  case VIGIL_NR_fchown:
+  case VIGIL_NR_fchownat:
+  case VIGIL_NR_lchown:
+  case VIGIL_NR_mount:
+  case VIGIL_NR_umount2:
+    return on_file(&args, nr, ret);
+  case VIGIL_NR_socket:
+  case VIGIL_NR_connect:
+  case VIGIL_NR_accept:
+  case VIGIL_NR_accept4:
+  case VIGIL_NR_bind:
+  case VIGIL_NR_listen:
+    return on_net(&args, nr, ret);
+  case VIGIL_NR_setuid:
+  case VIGIL_NR_setgid:
+  case VIGIL_NR_setreuid:
+  case VIGIL_NR_setregid:
+  case VIGIL_NR_setresuid:
+  case VIGIL_NR_setresgid:
+  case VIGIL_NR_setfsuid:
+  case VIGIL_NR_setfsgid:
+  case VIGIL_NR_capset:
+    on_cred(&args, nr, ret, enter);
+    break;
+  case VIGIL_NR_execve:
+  case VIGIL_NR_execveat:
+    on_exec(nr, ret, enter);
+    break;
+  case VIGIL_NR_ptrace:
+  case VIGIL_NR_kill:
+  case VIGIL_NR_tkill:
+  case VIGIL_NR_tgkill:
+  case VIGIL_NR_unshare:
+  case VIGIL_NR_setns:
+  case VIGIL_NR_dup:
+  case VIGIL_NR_dup2:
+  case VIGIL_NR_dup3:
+  case VIGIL_NR_close:
+  case VIGIL_NR_memfd_create:
+  case VIGIL_NR_mmap:
+  case VIGIL_NR_mprotect:
+  case VIGIL_NR_bpf:
+  case VIGIL_NR_init_module:
+  case VIGIL_NR_finit_module:
+    return on_proc(&args, nr, ret);
+  }
+  if (enter) bpf_map_delete_elem(&enter_states, &tid);
+  return 0;
+}

@@ -1,0 +1,101 @@
+#include "agent/runtime_monitor.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "events/counters.h"
+#include "events/live/live_source.h"
+#include "state/cgroup_paths.h"
+#include "state/container_resolver.h"
+#include "state/process_table.h"
+
+namespace vigil::agent {
+
+struct RuntimeMonitor::Pipeline {
+  std::unique_ptr<events::LiveSource> source;
+  std::unique_ptr<state::ContainerResolver> containers;
+  std::unique_ptr<state::ProcessTable> table;
+  std::string source_error;  // a failure that stopped the thread
+  // Guards the table's counters and size for status(); held per batch, not per event.
+  mutable std::mutex table_mutex;
+};
+
+Result<std::unique_ptr<RuntimeMonitor>> RuntimeMonitor::start(const RuntimeConfig& config) {
+  auto pipeline = std::make_unique<Pipeline>();
+  events::LiveSourceOptions options;
+  options.ring_buffer_bytes = config.ring_buffer_bytes;
+  options.types = config.syscalls;
+  auto source = events::LiveSource::open(options);
+  if (!source) return fail("runtime: cannot open the eBPF probes: " + source.error().message);
+  pipeline->source = std::make_unique<events::LiveSource>(std::move(*source));
+
+  auto mount = state::CgroupPaths::find_cgroup2_mount();
+  if (!mount) return fail("runtime: no cgroup v2 hierarchy (container attribution needs one): " + mount.error().message);
+  pipeline->containers = std::make_unique<state::ContainerResolver>(std::make_unique<state::CgroupPaths>(*mount));
+  pipeline->table = std::make_unique<state::ProcessTable>(*pipeline->containers);
+  // Seeded after the probes are attached, so no process falls between the two.
+  if (auto seeded = pipeline->table->seed(); !seeded) return fail("runtime: " + seeded.error().message);
+
+  auto monitor = std::unique_ptr<RuntimeMonitor>(new RuntimeMonitor(std::move(pipeline)));
+  monitor->thread_ = std::thread([raw = monitor.get()] { raw->run(); });
+  return monitor;
+}
+
+RuntimeMonitor::RuntimeMonitor(std::unique_ptr<Pipeline> pipeline) : pipeline_(std::move(pipeline)) {}
+
+RuntimeMonitor::~RuntimeMonitor() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void RuntimeMonitor::run() {
+  Pipeline& p = *pipeline_;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    std::unique_lock lock(p.table_mutex, std::defer_lock);
+    auto batch = events::next_batch(*p.source, std::chrono::milliseconds(100),
+                                    [&](const events::Event& event, std::span<const std::uint8_t>) {
+                                      if (!lock.owns_lock()) lock.lock();
+                                      p.table->apply(event);
+                                    });
+    if (!batch) {
+      std::lock_guard guard(p.table_mutex);
+      p.source_error = batch.error().message;
+      std::fprintf(stderr, "vigil agent: runtime events stopped: %s\n", batch.error().message.c_str());
+      return;
+    }
+  }
+}
+
+nlohmann::json RuntimeMonitor::status() const {
+  const events::CounterSnapshot counters = pipeline_->source->counters();
+  nlohmann::json by_type = nlohmann::json::object();
+  for (std::size_t i = 0; i < counters.events_by_type.size(); ++i) {
+    if (counters.events_by_type[i] != 0) {
+      by_type[std::string(events::event_type_name(static_cast<events::EventType>(i)))] = counters.events_by_type[i];
+    }
+  }
+  nlohmann::json status = {{"records", counters.records},
+                           {"events", counters.events},
+                           {"events_by_type", by_type},
+                           {"decode_errors", counters.decode_errors},
+                           {"drops", counters.drops},
+                           {"drops_per_cpu", counters.drops_per_cpu}};
+  if (counters.ring_buffer_fill) {
+    status["ring_buffer"] = {{"pending_bytes", counters.ring_buffer_fill->pending_bytes},
+                             {"capacity_bytes", counters.ring_buffer_fill->capacity_bytes}};
+  }
+  std::lock_guard lock(pipeline_->table_mutex);
+  const state::ProcessTableCounters& table = pipeline_->table->counters();
+  status["processes"] = {{"live", pipeline_->table->live_count()},
+                         {"exited_in_grace", pipeline_->table->exited_count()},
+                         {"seeded", table.seeded},
+                         {"forks", table.forks},
+                         {"execs", table.execs},
+                         {"exits", table.exits},
+                         {"misses", table.misses},
+                         {"stale_events", table.stale_events}};
+  if (!pipeline_->source_error.empty()) status["error"] = pipeline_->source_error;
+  return status;
+}
+
+}  // namespace vigil::agent

@@ -1,0 +1,355 @@
+// EventProbe: the libbpf skeletons of bpf/process.bpf.c and bpf/syscalls.bpf.c behind RAII
+// handles, sharing one ring buffer and one set of drop counters.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bitset>
+#include <cerrno>
+#include <climits>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "probe/libbpf_support.h"
+#include "probe/probe.h"
+#include "process.skel.h"
+#include "syscall_events.h"
+#include "syscalls.skel.h"
+
+namespace vigil::probe {
+namespace {
+
+using detail::LibbpfLog;
+using detail::LinkDeleter;
+using detail::PollContext;
+using detail::RingBufferDeleter;
+
+// Ascending by number. The eBPF side decodes each of these (bpf/syscalls.bpf.c, on_*).
+constexpr SupportedSyscall kSupported[] = {
+    {"open", VIGIL_NR_open, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"close", VIGIL_NR_close, VIGIL_EVENT_SYSCALL_PROC, false},
+    {"mmap", VIGIL_NR_mmap, VIGIL_EVENT_SYSCALL_PROC, false},
+    {"mprotect", VIGIL_NR_mprotect, VIGIL_EVENT_SYSCALL_PROC, false},
+    {"dup", VIGIL_NR_dup, VIGIL_EVENT_SYSCALL_PROC, false},
+    {"dup2", VIGIL_NR_dup2, VIGIL_EVENT_SYSCALL_PROC, false},
+    {"socket", VIGIL_NR_socket, VIGIL_EVENT_SYSCALL_NET, false},
+    {"connect", VIGIL_NR_connect, VIGIL_EVENT_SYSCALL_NET, false},
+    {"accept", VIGIL_NR_accept, VIGIL_EVENT_SYSCALL_NET, false},
+    {"bind", VIGIL_NR_bind, VIGIL_EVENT_SYSCALL_NET, false},
+    {"listen", VIGIL_NR_listen, VIGIL_EVENT_SYSCALL_NET, false},
+    {"execve", VIGIL_NR_execve, VIGIL_EVENT_SYSCALL_EXEC, true},
+    {"kill", VIGIL_NR_kill, VIGIL_EVENT_SYSCALL_PROC, false},
+    {"rename", VIGIL_NR_rename, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"creat", VIGIL_NR_creat, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"unlink", VIGIL_NR_unlink, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"chmod", VIGIL_NR_chmod, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"fchmod", VIGIL_NR_fchmod, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"chown", VIGIL_NR_chown, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"fchown", VIGIL_NR_fchown, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"lchown", VIGIL_NR_lchown, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"ptrace", VIGIL_NR_ptrace, VIGIL_EVENT_SYSCALL_PROC, false},
+    {"setuid", VIGIL_NR_setuid, VIGIL_EVENT_SYSCALL_CRED, true},
+    {"setgid", VIGIL_NR_setgid, VIGIL_EVENT_SYSCALL_CRED, true},
+    {"setreuid", VIGIL_NR_setreuid, VIGIL_EVENT_SYSCALL_CRED, true},
+    {"setregid", VIGIL_NR_setregid, VIGIL_EVENT_SYSCALL_CRED, true},
+    {"setresuid", VIGIL_NR_setresuid, VIGIL_EVENT_SYSCALL_CRED, true},
+    {"setresgid", VIGIL_NR_setresgid, VIGIL_EVENT_SYSCALL_CRED, true},
+    {"setfsuid", VIGIL_NR_setfsuid, VIGIL_EVENT_SYSCALL_CRED, true},
+    {"setfsgid", VIGIL_NR_setfsgid, VIGIL_EVENT_SYSCALL_CRED, true},
+    {"capset", VIGIL_NR_capset, VIGIL_EVENT_SYSCALL_CRED, true},
+    {"mount", VIGIL_NR_mount, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"umount2", VIGIL_NR_umount2, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"init_module", VIGIL_NR_init_module, VIGIL_EVENT_SYSCALL_PROC, false},
+    {"tkill", VIGIL_NR_tkill, VIGIL_EVENT_SYSCALL_PROC, false},
+    {"tgkill", VIGIL_NR_tgkill, VIGIL_EVENT_SYSCALL_PROC, false},
+    {"openat", VIGIL_NR_openat, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"fchownat", VIGIL_NR_fchownat, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"unlinkat", VIGIL_NR_unlinkat, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"renameat", VIGIL_NR_renameat, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"fchmodat", VIGIL_NR_fchmodat, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"unshare", VIGIL_NR_unshare, VIGIL_EVENT_SYSCALL_PROC, false},
+    {"accept4", VIGIL_NR_accept4, VIGIL_EVENT_SYSCALL_NET, false},
+    {"dup3", VIGIL_NR_dup3, VIGIL_EVENT_SYSCALL_PROC, false},
+    {"setns", VIGIL_NR_setns, VIGIL_EVENT_SYSCALL_PROC, false},
+    {"finit_module", VIGIL_NR_finit_module, VIGIL_EVENT_SYSCALL_PROC, false},
+    {"renameat2", VIGIL_NR_renameat2, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"memfd_create", VIGIL_NR_memfd_create, VIGIL_EVENT_SYSCALL_PROC, false},
+    {"bpf", VIGIL_NR_bpf, VIGIL_EVENT_SYSCALL_PROC, false},
+    {"execveat", VIGIL_NR_execveat, VIGIL_EVENT_SYSCALL_EXEC, true},
+    {"openat2", VIGIL_NR_openat2, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"fchmodat2", VIGIL_NR_fchmodat2, VIGIL_EVENT_SYSCALL_FILE, false},
+};
+
+constexpr bool sorted_and_in_range() {
+  for (std::size_t i = 0; i < std::size(kSupported); ++i) {
+    if (kSupported[i].number < 0 || kSupported[i].number >= VIGIL_SYSCALL_NR_MAX) return false;
+    if (i > 0 && kSupported[i - 1].number >= kSupported[i].number) return false;
+  }
+  return true;
+}
+static_assert(sorted_and_in_range(), "kSupported must be ascending and below VIGIL_SYSCALL_NR_MAX");
+
+using SyscallSet = std::bitset<VIGIL_SYSCALL_NR_MAX>;
+
+struct ProcessSkeletonDeleter {
+  void operator()(vigil_process_bpf* skel) const { vigil_process_bpf::destroy(skel); }
+};
+struct SyscallsSkeletonDeleter {
+  void operator()(vigil_syscalls_bpf* skel) const { vigil_syscalls_bpf::destroy(skel); }
+};
+
+// A read-only mapping of one page of the ring buffer map (its consumer or producer position).
+class MappedPage {
+ public:
+  MappedPage() = default;
+  MappedPage(const MappedPage&) = delete;
+  MappedPage& operator=(const MappedPage&) = delete;
+  ~MappedPage() {
+    if (address_ != nullptr) ::munmap(address_, size_);
+  }
+  bool map(int fd, std::size_t page, off_t offset) {
+    void* address = ::mmap(nullptr, page, PROT_READ, MAP_SHARED, fd, offset);
+    if (address == MAP_FAILED) return false;
+    address_ = address;
+    size_ = page;
+    return true;
+  }
+  // The kernel's unsigned long at the start of the page (ring buffer positions are 8 bytes).
+  std::uint64_t position() const {
+    return __atomic_load_n(static_cast<const unsigned long*>(address_), __ATOMIC_ACQUIRE);
+  }
+
+ private:
+  void* address_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+Result<SyscallSet> to_set(std::span<const int> numbers) {
+  SyscallSet set;
+  for (int number : numbers) {
+    if (EventProbe::find_syscall(number) == nullptr)
+      return fail("syscall " + std::to_string(number) + " is not supported by the syscall probe");
+    set.set(static_cast<std::size_t>(number));
+  }
+  return set;
+}
+
+SyscallSet all_supported() {
+  SyscallSet set;
+  for (const auto& s : kSupported) set.set(static_cast<std::size_t>(s.number));
+  return set;
+}
+
+}  // namespace
+
+// Members are destroyed in reverse order: links (detach) first, then the ring buffer reader
+// and mappings, then the skeletons (programs and maps).
+struct EventProbe::State {
+  std::unique_ptr<vigil_process_bpf, ProcessSkeletonDeleter> process;
+  std::unique_ptr<vigil_syscalls_bpf, SyscallsSkeletonDeleter> syscalls;
+  std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
+  MappedPage consumer_page;
+  MappedPage producer_page;
+  std::uint64_t ring_bytes = 0;
+  SyscallSet wanted;  // mirrors the interest map
+  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> process_links;
+  std::unique_ptr<bpf_link, LinkDeleter> sys_enter;
+  std::unique_ptr<bpf_link, LinkDeleter> exec_fixup;  // completes exec entry state; with sys_enter
+  std::unique_ptr<bpf_link, LinkDeleter> sys_exit;
+  PollContext poll{};  // the callback of the poll in progress (ring_buffer__new binds &poll)
+
+  Result<void> apply(const SyscallSet& next);
+};
+
+// Attach before widening the interest map and detach after narrowing it, so a wanted syscall
+// whose entry data is needed is never seen at exit without its sys_enter program in place
+// (except calls already in flight, which carry VIGIL_SYSCALL_NO_ENTER).
+Result<void> EventProbe::State::apply(const SyscallSet& next) {
+  LibbpfLog log;
+  bool need_enter = false;
+  for (const auto& s : kSupported) need_enter |= s.reads_at_entry && next.test(static_cast<std::size_t>(s.number));
+  if (need_enter && !sys_enter) {
+    bpf_link* link = bpf_program__attach(syscalls->progs.vigil_sys_enter);
+    if (link == nullptr) return log.fail("attach eBPF program vigil_sys_enter", errno);
+    sys_enter.reset(link);
+  }
+  if (need_enter && !exec_fixup) {
+    bpf_link* link = bpf_program__attach(syscalls->progs.vigil_sys_exec_fixup);
+    if (link == nullptr) return log.fail("attach eBPF program vigil_sys_exec_fixup", errno);
+    exec_fixup.reset(link);
+  }
+  if (next.any() && !sys_exit) {
+    bpf_link* link = bpf_program__attach(syscalls->progs.vigil_sys_exit);
+    if (link == nullptr) return log.fail("attach eBPF program vigil_sys_exit", errno);
+    sys_exit.reset(link);
+  }
+  for (const auto& s : kSupported) {
+    auto index = static_cast<std::size_t>(s.number);
+    if (next.test(index) == wanted.test(index)) continue;
+    __u32 key = static_cast<__u32>(s.number);
+    __u8 value = next.test(index) ? 1 : 0;
+    int err = bpf_map__update_elem(syscalls->maps.interest, &key, sizeof(key), &value, sizeof(value), BPF_ANY);
+    if (err != 0) return log.fail("update eBPF syscall interest map", err);
+    wanted.set(index, next.test(index));
+  }
+  if (!need_enter) {
+    sys_enter.reset();
+    exec_fixup.reset();
+  }
+  if (!next.any()) sys_exit.reset();
+  return {};
+}
+
+Result<void> validate(const EventProbeOptions& options) {
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::size_t bytes = options.ring_buffer_bytes;
+  if (bytes < page || (bytes & (bytes - 1)) != 0 || bytes > (std::size_t{1} << 30)) {
+    return fail("ring buffer size " + std::to_string(bytes) +
+                " must be a power of two between one page (" + std::to_string(page) + ") and 1 GiB");
+  }
+  if (options.syscalls) {
+    if (auto set = to_set(*options.syscalls); !set) return std::unexpected(set.error());
+  }
+  return {};
+}
+
+Result<EventProbe> EventProbe::open(const EventProbeOptions& options) {
+  if (auto ok = validate(options); !ok) return std::unexpected(ok.error());
+  SyscallSet initial = options.syscalls ? *to_set(*options.syscalls) : all_supported();
+  LibbpfLog log;
+  auto state = std::make_unique<State>();
+
+  // The process object creates the shared maps (ring buffer, drop counters) ...
+  state->process.reset(vigil_process_bpf::open());
+  if (!state->process) return log.fail("open eBPF process probe", errno);
+  int err = bpf_map__set_max_entries(state->process->maps.events,
+                                     static_cast<__u32>(options.ring_buffer_bytes));
+  if (err != 0) return log.fail("size eBPF ring buffer", err);
+  err = vigil_process_bpf::load(state->process.get());
+  if (err != 0) return log.fail("load eBPF process probe", err);
+
+  // ... and the syscall object reuses them, so there is one ring buffer for every record.
+  state->syscalls.reset(vigil_syscalls_bpf::open());
+  if (!state->syscalls) return log.fail("open eBPF syscall probe", errno);
+  err = bpf_map__reuse_fd(state->syscalls->maps.events, bpf_map__fd(state->process->maps.events));
+  if (err != 0) return log.fail("share eBPF ring buffer with the syscall probe", err);
+  err = bpf_map__reuse_fd(state->syscalls->maps.drops, bpf_map__fd(state->process->maps.drops));
+  if (err != 0) return log.fail("share eBPF drop counters with the syscall probe", err);
+  err = vigil_syscalls_bpf::load(state->syscalls.get());
+  if (err != 0) return log.fail("load eBPF syscall probe", err);
+
+  // Programs are attached one by one (not with the skeleton's attach) so each link is owned
+  // here and a program that is not wanted or not supported can be left out.
+  bpf_program* program = nullptr;
+  bpf_object__for_each_program(program, state->process->obj) {
+    if (!bpf_program__autoload(program)) continue;
+    bpf_link* link = bpf_program__attach(program);
+    if (link == nullptr) {
+      return log.fail(std::string("attach eBPF program ") + bpf_program__name(program), errno);
+    }
+    state->process_links.emplace_back(link);
+  }
+  if (auto ok = state->apply(initial); !ok) return std::unexpected(ok.error());
+
+  const int ring_fd = bpf_map__fd(state->process->maps.events);
+  state->ring.reset(ring_buffer__new(ring_fd, detail::on_ring_record, &state->poll, nullptr));
+  if (!state->ring) return log.fail("open eBPF ring buffer", errno);
+  // The ring buffer map's first page holds the consumer position, the second the producer's.
+  const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  if (!state->consumer_page.map(ring_fd, page, 0) ||
+      !state->producer_page.map(ring_fd, page, static_cast<off_t>(page))) {
+    return fail_errno("map eBPF ring buffer positions");
+  }
+  state->ring_bytes = options.ring_buffer_bytes;
+  return EventProbe(std::move(state));
+}
+
+EventProbe::EventProbe(std::unique_ptr<State> state) : state_(std::move(state)) {}
+EventProbe::EventProbe(EventProbe&&) noexcept = default;
+EventProbe& EventProbe::operator=(EventProbe&&) noexcept = default;
+EventProbe::~EventProbe() = default;
+
+Result<std::size_t> EventProbe::poll_impl(std::chrono::milliseconds timeout, RecordFn fn, void* ctx) {
+  if (!state_) return fail("event probe is closed");
+  auto ms = timeout.count();
+  int timeout_ms = ms < 0 ? -1 : static_cast<int>(std::min<decltype(ms)>(ms, INT_MAX));
+  state_->poll = PollContext{fn, ctx};
+  LibbpfLog log;
+  int n = ring_buffer__poll(state_->ring.get(), timeout_ms);
+  // Syscall records do not wake the reader below a fill threshold (bpf/syscalls.bpf.c, submit):
+  // drain what is there after every wait, woken or not.
+  if (n >= 0 || n == -EINTR) {
+    int more = ring_buffer__consume(state_->ring.get());
+    n = more < 0 ? more : std::max(n, 0) + more;
+  }
+  state_->poll = PollContext{};
+  if (n == -EINTR) return std::size_t{0};
+  if (n < 0) return log.fail("poll eBPF ring buffer", n);
+  return static_cast<std::size_t>(n);
+}
+
+Result<DropCounts> EventProbe::drops() const {
+  if (!state_) return fail("event probe is closed");
+  LibbpfLog log;
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return log.fail("count possible CPUs", cpus);
+  DropCounts counts;
+  counts.by_cpu.assign(static_cast<std::size_t>(cpus), 0);
+  std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(cpus));
+  for (__u32 type = 0; type < VIGIL_EVENT_TYPE_COUNT; ++type) {
+    int err = bpf_map__lookup_elem(state_->process->maps.drops, &type, sizeof(type), per_cpu.data(),
+                                   per_cpu.size() * sizeof(std::uint64_t), 0);
+    if (err != 0) return log.fail("read eBPF drop counters", err);
+    for (std::size_t cpu = 0; cpu < per_cpu.size(); ++cpu) {
+      counts.by_type[type] += per_cpu[cpu];
+      counts.by_cpu[cpu] += per_cpu[cpu];
+    }
+    counts.total += counts.by_type[type];
+  }
+  return counts;
+}
+
+Result<RingBufferFill> EventProbe::ring_buffer_fill() const {
+  if (!state_) return fail("event probe is closed");
+  // Consumer first: the producer only moves ahead of it, so the difference is never negative.
+  std::uint64_t consumer = state_->consumer_page.position();
+  std::uint64_t producer = state_->producer_page.position();
+  return RingBufferFill{.pending_bytes = producer >= consumer ? producer - consumer : 0,
+                        .capacity_bytes = state_->ring_bytes};
+}
+
+Result<void> EventProbe::set_syscalls(std::span<const int> numbers) {
+  if (!state_) return fail("event probe is closed");
+  auto next = to_set(numbers);
+  if (!next) return std::unexpected(next.error());
+  return state_->apply(*next);
+}
+
+std::vector<int> EventProbe::syscalls() const {
+  std::vector<int> numbers;
+  if (!state_) return numbers;
+  for (const auto& s : kSupported)
+    if (state_->wanted.test(static_cast<std::size_t>(s.number))) numbers.push_back(s.number);
+  return numbers;
+}
+
+int EventProbe::event_fd() const { return state_ ? ring_buffer__epoll_fd(state_->ring.get()) : -1; }
+
+std::span<const SupportedSyscall> EventProbe::supported_syscalls() { return kSupported; }
+
+const SupportedSyscall* EventProbe::find_syscall(std::string_view name) {
+  for (const auto& s : kSupported)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+const SupportedSyscall* EventProbe::find_syscall(int number) {
+  for (const auto& s : kSupported)
+    if (s.number == number) return &s;
+  return nullptr;
+}
+
+}  // namespace vigil::probe

@@ -1,0 +1,331 @@
+#include "state/process_table.h"
+
+#include <algorithm>
+
+namespace vigil::state {
+
+ProcessTable::ProcessTable(ContainerResolver& containers, ProcessTableOptions options)
+    : containers_(containers), options_(std::move(options)), reader_(options_.proc_root) {}
+
+std::uint32_t ProcessTable::allocate(std::uint32_t pid) {
+  std::uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Slot& entry = slots_[slot];
+  entry.used = true;
+  entry.process.pid = pid;
+  entry.process.exited = false;
+  entry.process.exit_time_ns = 0;
+  entry.process.exit_status = 0;
+  index_.insert(pid, slot);
+  return slot;
+}
+
+void ProcessTable::release(std::uint32_t slot) {
+  Slot& entry = slots_[slot];
+  if (!entry.used) return;
+  if (entry.process.exited) --exited_count_;
+  index_.erase(entry.process.pid);
+  entry.used = false;
+  ++entry.generation;
+  // Strings and the fd vector keep their capacity for the next process in this slot.
+  entry.process.fds.clear();
+  entry.process.container.reset();
+  free_slots_.push_back(slot);
+}
+
+const Process* ProcessTable::find(std::uint32_t pid) const {
+  const auto slot = index_.find(pid);
+  return slot ? &slots_[*slot].process : nullptr;
+}
+
+const Process* ProcessTable::find_live(std::uint32_t pid) const {
+  const Process* process = find(pid);
+  return process != nullptr && !process->exited ? process : nullptr;
+}
+
+Process* ProcessTable::live(std::uint32_t pid) { return const_cast<Process*>(find_live(pid)); }
+
+void ProcessTable::set_cgroup(Process& process, std::uint64_t cgroup_id) {
+  if (cgroup_id == 0) return;
+  if (process.cgroup_id == cgroup_id && process.container) return;
+  process.cgroup_id = cgroup_id;
+  process.container = containers_.by_cgroup_id(cgroup_id);
+}
+
+void ProcessTable::refresh_header(Process& process, const TaskFacts& task) {
+  if (task.ppid != 0) process.ppid = task.ppid;
+  process.uid = task.uid;
+  process.gid = task.gid;
+  if (!task.comm.empty() && process.comm != task.comm) process.comm.assign(task.comm);
+  set_cgroup(process, task.cgroup_id);
+}
+
+Process* ProcessTable::adopt(const TaskFacts& task) {
+  ++counters_.misses;
+  const std::uint32_t slot = allocate(task.pid);
+  Process& process = slots_[slot].process;
+  process.origin = ProcessOrigin::event;
+  bool filled = false;
+  if (options_.fill_misses_from_proc) {
+    // /proc may already show a later process with this pid: only trust it if it started
+    // before the event.
+    if (reader_.read(task.pid, process, scratch_path_) && process.start_time_ns <= task.timestamp_ns) {
+      filled = true;
+      ++counters_.misses_filled_from_proc;
+      if (auto id = containers_.paths().id_of(scratch_path_)) process.cgroup_id = *id;
+      process.container = containers_.by_cgroup_path(scratch_path_);
+      if (options_.track_fds && options_.seed_fds) {
+        if (!reader_.read_fds(task.pid, process.fds)) process.fds.clear();
+      }
+    }
+  }
+  if (!filled) {
+    process.pid = task.pid;
+    process.ppid = 0;
+    process.comm.clear();
+    process.exe.clear();
+    process.args.clear();
+    process.argc = 0;
+    process.args_truncated = false;
+    process.cwd.clear();
+    process.euid = kUnknownId;
+    process.egid = kUnknownId;
+    process.tty = 0;
+    process.start_time_ns = 0;  // unknown
+    process.exe_ino = process.exe_dev = 0;
+    process.cgroup_id = 0;
+    process.container.reset();
+    process.fds.clear();
+    process.origin = ProcessOrigin::event;
+  }
+  refresh_header(process, task);
+  if (!process.container) process.container = containers_.by_cgroup_id(process.cgroup_id);
+  return &process;
+}
+
+Process* ProcessTable::resolve(const TaskFacts& task) {
+  if (task.pid == 0) return nullptr;
+  expire(task.timestamp_ns);
+  Process* process = live(task.pid);
+  if (process == nullptr) {
+    if (const auto slot = index_.find(task.pid)) {
+      // An exited entry in its grace period. Records written before its exit are late records
+      // of that process (it stays exited); a later one belongs to a new process that reused
+      // the pid and whose fork was not seen.
+      if (task.timestamp_ns <= slots_[*slot].process.exit_time_ns) return nullptr;
+      release(*slot);
+    }
+    return adopt(task);
+  }
+  if (process->start_time_ns > task.timestamp_ns) {
+    ++counters_.stale_events;
+    return nullptr;
+  }
+  refresh_header(*process, task);
+  return process;
+}
+
+Process* ProcessTable::on_task(const TaskFacts& task) { return resolve(task); }
+
+Result<void> ProcessTable::seed() {
+  auto pids = reader_.list_pids();
+  if (!pids) return std::unexpected(pids.error());
+  for (const std::uint32_t pid : *pids) {
+    if (const auto existing = index_.find(pid)) release(*existing);
+    const std::uint32_t slot = allocate(pid);
+    Process& process = slots_[slot].process;
+    if (!reader_.read(pid, process, scratch_path_)) {
+      ++counters_.seed_failures;
+      release(slot);
+      continue;
+    }
+    // A zombie has exited already (its exit record, if any, came before the probe could see
+    // it) and is gone when reaped, which makes no event: it is not a live process.
+    if (process.state == 'Z' || process.state == 'X') {
+      ++counters_.seed_zombies;
+      release(slot);
+      continue;
+    }
+    process.cgroup_id = 0;
+    if (auto id = containers_.paths().id_of(scratch_path_)) process.cgroup_id = *id;
+    process.container = containers_.by_cgroup_path(scratch_path_);
+    process.fds.clear();
+    if (options_.track_fds && options_.seed_fds) {
+      if (!reader_.read_fds(pid, process.fds)) process.fds.clear();
+    }
+    ++counters_.seeded;
+  }
+  return {};
+}
+
+void ProcessTable::on_fork(const TaskFacts& parent_task, std::uint32_t child_pid) {
+  ++counters_.forks;
+  if (child_pid == 0) return;
+  const bool parent_known = live(parent_task.pid) != nullptr;
+  if (!parent_known) ++counters_.parent_misses;
+  Process* parent = resolve(parent_task);
+  if (parent == nullptr) return;
+  const std::uint32_t parent_slot = *index_.find(parent_task.pid);
+
+  if (Process* existing = live(child_pid)) {
+    if (existing->start_time_ns > parent_task.timestamp_ns) {
+      ++counters_.stale_events;  // the pid already belongs to a younger process
+      return;
+    }
+    if (existing->origin == ProcessOrigin::proc) {
+      // Read from /proc after this fork happened: already at least as current as a copy of
+      // the parent would be.
+      existing->ppid = parent_task.pid;
+      return;
+    }
+  }
+  if (const auto old = index_.find(child_pid)) release(*old);  // exited entry: the pid was reused
+
+  const std::uint32_t child_slot = allocate(child_pid);
+  // allocate() may have moved the slots: look both up again by index.
+  const Process& from = slots_[parent_slot].process;
+  Process& child = slots_[child_slot].process;
+  child.ppid = parent_task.pid;
+  child.comm.assign(from.comm);
+  child.exe.assign(from.exe);
+  child.args.assign(from.args);
+  child.argc = from.argc;
+  child.args_truncated = from.args_truncated;
+  child.cwd.assign(from.cwd);
+  child.uid = from.uid;
+  child.euid = from.euid;
+  child.gid = from.gid;
+  child.egid = from.egid;
+  child.tty = from.tty;
+  child.start_time_ns = parent_task.timestamp_ns;
+  child.cgroup_id = from.cgroup_id;
+  child.exe_ino = from.exe_ino;
+  child.exe_dev = from.exe_dev;
+  child.container = from.container;
+  child.origin = ProcessOrigin::fork;
+  if (options_.track_fds) {
+    child.fds = from.fds;
+  } else {
+    child.fds.clear();
+  }
+}
+
+void ProcessTable::refresh_after_exec(Process& process, const ExecFacts& exec) {
+  std::uint64_t ino = 0, dev = 0;
+  // The process may have exec'd again, exited, or its pid been reused since the record was
+  // written: only a matching executable proves /proc still shows this exec.
+  if (exec.exe_ino != 0 && reader_.stat_exe(process.pid, ino, dev) && ino == exec.exe_ino && dev == exec.exe_dev &&
+      reader_.read_exe(process.pid, process.exe)) {
+    if (!reader_.read_cwd(process.pid, process.cwd)) process.cwd.clear();
+    const std::uint32_t uid = process.uid, gid = process.gid;
+    if (!reader_.read_ids(process.pid, process)) {
+      process.uid = uid;
+      process.gid = gid;
+    }
+    ++counters_.exec_refreshed;
+    return;
+  }
+  ++counters_.exec_not_refreshed;
+  process.exe.assign(exec.filename);
+}
+
+void ProcessTable::on_exec(const TaskFacts& task, const ExecFacts& exec) {
+  ++counters_.execs;
+  Process* process = resolve(task);
+  if (process == nullptr) return;
+  process->args.assign(exec.args);
+  process->argc = exec.argc;
+  process->args_truncated = exec.args_truncated;
+  process->exe_ino = exec.exe_ino;
+  process->exe_dev = exec.exe_dev;
+  if (options_.refresh_from_proc_on_exec) {
+    refresh_after_exec(*process, exec);
+  } else {
+    process->exe.assign(exec.filename);
+  }
+  process->fds.close_on_exec();
+}
+
+void ProcessTable::on_exit(const TaskFacts& task, std::uint32_t wait_status) {
+  ++counters_.exits;
+  expire(task.timestamp_ns);
+  Process* process = live(task.pid);
+  if (process == nullptr) {
+    ++counters_.exit_misses;
+    return;
+  }
+  if (process->start_time_ns > task.timestamp_ns) {
+    ++counters_.stale_events;
+    return;
+  }
+  refresh_header(*process, task);
+  process->exited = true;
+  process->exit_time_ns = task.timestamp_ns;
+  process->exit_status = wait_status;
+  process->fds.clear();
+  ++exited_count_;
+  const std::uint32_t slot = *index_.find(task.pid);
+  exited_.push_back(ExitedRef{task.pid, slot, slots_[slot].generation, task.timestamp_ns});
+  while (exited_count_ > options_.max_exited && !exited_.empty()) {
+    const ExitedRef oldest = exited_.front();
+    exited_.pop_front();
+    if (slots_[oldest.slot].used && slots_[oldest.slot].generation == oldest.generation &&
+        slots_[oldest.slot].process.exited) {
+      release(oldest.slot);
+      ++counters_.exited_evicted;
+    }
+  }
+}
+
+void ProcessTable::on_credentials(const TaskFacts& task, const CredFacts& creds) {
+  ++counters_.cred_events;
+  Process* process = resolve(task);
+  if (process == nullptr) return;
+  if (creds.uid != kUnknownId) process->uid = creds.uid;
+  if (creds.euid != kUnknownId) process->euid = creds.euid;
+  if (creds.gid != kUnknownId) process->gid = creds.gid;
+  if (creds.egid != kUnknownId) process->egid = creds.egid;
+}
+
+void ProcessTable::expire(std::uint64_t now_ns) {
+  while (!exited_.empty()) {
+    const ExitedRef& oldest = exited_.front();
+    if (oldest.exit_time_ns + options_.exit_grace_ns > now_ns) break;
+    Slot& slot = slots_[oldest.slot];
+    if (slot.used && slot.generation == oldest.generation && slot.process.exited) release(oldest.slot);
+    exited_.pop_front();
+  }
+}
+
+std::size_t ProcessTable::ancestors(std::uint32_t pid, std::span<const Process*> out) const {
+  std::size_t count = 0;
+  const Process* current = find(pid);
+  while (current != nullptr && count < out.size()) {
+    const std::uint32_t parent_pid = current->ppid;
+    if (parent_pid == 0 || parent_pid == current->pid) break;
+    const Process* parent = find(parent_pid);
+    if (parent == nullptr) break;
+    // A loop (stale ppids after pid reuse) must not repeat entries.
+    if (parent->pid == pid || std::find(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(count), parent) !=
+                                  out.begin() + static_cast<std::ptrdiff_t>(count)) {
+      break;
+    }
+    out[count++] = parent;
+    current = parent;
+  }
+  return count;
+}
+
+std::vector<const Process*> ProcessTable::ancestors(std::uint32_t pid, std::size_t depth) const {
+  std::vector<const Process*> out(depth);
+  out.resize(ancestors(pid, std::span<const Process*>(out)));
+  return out;
+}
+
+}  // namespace vigil::state

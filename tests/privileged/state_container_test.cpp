@@ -1,0 +1,167 @@
+// Container attribution with real runc containers: processes exec'd inside them (seen through
+// the live probe) and their init processes (seen by the seed) carry the container's id from
+// their cgroup path, the runtime that path pattern names, and runc's name; host processes
+// get "host".
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "support/runc_container.h"
+#include "state_live_support.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using namespace vigil::state;
+using namespace vigil::state::live_testing;
+using vigil::test::RuncContainer;
+using vigil::test::RuncOptions;
+
+struct Layout {
+  const char* cgroups_path;  // for runc, "{id}" = the container id
+  ContainerRuntime runtime;  // what vigil must call it
+};
+
+void expect_in_container(const Process& process, const RuncContainer& container, ContainerRuntime runtime,
+                         const std::string& cgroup_mount) {
+  SCOPED_TRACE("pid " + std::to_string(process.pid) + " in " + container.cgroups_path());
+  const auto cgroup = cgroup_v2_path(static_cast<pid_t>(process.pid));
+  ASSERT_TRUE(cgroup) << "process gone";
+  // The id in the cgroup path the kernel reports is the container's id.
+  const auto id_at = cgroup->rfind(container.id());
+  ASSERT_NE(id_at, std::string::npos) << *cgroup;
+  ASSERT_TRUE(process.container);
+  EXPECT_EQ(process.container->id, cgroup->substr(id_at, 12));
+  EXPECT_EQ(process.container->id, container.id().substr(0, 12));
+  EXPECT_EQ(process.container->full_id, container.id());
+  EXPECT_EQ(process.container->runtime, runtime) << to_string(process.container->runtime);
+  EXPECT_EQ(process.container->name, container.id()) << "runc has no names: its id (from /run/runc state)";
+  EXPECT_EQ(process.container->cgroup_path, *cgroup);
+  EXPECT_EQ(process.cgroup_id, inode_of(cgroup_mount + *cgroup));
+  EXPECT_FALSE(process.container->is_host());
+}
+
+TEST(StateContainers, RuncContainersAreAttributedByCgroup) {
+  STATE_LIVE_PRECONDITIONS();
+  VIGIL_REQUIRE(RuncContainer::available(), "runc and a static /bin/busybox (scripts/deps.txt: runc, busybox-static)");
+
+  const Layout layouts[] = {
+      {"", ContainerRuntime::runc},  // runc's default: "/<id>"
+      {"/docker/{id}", ContainerRuntime::docker},
+      {"/kubepods/besteffort/pod3c5e1f0a-7b2d-4e9f-8a61-0d4c2b9e7f13/{id}", ContainerRuntime::containerd},
+      {"/kubepods/burstable/pod3c5e1f0a-7b2d-4e9f-8a61-0d4c2b9e7f13/crio-{id}", ContainerRuntime::crio},
+      {"/libpod_parent/libpod-{id}", ContainerRuntime::podman},
+  };
+  // One container exists before the seed (its init must be attributed from /proc), the rest
+  // start afterwards (attributed from events).
+  auto before = RuncContainer::start({.cgroups_path = layouts[0].cgroups_path});
+  ASSERT_TRUE(before) << before.error();
+
+  auto live = open_live_table();
+  ASSERT_TRUE(live);
+  ProcessTable& table = *live->table;
+  const std::string mount = live->resolver->paths().mount_dir();
+
+  const Process* seeded_init = table.find_live(static_cast<std::uint32_t>((*before)->init_pid()));
+  ASSERT_NE(seeded_init, nullptr);
+  EXPECT_EQ(seeded_init->origin, ProcessOrigin::proc);
+  expect_in_container(*seeded_init, **before, ContainerRuntime::runc, mount);
+
+  for (const Layout& layout : layouts) {
+    SCOPED_TRACE(layout.cgroups_path);
+    auto container = RuncContainer::start({.cgroups_path = layout.cgroups_path});
+    ASSERT_TRUE(container) << container.error();
+    // A process exec'd inside the running container.
+    auto inside = (*container)->exec_detached({"sleep", "300"});
+    ASSERT_TRUE(inside) << inside.error();
+    const auto pid = static_cast<std::uint32_t>(*inside);
+    ASSERT_TRUE(live->pump_until([&] {
+      const Process* p = table.find_live(pid);
+      return p != nullptr && p->comm == "sleep";
+    })) << "no exec of " << pid << " seen";
+    const Process* process = table.find_live(pid);
+    ASSERT_NE(process, nullptr);
+    expect_in_container(*process, **container, layout.runtime, mount);
+    EXPECT_EQ(process->cmdline(), "sleep 300");
+    // The container's init, started after the seed, is attributed too.
+    const Process* init = table.find_live(static_cast<std::uint32_t>((*container)->init_pid()));
+    ASSERT_NE(init, nullptr);
+    expect_in_container(*init, **container, layout.runtime, mount);
+    // Its cgroup is gone with it; the cached attribution stays for late records.
+    const std::uint64_t cgroup_id = process->cgroup_id;
+    EXPECT_EQ((*container)->destroy(), "");
+    EXPECT_EQ(live->resolver->by_cgroup_id(cgroup_id)->full_id, (*container)->id());
+    ASSERT_TRUE(live->pump_until([&] { return table.find_live(pid) == nullptr; })) << "exit of " << pid;
+  }
+
+  // Host processes: this test, and a child started now.
+  const Process* self = table.find_live(static_cast<std::uint32_t>(::getpid()));
+  ASSERT_NE(self, nullptr);
+  EXPECT_TRUE(self->container->is_host());
+  EXPECT_EQ(self->container->id, "host");
+  EXPECT_EQ(self->container->name, "host");
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    char* argv[] = {const_cast<char*>("sleep"), const_cast<char*>("30"), nullptr};
+    ::execv("/bin/sleep", argv);
+    ::_exit(127);
+  }
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reap{child};
+  ASSERT_TRUE(live->pump_until([&] {
+    const Process* p = table.find_live(static_cast<std::uint32_t>(child));
+    return p != nullptr && p->comm == "sleep";
+  }));
+  EXPECT_TRUE(table.find_live(static_cast<std::uint32_t>(child))->container->is_host());
+  EXPECT_EQ(table.find_live(static_cast<std::uint32_t>(child))->container->id, "host");
+  // Every live process's cgroup resolved (a zombie seeded from a removed cgroup would not).
+  table.for_each_live([&](const Process& p) {
+    if (!p.container->resolved) ADD_FAILURE() << "unresolved cgroup " << p.cgroup_id << " of pid " << p.pid;
+  });
+  EXPECT_EQ(live->resolver->counters().unresolved, 0u);
+}
+
+TEST(StateContainers, HarnessCleansUpEverything) {
+  VIGIL_REQUIRE_ROOT();
+  VIGIL_REQUIRE(RuncContainer::available(), "runc and a static /bin/busybox");
+  std::string id, bundle;
+  pid_t init = -1;
+  {
+    auto container = RuncContainer::start({.cgroups_path = "/vigil-harness-parent/nested/{id}"});
+    ASSERT_TRUE(container) << container.error();
+    id = (*container)->id();
+    bundle = (*container)->bundle();
+    init = (*container)->init_pid();
+    EXPECT_EQ(id.size(), 64u);
+    auto echoed = (*container)->exec({"echo", "hello from inside"});
+    EXPECT_EQ(echoed.exit_code, 0) << echoed.err;
+    EXPECT_EQ(echoed.out, "hello from inside\n");
+    // The container has its own network namespace: only loopback.
+    auto net = (*container)->exec({"cat", "/proc/net/dev"});
+    EXPECT_EQ(net.out.find("eth"), std::string::npos) << net.out;
+    EXPECT_EQ(::access(("/sys/fs/cgroup/unified/vigil-harness-parent/nested/" + id).c_str(), F_OK), 0);
+  }
+  EXPECT_NE(vigil::test::run({"runc", "state", id}).exit_code, 0) << "container still known to runc";
+  // Killed; reaping is up to whoever inherited it (pid 1 or a subreaper): a zombie is dead.
+  bool init_dead = false;
+  for (int i = 0; i < 100 && !init_dead; ++i) {
+    const std::string stat = vigil::test::read_text("/proc/" + std::to_string(init) + "/stat");
+    const auto close = stat.rfind(')');
+    init_dead = stat.empty() || (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z');
+    if (!init_dead) ::usleep(20'000);
+  }
+  EXPECT_TRUE(init_dead) << "init " << init << " still running";
+  EXPECT_NE(::access(bundle.c_str(), F_OK), 0) << "bundle left behind";
+  EXPECT_NE(::access("/sys/fs/cgroup/unified/vigil-harness-parent", F_OK), 0) << "cgroup parent left behind";
+  EXPECT_NE(::access("/sys/fs/cgroup/memory/vigil-harness-parent", F_OK), 0) << "v1 cgroup parent left behind";
+}
+
+}  // namespace
