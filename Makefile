@@ -40,6 +40,8 @@ fuzz: deps
 
 bench: build
 	VIGIL=$(BUILD)/src/vigil bench/sign.sh
+	VIGIL=$(BUILD)/src/vigil bench/exec_overhead.sh
+	VIGIL=$(BUILD)/src/vigil bench/events.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -97,28 +97,27 @@ EOF
   [[ -f $WORK/state/agent.ready ]] || die "vigil agent not ready after 15 s"
 }
 
-ROWS=()
+ORDER=()
+declare -A OPS BASE RATE DROPS CPU PER100K SLOW
 # measure_vigil LABEL MODE WORKERS BASE_OPS
 measure_vigil() {
-  local before after t0 t1 c0 c1 ops
+  local before after t0 t1 c0 c1 ops events drops
   before=$(status_json); c0=$(cpu_ticks "$AGENT_PID"); t0=$(date +%s.%N)
   ops=$(storm "$2" "$3")
   sleep 0.3  # let the agent drain the ring buffer
   after=$(status_json); c1=$(cpu_ticks "$AGENT_PID"); t1=$(date +%s.%N)
-  local events drops
   events=$(( $(json_field '["runtime"]["events"]' <<<"$after") - $(json_field '["runtime"]["events"]' <<<"$before") ))
   drops=$(( $(json_field '["runtime"]["drops"]' <<<"$after") - $(json_field '["runtime"]["drops"]' <<<"$before") ))
   row "$1" "$ops" "$4" "$events" "$drops" "$c0" "$c1" "$t0" "$t1"
 }
 # row LABEL OPS BASE_OPS EVENTS DROPS CPU0 CPU1 T0 T1
 row() {
-  ROWS+=("$(awk -v l="$1" -v ops="$2" -v base="$3" -v ev="$4" -v dr="$5" -v c0="$6" -v c1="$7" -v t0="$8" -v t1="$9" -v tck="$CLK_TCK" -v s="$SECONDS_PER_RUN" '
-    BEGIN {
-      rate = ev / s; cpu = (c1 - c0) / tck / (t1 - t0) * 100;
-      per100k = rate > 0 ? cpu / (rate / 100000) : 0;
-      slow = base > 0 ? (1 - ops / base) * 100 : 0;
-      printf "%-38s %10.0f %10.0f %7.1f%% %12.0f %9d %7.1f%% %9.2f%%", l, ops, base, slow, rate, dr, cpu, per100k
-    }')")
+  ORDER+=("$1")
+  OPS[$1]=$2; BASE[$1]=$3; DROPS[$1]=$5
+  RATE[$1]=$(awk -v ev="$4" -v s="$SECONDS_PER_RUN" 'BEGIN { printf "%.0f", ev / s }')
+  CPU[$1]=$(awk -v c0="$6" -v c1="$7" -v t0="$8" -v t1="$9" -v tck="$CLK_TCK" 'BEGIN { printf "%.1f", (c1 - c0) / tck / (t1 - t0) * 100 }')
+  PER100K[$1]=$(awk -v c="${CPU[$1]}" -v r="${RATE[$1]}" 'BEGIN { printf "%.2f", (r > 0 ? c / (r / 100000) : 0) }')
+  SLOW[$1]=$(awk -v o="$2" -v b="$3" 'BEGIN { printf "%.1f", (b > 0 ? (1 - o / b) * 100 : 0) }')
 }
 
 note "vigil: $VIGIL; $(nproc) cores; ${SECONDS_PER_RUN} s per storm"
@@ -155,7 +154,7 @@ if [[ $PEER == 1 ]] && command -v bpftrace >/dev/null; then
     c1=$(cpu_ticks "$PEER_PID"); t1=$(date +%s.%N)
     lines=$(( $(wc -l <"$WORK/peer.out") - l0 ))
     stop_pid "$PEER_PID" 10; PEER_PID=""
-    lost=$(grep -ho 'Lost [0-9]* events' "$WORK/peer.out" "$WORK/peer.err" | awk '{ n += $2 } END { print n + 0 }')
+    lost=$({ grep -ho 'Lost [0-9]* events' "$WORK/peer.out" "$WORK/peer.err" || true; } | awk '{ n += $2 } END { print n + 0 }')
     row "$1" "$ops" "$4" "$lines" "$lost" "$c0" "$c1" "$t0" "$t1"
   }
   measure_peer "bpftrace (peer): openat+close, x2" openclose 2 "$BASE_OC2"
@@ -164,28 +163,27 @@ else
   note "peer skipped (PEER=0 or bpftrace not installed)"
 fi
 
-printf '\n%-38s %10s %10s %8s %12s %9s %8s %10s\n' "configuration" "ops/s" "base ops/s" "slowdown" "events/s" "drops" "CPU" "CPU/100k"
-printf '%s\n' "-------------------------------------------------------------------------------------------------------------------------"
-for r in "${ROWS[@]}"; do echo "$r"; done
+printf '\n%-40s %10s %10s %9s %12s %8s %8s %10s\n' "configuration" "ops/s" "base ops/s" "slowdown" "events/s" "drops" "CPU %" "CPU/100k"
+printf '%s\n' "----------------------------------------------------------------------------------------------------------------"
+for l in "${ORDER[@]}"; do
+  printf '%-40s %10s %10s %8s%% %12s %8s %8s %10s\n' "$l" "${OPS[$l]}" "${BASE[$l]}" "${SLOW[$l]}" "${RATE[$l]}" "${DROPS[$l]}" "${CPU[$l]}" "${PER100K[$l]}"
+done
 echo
 note "agent status after the all-syscalls runs: $AGENT_STATUS"
-# Verdicts from vigil's rows.
-best=0; oc_slow=""
-for r in "${ROWS[@]}"; do
-  [[ $r == vigil:* ]] || continue
-  rate=$(awk '{ print $(NF-3) }' <<<"$r"); drops=$(awk '{ print $(NF-2) }' <<<"$r")
-  [[ $drops == 0 ]] && awk -v a="$rate" -v b="$best" 'BEGIN{exit !(a > b)}' && best=$rate
-  [[ $r == "vigil: openat+close, storm x2"* ]] && oc_slow=$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /%$/) { print $i; exit } }' <<<"$r")
+best=0
+for l in "${ORDER[@]}"; do
+  [[ $l == vigil:* && ${DROPS[$l]} == 0 ]] || continue
+  awk -v a="${RATE[$l]}" -v b="$best" 'BEGIN { exit !(a > b) }' && best=${RATE[$l]}
 done
-echo "highest vigil event rate with zero drops: $best events/s (target >= 500000: $(awk -v b="$best" 'BEGIN{print (b >= 500000) ? "met" : "MISSED"}'))"
-echo "open/close storm slowdown with vigil capturing openat+close: $oc_slow (target <= 5%: $(awk -v s="${oc_slow%\%}" 'BEGIN{print (s <= 5) ? "met" : "MISSED"}'))"
-for r in "${ROWS[@]}"; do
-  case $r in "bpftrace (peer): openat+close, x2"*) peer_row=$r ;; esac
+echo "highest vigil event rate with zero drops: $best events/s (target >= 500000: $(awk -v b="$best" 'BEGIN { print ((b >= 500000) ? "met" : "MISSED") }'))"
+V2="vigil: openat+close, storm x2"; V1="vigil: openat+close, storm x1"
+for l in "$V2" "$V1"; do
+  echo "open/close storm slowdown, $l: ${SLOW[$l]}% (target <= 5%: $(awk -v s="${SLOW[$l]}" 'BEGIN { print ((s <= 5) ? "met" : "MISSED") }'))"
 done
-if [[ -n ${peer_row:-} ]]; then
-  vr=""; for r in "${ROWS[@]}"; do [[ $r == "vigil: openat+close, storm x2"* ]] && vr=$r; done
-  awk -v v="$vr" -v p="$peer_row" 'BEGIN {
-    nv = split(v, a, " +"); np = split(p, b, " +");
-    printf "ratios vigil/bpftrace (open/close x2): events/s %.2f, CPU per 100k events/s %.2f, storm ops/s %.2f\n",
-      (b[np-3] > 0 ? a[nv-3] / b[np-3] : 0), (b[np] + 0 > 0 ? (a[nv] + 0) / (b[np] + 0) : 0), (b[np-7] > 0 ? a[nv-7] / b[np-7] : 0) }'
-fi
+P2="bpftrace (peer): openat+close, x2"; P1="bpftrace (peer): openat+close, x1"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 <= 0) print "n/a"; else printf "%.2f", a / b }'; }
+for pair in "$V2|$P2" "$V1|$P1"; do
+  v=${pair%%|*}; p=${pair##*|}
+  [[ -n ${RATE[$p]:-} ]] || continue
+  echo "vigil / bpftrace ($p): events/s $(ratio "${RATE[$v]}" "${RATE[$p]}"), storm ops/s $(ratio "${OPS[$v]}" "${OPS[$p]}"), CPU per 100k events/s $(ratio "${PER100K[$v]}" "${PER100K[$p]}"), drops ${DROPS[$v]} vs ${DROPS[$p]}"
+done
