@@ -6,15 +6,11 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
-#include <fstream>
-#include <functional>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +18,7 @@
 #include "event_header.h"
 #include "probe/probe.h"
 #include "process_events.h"
+#include "probe_syscall_fixture.h"
 #include "support/test_support.h"
 
 namespace {
@@ -30,77 +27,16 @@ using namespace std::chrono_literals;
 using vigil::probe::ProcessProbe;
 using vigil::probe::ProcessProbeOptions;
 
-// Every record seen, decoded by type, in delivery order.
-struct Records {
-  std::vector<vigil_exec_event> execs;
-  std::vector<vigil_fork_event> forks;
-  std::vector<vigil_exit_event> exits;
-  std::vector<std::string> malformed;
-  std::size_t count = 0;
-
-  void add(std::span<const std::uint8_t> record) {
-    ++count;
-    vigil_event_header header{};
-    if (record.size() < sizeof(header)) {
-      malformed.push_back("short record of " + std::to_string(record.size()) + " bytes");
-      return;
-    }
-    std::memcpy(&header, record.data(), sizeof(header));
-    if (header.size != record.size()) {
-      malformed.push_back("type " + std::to_string(header.type) + ": header.size " +
-                          std::to_string(header.size) + " != " + std::to_string(record.size()));
-      return;
-    }
-    switch (header.type) {
-      case VIGIL_EVENT_EXEC: push(execs, record); break;
-      case VIGIL_EVENT_FORK: push(forks, record); break;
-      case VIGIL_EVENT_EXIT: push(exits, record); break;
-      default: malformed.push_back("unknown type " + std::to_string(header.type));
-    }
-  }
-
-  template <class T>
-  void push(std::vector<T>& into, std::span<const std::uint8_t> record) {
-    if (record.size() != sizeof(T)) {
-      malformed.push_back("record of " + std::to_string(record.size()) + " bytes, want " +
-                          std::to_string(sizeof(T)));
-      return;
-    }
-    T event{};
-    std::memcpy(&event, record.data(), sizeof(T));
-    into.push_back(event);
-  }
-
-  const vigil_exec_event* exec_of(pid_t pid) const {
-    for (const auto& e : execs)
-      if (e.header.pid == static_cast<__u32>(pid)) return &e;
-    return nullptr;
-  }
-  const vigil_fork_event* fork_of(pid_t child) const {
-    for (const auto& e : forks)
-      if (e.child_pid == static_cast<__u32>(child)) return &e;
-    return nullptr;
-  }
-  const vigil_exit_event* exit_of(pid_t pid) const {
-    for (const auto& e : exits)
-      if (e.header.pid == static_cast<__u32>(pid)) return &e;
-    return nullptr;
-  }
-};
-
-// Polls until `done` holds or 10 s pass; returns whether it held.
-bool poll_until(ProcessProbe& probe, Records& records, const std::function<bool()>& done) {
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    auto n = probe.poll(100ms, [&](std::span<const std::uint8_t> r) { records.add(r); });
-    if (!n) {
-      ADD_FAILURE() << n.error().message;
-      return false;
-    }
-  }
-  return true;
-}
+using ProcessRecords = vigil::test::syscall_probe::ProcessRecords;
+using vigil::test::syscall_probe::boottime_ns;
+using vigil::test::syscall_probe::ChildCgroup;
+using vigil::test::syscall_probe::comm_of;
+using vigil::test::syscall_probe::inode_of;
+using vigil::test::syscall_probe::own_cgroup_dir;
+using vigil::test::syscall_probe::own_comm;
+using vigil::test::syscall_probe::read_report_and_reap;
+using vigil::test::syscall_probe::stat_inodes;
+using vigil::test::syscall_probe::poll_until;
 
 std::optional<ProcessProbe> open_probe(std::size_t ring_bytes = std::size_t{1} << 20) {
   auto probe = ProcessProbe::open(ProcessProbeOptions{.ring_buffer_bytes = ring_bytes});
@@ -111,73 +47,14 @@ std::optional<ProcessProbe> open_probe(std::size_t ring_bytes = std::size_t{1} <
   return std::move(*probe);
 }
 
-std::uint64_t inode_of(const std::string& path) {
-  struct stat st{};
-  if (::stat(path.c_str(), &st) != 0) return 0;
-  return st.st_ino;
-}
-
-std::uint64_t boottime_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_BOOTTIME, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-// This process's cgroup v2 directory, found without eBPF from /proc/self/cgroup's "0::" line
-// and the cgroup2 mount in /proc/self/mountinfo. Its inode number is the cgroup id.
-std::optional<std::string> own_cgroup_dir() {
-  std::ifstream cgroups("/proc/self/cgroup");
-  std::string line, path;
-  bool found = false;
-  while (std::getline(cgroups, line)) {
-    if (line.rfind("0::", 0) == 0) {
-      path = line.substr(3);
-      found = true;
-    }
-  }
-  if (!found) return std::nullopt;
-  std::ifstream mounts("/proc/self/mountinfo");
-  while (std::getline(mounts, line)) {
-    auto dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream tail(line.substr(dash + 3));
-    std::string fstype;
-    tail >> fstype;
-    if (fstype != "cgroup2") continue;
-    std::istringstream head(line.substr(0, dash));
-    std::string id, parent, devno, root, mount_point;
-    head >> id >> parent >> devno >> root >> mount_point;
-    std::string relative = path;
-    if (root != "/") {
-      if (relative.rfind(root, 0) != 0) continue;
-      relative = relative.substr(root.size());
-    }
-    std::string dir = mount_point + (relative == "/" ? "" : relative);
-    if (inode_of(dir) != 0) return dir;
-  }
-  return std::nullopt;
-}
-
 std::optional<std::uint64_t> own_cgroup_id() {
   auto dir = own_cgroup_dir();
   if (!dir) return std::nullopt;
   return inode_of(*dir);
 }
 
-std::string own_comm() {
-  std::string comm = vigil::test::read_text("/proc/self/comm");
-  while (!comm.empty() && comm.back() == '\n') comm.pop_back();
-  return comm;
-}
-
-std::string comm_of(const vigil_event_header& h) { return std::string(h.comm, strnlen(h.comm, sizeof(h.comm))); }
-
-#define PROBE_PRECONDITIONS()                                                          \
-  VIGIL_REQUIRE_ROOT();                                                                \
-  VIGIL_REQUIRE(::access("/sys/kernel/btf/vmlinux", R_OK) == 0, "kernel BTF (CO-RE)")
-
 TEST(ProcessProbe, ReportsForkExecAndExitOfAChild) {
-  PROBE_PRECONDITIONS();
+  PROBE_SYSCALL_PRECONDITIONS();
   auto probe = open_probe();
   ASSERT_TRUE(probe);
 
@@ -200,11 +77,11 @@ TEST(ProcessProbe, ReportsForkExecAndExitOfAChild) {
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
   const std::uint64_t after = boottime_ns();
 
-  Records records;
+  ProcessRecords records;
   ASSERT_TRUE(poll_until(*probe, records, [&] {
-    return records.exec_of(child) && records.fork_of(child) && records.exit_of(child);
-  })) << "exec " << !!records.exec_of(child) << " fork " << !!records.fork_of(child) << " exit "
-      << !!records.exit_of(child) << " of " << records.count << " records";
+    return records.exec_of_pid(child) && records.fork_of_child(child) && records.exit_of_pid(child);
+  })) << "exec " << !!records.exec_of_pid(child) << " fork " << !!records.fork_of_child(child) << " exit "
+      << !!records.exit_of_pid(child) << " of " << records.count << " records";
   EXPECT_TRUE(records.malformed.empty()) << records.malformed.front();
 
   const auto cgroup_id = own_cgroup_id();
@@ -227,7 +104,7 @@ TEST(ProcessProbe, ReportsForkExecAndExitOfAChild) {
   };
 
   // fork: recorded in the parent (this process), names the child.
-  const vigil_fork_event& fork = *records.fork_of(child);
+  const vigil_fork_event& fork = *records.fork_of_child(child);
   expect_common(fork.header, "fork");
   EXPECT_EQ(fork.header.type, static_cast<__u32>(VIGIL_EVENT_FORK));
   EXPECT_EQ(fork.header.size, sizeof(vigil_fork_event));
@@ -238,7 +115,7 @@ TEST(ProcessProbe, ReportsForkExecAndExitOfAChild) {
   EXPECT_EQ(fork.child_tid, static_cast<__u32>(child));
 
   // exec: recorded in the child after the new program was loaded.
-  const vigil_exec_event& exec = *records.exec_of(child);
+  const vigil_exec_event& exec = *records.exec_of_pid(child);
   expect_common(exec.header, "exec");
   EXPECT_EQ(exec.header.type, static_cast<__u32>(VIGIL_EVENT_EXEC));
   EXPECT_EQ(exec.header.size, sizeof(vigil_exec_event));
@@ -263,7 +140,7 @@ TEST(ProcessProbe, ReportsForkExecAndExitOfAChild) {
   EXPECT_EQ(exec.exe_dev, exe.st_dev) << "major " << major(exe.st_dev) << " minor " << minor(exe.st_dev);
 
   // exit: recorded in the child's last thread.
-  const vigil_exit_event& exit = *records.exit_of(child);
+  const vigil_exit_event& exit = *records.exit_of_pid(child);
   expect_common(exit.header, "exit");
   EXPECT_EQ(exit.header.type, static_cast<__u32>(VIGIL_EVENT_EXIT));
   EXPECT_EQ(exit.header.size, sizeof(vigil_exit_event));
@@ -283,64 +160,40 @@ TEST(ProcessProbe, ReportsForkExecAndExitOfAChild) {
 // A child in its own cgroup and new mount and network namespaces (and a new pid namespace for
 // its children only): the records follow the task, and pid_ns is the active one.
 TEST(ProcessProbe, CgroupAndNamespacesAreTheTasks) {
-  PROBE_PRECONDITIONS();
-  auto parent_dir = own_cgroup_dir();
-  VIGIL_REQUIRE(parent_dir.has_value(), "a cgroup v2 hierarchy");
-  const std::string cgroup = *parent_dir + "/vigil-probe-test-" + std::to_string(::getpid());
-  VIGIL_REQUIRE(::mkdir(cgroup.c_str(), 0755) == 0 || errno == EEXIST,
-                "a writable cgroup v2 hierarchy (mkdir " + cgroup + ": " + std::strerror(errno) + ")");
-  struct RemoveCgroup {
-    std::string path;
-    ~RemoveCgroup() {
-      for (int i = 0; i < 50 && ::rmdir(path.c_str()) != 0 && errno == EBUSY; ++i) ::usleep(10'000);
-    }
-  } remove{cgroup};
-  const std::string procs = cgroup + "/cgroup.procs";
+  PROBE_SYSCALL_PRECONDITIONS();
+  const ChildCgroup test_cgroup("vigil-probe-test-");
+  VIGIL_REQUIRE(test_cgroup.created, test_cgroup.requirement);
+  const std::string& cgroup = test_cgroup.path;
 
   auto probe = open_probe();
   ASSERT_TRUE(probe);
-  int pipe_fds[2];
-  ASSERT_EQ(::pipe(pipe_fds), 0);
-  pid_t child = ::fork();
-  ASSERT_GE(child, 0);
+  int pipe_fd = -1;
+  const pid_t child = test_cgroup.fork_into(pipe_fd);
+  ASSERT_GE(child, 0) << std::strerror(errno);
   if (child == 0) {
     // Only async-signal-safe calls between fork and exec.
-    ::close(pipe_fds[0]);
-    int fd = ::open(procs.c_str(), O_WRONLY);
-    if (fd < 0 || ::write(fd, "0", 1) != 1) ::_exit(120);
-    ::close(fd);
     if (::unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID) != 0) ::_exit(121);
     std::uint64_t inos[3] = {};
     const char* names[3] = {"/proc/self/ns/mnt", "/proc/self/ns/net", "/proc/self/ns/pid"};
-    for (int i = 0; i < 3; ++i) {
-      struct stat st{};
-      if (::stat(names[i], &st) != 0) ::_exit(122);
-      inos[i] = st.st_ino;
-    }
-    if (::write(pipe_fds[1], inos, sizeof(inos)) != sizeof(inos)) ::_exit(123);
-    ::close(pipe_fds[1]);
+    if (!stat_inodes(names, inos)) ::_exit(122);
+    if (::write(pipe_fd, inos, sizeof(inos)) != sizeof(inos)) ::_exit(123);
+    ::close(pipe_fd);
     char* argv[] = {const_cast<char*>("/bin/true"), nullptr};
     ::execv("/bin/true", argv);
     ::_exit(127);
   }
-  ::close(pipe_fds[1]);
   std::uint64_t inos[3] = {};
-  ssize_t got = ::read(pipe_fds[0], inos, sizeof(inos));
-  ::close(pipe_fds[0]);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child setup failed, status " << status;
-  ASSERT_EQ(got, static_cast<ssize_t>(sizeof(inos)));
+  ASSERT_NO_FATAL_FAILURE(read_report_and_reap(pipe_fd, child, inos, sizeof(inos)));
 
-  Records records;
-  ASSERT_TRUE(poll_until(*probe, records, [&] { return records.exec_of(child) && records.exit_of(child); }));
+  ProcessRecords records;
+  ASSERT_TRUE(poll_until(*probe, records, [&] { return records.exec_of_pid(child) && records.exit_of_pid(child); }));
   const std::uint64_t cgroup_id = inode_of(cgroup);
   ASSERT_NE(cgroup_id, 0u);
   EXPECT_NE(cgroup_id, own_cgroup_id().value_or(0)) << "the test cgroup must differ from our own";
   EXPECT_NE(inos[0], inode_of("/proc/self/ns/mnt"));
   EXPECT_NE(inos[1], inode_of("/proc/self/ns/net"));
   EXPECT_EQ(inos[2], inode_of("/proc/self/ns/pid")) << "unshare(CLONE_NEWPID) moves only children";
-  for (const vigil_event_header* h : {&records.exec_of(child)->header, &records.exit_of(child)->header}) {
+  for (const vigil_event_header* h : {&records.exec_of_pid(child)->header, &records.exit_of_pid(child)->header}) {
     SCOPED_TRACE(h->type);
     EXPECT_EQ(h->cgroup_id, cgroup_id);
     EXPECT_EQ(h->mnt_ns, inos[0]);
@@ -348,13 +201,13 @@ TEST(ProcessProbe, CgroupAndNamespacesAreTheTasks) {
     EXPECT_EQ(h->pid_ns, inos[2]);
   }
   // The fork was recorded in this process: our cgroup and namespaces.
-  ASSERT_TRUE(records.fork_of(child));
-  EXPECT_EQ(records.fork_of(child)->header.cgroup_id, own_cgroup_id().value_or(0));
-  EXPECT_EQ(records.fork_of(child)->header.net_ns, inode_of("/proc/self/ns/net"));
+  ASSERT_TRUE(records.fork_of_child(child));
+  EXPECT_EQ(records.fork_of_child(child)->header.cgroup_id, own_cgroup_id().value_or(0));
+  EXPECT_EQ(records.fork_of_child(child)->header.net_ns, inode_of("/proc/self/ns/net"));
 }
 
 TEST(ProcessProbe, ExitCodeIsTheWaitStatus) {
-  PROBE_PRECONDITIONS();
+  PROBE_SYSCALL_PRECONDITIONS();
   auto probe = open_probe();
   ASSERT_TRUE(probe);
 
@@ -373,17 +226,17 @@ TEST(ProcessProbe, ExitCodeIsTheWaitStatus) {
   ASSERT_TRUE(WIFEXITED(exited_status) && WEXITSTATUS(exited_status) == 42);
   ASSERT_TRUE(WIFSIGNALED(killed_status) && WTERMSIG(killed_status) == SIGKILL);
 
-  Records records;
-  ASSERT_TRUE(poll_until(*probe, records, [&] { return records.exit_of(exited) && records.exit_of(killed); }));
-  EXPECT_EQ(records.exit_of(exited)->exit_code, static_cast<__u32>(exited_status));
-  EXPECT_EQ(records.exit_of(killed)->exit_code, static_cast<__u32>(killed_status));
-  ASSERT_TRUE(records.fork_of(exited));
-  EXPECT_EQ(records.fork_of(exited)->header.pid, static_cast<__u32>(::getpid()));
-  EXPECT_FALSE(records.exec_of(exited)) << "no exec happened in the child";
+  ProcessRecords records;
+  ASSERT_TRUE(poll_until(*probe, records, [&] { return records.exit_of_pid(exited) && records.exit_of_pid(killed); }));
+  EXPECT_EQ(records.exit_of_pid(exited)->exit_code, static_cast<__u32>(exited_status));
+  EXPECT_EQ(records.exit_of_pid(killed)->exit_code, static_cast<__u32>(killed_status));
+  ASSERT_TRUE(records.fork_of_child(exited));
+  EXPECT_EQ(records.fork_of_child(exited)->header.pid, static_cast<__u32>(::getpid()));
+  EXPECT_FALSE(records.exec_of_pid(exited)) << "no exec happened in the child";
 }
 
 TEST(ProcessProbe, ThreadsAreNeitherForksNorExits) {
-  PROBE_PRECONDITIONS();
+  PROBE_SYSCALL_PRECONDITIONS();
   auto probe = open_probe();
   ASSERT_TRUE(probe);
   const pid_t self = ::getpid();
@@ -395,17 +248,17 @@ TEST(ProcessProbe, ThreadsAreNeitherForksNorExits) {
   if (marker == 0) ::_exit(0);
   ASSERT_EQ(::waitpid(marker, nullptr, 0), marker);
 
-  Records records;
-  ASSERT_TRUE(poll_until(*probe, records, [&] { return records.exit_of(marker) != nullptr; }));
+  ProcessRecords records;
+  ASSERT_TRUE(poll_until(*probe, records, [&] { return records.exit_of_pid(marker) != nullptr; }));
   for (const auto& f : records.forks) {
     EXPECT_NE(f.child_pid, static_cast<__u32>(self)) << "a thread was reported as a new process";
     EXPECT_EQ(f.child_pid, f.child_tid);
   }
-  EXPECT_FALSE(records.exit_of(self)) << "a thread exit was reported as a process exit";
+  EXPECT_FALSE(records.exit_of_pid(self)) << "a thread exit was reported as a process exit";
 }
 
 TEST(ProcessProbe, CountsRecordsThatDoNotFit) {
-  PROBE_PRECONDITIONS();
+  PROBE_SYSCALL_PRECONDITIONS();
   // One page of ring buffer holds a few dozen fork/exit records; make hundreds without polling.
   auto probe = open_probe(static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)));
   ASSERT_TRUE(probe);
@@ -422,7 +275,7 @@ TEST(ProcessProbe, CountsRecordsThatDoNotFit) {
                               drops->by_type[VIGIL_EVENT_FORK] + drops->by_type[VIGIL_EVENT_EXIT]);
 
   // What did fit is still well formed, and the buffer works again once drained.
-  Records records;
+  ProcessRecords records;
   auto n = probe->poll(0ms, [&](std::span<const std::uint8_t> r) { records.add(r); });
   ASSERT_TRUE(n) << n.error().message;
   EXPECT_GT(*n, 0u);
@@ -430,7 +283,7 @@ TEST(ProcessProbe, CountsRecordsThatDoNotFit) {
 }
 
 TEST(ProcessProbe, MovedFromProbeReportsAnError) {
-  PROBE_PRECONDITIONS();
+  PROBE_SYSCALL_PRECONDITIONS();
   auto probe = open_probe();
   ASSERT_TRUE(probe);
   ProcessProbe moved = std::move(*probe);

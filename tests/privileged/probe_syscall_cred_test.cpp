@@ -7,10 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <sstream>
-#include <string>
 #include <vector>
 
 #include "probe_syscall_fixture.h"
@@ -98,13 +95,11 @@ TEST(ProbeSyscallCred, SetIdsAndCapsetOldAndNewCredentials) {
   auto probe = open_probe(numbers);
   ASSERT_TRUE(probe);
 
-  int pipe_fds[2];
-  ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
-  pid_t child = ::fork();
-  ASSERT_GE(child, 0);
+  int pipe_fd = -1;
+  const pid_t child = fork_with_pipe(pipe_fd);
+  ASSERT_GE(child, 0) << std::strerror(errno);
   if (child == 0) {
-    ::close(pipe_fds[0]);
-    report(pipe_fds[1], 0);
+    report(pipe_fd, 0);
     for (const auto& step : steps) {
       long r;
       if (step.nr == SYS_capset) {
@@ -116,28 +111,27 @@ TEST(ProbeSyscallCred, SetIdsAndCapsetOldAndNewCredentials) {
       } else {
         r = ::syscall(step.nr, step.args[0], step.args[1], step.args[2]);
       }
-      report(pipe_fds[1], r < 0 ? -errno : r);
+      report(pipe_fd, r < 0 ? -errno : r);
     }
     ::_exit(0);
   }
-  ::close(pipe_fds[1]);
   std::vector<Outcome> outcomes;
   for (;;) {
     Outcome o;
     std::uint32_t len = 0;
-    if (::read(pipe_fds[0], &o.ret, sizeof(o.ret)) != sizeof(o.ret)) break;
-    ASSERT_EQ(::read(pipe_fds[0], &len, sizeof(len)), static_cast<ssize_t>(sizeof(len)));
+    if (::read(pipe_fd, &o.ret, sizeof(o.ret)) != sizeof(o.ret)) break;
+    ASSERT_EQ(::read(pipe_fd, &len, sizeof(len)), static_cast<ssize_t>(sizeof(len)));
     std::string status(len, '\0');
     std::size_t got = 0;
     while (got < len) {
-      ssize_t n = ::read(pipe_fds[0], status.data() + got, len - got);
+      ssize_t n = ::read(pipe_fd, status.data() + got, len - got);
       ASSERT_GT(n, 0);
       got += static_cast<std::size_t>(n);
     }
     o.creds = parse_status(status);
     outcomes.push_back(o);
   }
-  ::close(pipe_fds[0]);
+  ::close(pipe_fd);
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;

@@ -7,9 +7,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <string>
 #include <vector>
 
 #include "probe_syscall_fixture.h"
@@ -17,12 +14,6 @@
 namespace {
 
 using namespace vigil::test::syscall_probe;
-using vigil::test::TempDir;
-
-long sys(long nr, auto... args) {
-  long r = ::syscall(nr, args...);
-  return r < 0 ? -errno : r;
-}
 
 struct Argv {
   std::vector<std::string> strings;
@@ -74,10 +65,8 @@ TEST(ProbeSyscallExec, FailedExecsInThisProcess) {
   ASSERT_EQ(sys(SYS_execve, dir.path().c_str(), argv.get(), envp.get()), -EACCES);
 
   Records records;
-  ASSERT_TRUE(poll_until(*probe, records, [&] {
-    return Records::count_of(records.syscall_execs, self.tid, SYS_execve) >= 2 &&
-           Records::count_of(records.syscall_execs, self.tid, SYS_execveat) >= 1;
-  }));
+  ASSERT_TRUE(poll_for_counts(*probe, records, &Records::syscall_execs, self.tid,
+                              {{SYS_execve, 2}, {SYS_execveat, 1}}));
   ASSERT_TRUE(records.malformed.empty()) << records.malformed.front();
   auto execves = Records::of(records.syscall_execs, self.tid, SYS_execve);
   ASSERT_EQ(execves.size(), 2u);

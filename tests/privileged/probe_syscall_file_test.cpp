@@ -9,23 +9,13 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <string>
-
 #include "probe_syscall_fixture.h"
 
 namespace {
 
 using namespace vigil::test::syscall_probe;
-using vigil::test::TempDir;
 
 constexpr int kCreatFlags = O_CREAT | O_WRONLY | O_TRUNC;
-
-long sys(long nr, auto... args) {
-  long r = ::syscall(nr, args...);
-  return r < 0 ? -errno : r;
-}
 
 // Checks what every file record made by this thread says beyond its family fields.
 void expect_file_record(const Self& self, const vigil_syscall_file_event& e, long nr, long ret) {
@@ -94,12 +84,8 @@ TEST(ProbeSyscallFile, OpenCreatOpenatOpenat2) {
   ASSERT_EQ(toolong, -ENAMETOOLONG);
 
   Records records;
-  ASSERT_TRUE(poll_until(*probe, records, [&] {
-    return Records::count_of(records.files, self.tid, SYS_open) >= 4 &&
-           Records::count_of(records.files, self.tid, SYS_openat) >= 2 &&
-           Records::count_of(records.files, self.tid, SYS_creat) >= 1 &&
-           Records::count_of(records.files, self.tid, SYS_openat2) >= 1;
-  }));
+  ASSERT_TRUE(poll_for_counts(*probe, records, &Records::files, self.tid,
+                              {{SYS_open, 4}, {SYS_openat, 2}, {SYS_creat, 1}, {SYS_openat2, 1}}));
   ASSERT_TRUE(records.malformed.empty()) << records.malformed.front();
 
   auto opens = Records::of(records.files, self.tid, SYS_open);
@@ -214,13 +200,8 @@ TEST(ProbeSyscallFile, UnlinkAndRename) {
   ASSERT_EQ(sys(SYS_unlinkat, dirfd, "a2", 0), 0);
 
   Records records;
-  ASSERT_TRUE(poll_until(*probe, records, [&] {
-    return Records::count_of(records.files, self.tid, SYS_unlinkat) >= 2 &&
-           Records::count_of(records.files, self.tid, SYS_unlink) >= 2 &&
-           Records::count_of(records.files, self.tid, SYS_renameat2) >= 2 &&
-           Records::count_of(records.files, self.tid, SYS_renameat) >= 1 &&
-           Records::count_of(records.files, self.tid, SYS_rename) >= 1;
-  }));
+  ASSERT_TRUE(poll_for_counts(*probe, records, &Records::files, self.tid,
+                              {{SYS_unlinkat, 2}, {SYS_unlink, 2}, {SYS_renameat2, 2}, {SYS_renameat, 1}, {SYS_rename, 1}}));
   ASSERT_TRUE(records.malformed.empty()) << records.malformed.front();
 
   std::vector<vigil_syscall_file_event> keep;
@@ -321,12 +302,8 @@ TEST(ProbeSyscallFile, ChmodAndChown) {
   EXPECT_EQ(lst.st_uid, 99u);
 
   Records records;
-  ASSERT_TRUE(poll_until(*probe, records, [&] {
-    return Records::count_of(records.files, self.tid, SYS_lchown) >= 1 &&
-           Records::count_of(records.files, self.tid, SYS_chmod) >= 1 &&
-           Records::count_of(records.files, self.tid, SYS_fchown) >= 1 &&
-           Records::count_of(records.files, self.tid, SYS_fchownat) >= 1;
-  }));
+  ASSERT_TRUE(poll_for_counts(*probe, records, &Records::files, self.tid,
+                              {{SYS_lchown, 1}, {SYS_chmod, 1}, {SYS_fchown, 1}, {SYS_fchownat, 1}}));
   drain(*probe, records);
   ASSERT_TRUE(records.malformed.empty()) << records.malformed.front();
 
@@ -422,10 +399,7 @@ TEST(ProbeSyscallFile, MountAndUmount) {
   ASSERT_EQ(sys(SYS_umount2, target.c_str(), 0), -EINVAL) << "already unmounted";
 
   Records records;
-  ASSERT_TRUE(poll_until(*probe, records, [&] {
-    return Records::count_of(records.files, self.tid, SYS_umount2) >= 2 &&
-           Records::count_of(records.files, self.tid, SYS_mount) >= 2;
-  }));
+  ASSERT_TRUE(poll_for_counts(*probe, records, &Records::files, self.tid, {{SYS_umount2, 2}, {SYS_mount, 2}}));
   ASSERT_TRUE(records.malformed.empty()) << records.malformed.front();
   auto mounts = Records::of(records.files, self.tid, SYS_mount);
   // The MS_PRIVATE remount above is a mount(2) too, with NULL source and type.

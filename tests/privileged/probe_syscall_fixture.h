@@ -5,17 +5,21 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <optional>
-#include <sstream>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "event_header.h"
@@ -27,6 +31,7 @@
 namespace vigil::test::syscall_probe {
 
 using namespace std::chrono_literals;
+using vigil::test::TempDir;
 
 inline std::uint64_t inode_of(const std::string& path) {
   struct stat st{};
@@ -38,6 +43,12 @@ inline std::uint64_t boottime_ns() {
   timespec ts{};
   ::clock_gettime(CLOCK_BOOTTIME, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// A raw syscall: its result, or -errno.
+inline long sys(long nr, auto... args) {
+  long r = ::syscall(nr, args...);
+  return r < 0 ? -errno : r;
 }
 
 inline pid_t own_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
@@ -55,26 +66,94 @@ inline std::optional<std::string> own_cgroup_dir() {
     }
   }
   if (!found) return std::nullopt;
-  std::ifstream mounts("/proc/self/mountinfo");
-  while (std::getline(mounts, line)) {
-    auto dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream tail(line.substr(dash + 3));
-    std::string fstype;
-    tail >> fstype;
-    if (fstype != "cgroup2") continue;
-    std::istringstream head(line.substr(0, dash));
-    std::string id, parent, devno, root, mount_point;
-    head >> id >> parent >> devno >> root >> mount_point;
+  for (const MountInfo& mount : read_mountinfo()) {
+    if (mount.fstype != "cgroup2") continue;
     std::string relative = path;
-    if (root != "/") {
-      if (relative.rfind(root, 0) != 0) continue;
-      relative = relative.substr(root.size());
+    if (mount.root != "/") {
+      if (relative.rfind(mount.root, 0) != 0) continue;
+      relative = relative.substr(mount.root.size());
     }
-    std::string dir = mount_point + (relative == "/" ? "" : relative);
+    std::string dir = mount.mount_point + (relative == "/" ? "" : relative);
     if (inode_of(dir) != 0) return dir;
   }
   return std::nullopt;
+}
+
+// Forks with a close-on-exec pipe to the parent: in the child (0 returned) `fd` becomes the write
+// end, in the parent (the child's pid returned) the read end; the other end is closed. -1 if
+// pipe2 or fork failed.
+inline pid_t fork_with_pipe(int& fd) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return -1;
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return -1;
+  }
+  ::close(fds[pid == 0 ? 0 : 1]);
+  fd = fds[pid == 0 ? 1 : 0];
+  return pid;
+}
+
+// A new cgroup under this process's own, removed (once empty) when this goes out of scope.
+// Usable when `created`; else `requirement` says what is missing.
+struct ChildCgroup {
+  bool created = false;
+  std::string path;
+  std::string procs;  // path + "/cgroup.procs"
+  std::string requirement = "a cgroup v2 hierarchy";
+
+  explicit ChildCgroup(const std::string& prefix) {
+    auto parent = own_cgroup_dir();
+    if (!parent) return;
+    path = *parent + "/" + prefix + std::to_string(::getpid());
+    procs = path + "/cgroup.procs";
+    created = ::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST;
+    if (!created) requirement = "a writable cgroup v2 hierarchy (mkdir " + path + ": " + std::strerror(errno) + ")";
+  }
+  // Moves the calling process into this cgroup. Async-signal-safe: for a child between fork and exec.
+  bool join() const {
+    int fd = ::open(procs.c_str(), O_WRONLY);
+    if (fd < 0) return false;
+    bool joined = ::write(fd, "0", 1) == 1;
+    ::close(fd);
+    return joined;
+  }
+  // fork_with_pipe, the child first moved into this cgroup (it exits with 120 if it cannot be).
+  pid_t fork_into(int& fd) const {
+    const pid_t pid = fork_with_pipe(fd);
+    if (pid == 0 && !join()) ::_exit(120);
+    return pid;
+  }
+  ChildCgroup(const ChildCgroup&) = delete;
+  ChildCgroup& operator=(const ChildCgroup&) = delete;
+  ~ChildCgroup() {
+    if (!created) return;
+    for (int i = 0; i < 50 && ::rmdir(path.c_str()) != 0 && errno == EBUSY; ++i) ::usleep(10'000);
+  }
+};
+
+// In a forked child: the inode numbers of `paths` (namespace files). Async-signal-safe.
+template <std::size_t N>
+bool stat_inodes(const char* const (&paths)[N], std::uint64_t (&inodes)[N]) {
+  for (std::size_t i = 0; i < N; ++i) {
+    struct stat st{};
+    if (::stat(paths[i], &st) != 0) return false;
+    inodes[i] = st.st_ino;
+  }
+  return true;
+}
+
+// In the parent of fork_with_pipe: reads the child's report of `size` bytes, closes the pipe and
+// reaps the child, which must have exited 0. Use with ASSERT_NO_FATAL_FAILURE.
+inline void read_report_and_reap(int fd, pid_t child, void* report, std::size_t size) {
+  ssize_t got = ::read(fd, report, size);
+  ::close(fd);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child setup failed, status " << status;
+  ASSERT_EQ(got, static_cast<ssize_t>(size));
 }
 
 inline std::string own_comm() {
@@ -91,13 +170,9 @@ inline std::string text(const char* field, std::uint32_t size) {
   return std::string(field, strnlen(field, size));
 }
 
-// Every record, decoded by type, in delivery order.
-struct Records {
-  std::vector<vigil_syscall_file_event> files;
-  std::vector<vigil_syscall_net_event> nets;
-  std::vector<vigil_syscall_cred_event> creds;
-  std::vector<vigil_syscall_proc_event> procs;
-  std::vector<vigil_syscall_exec_event> syscall_execs;
+// The process probe's records (exec, fork, exit), decoded by type, in delivery order; a record
+// of any other type is malformed. Records adds the syscall families.
+struct ProcessRecords {
   std::vector<vigil_exec_event> execs;
   std::vector<vigil_fork_event> forks;
   std::vector<vigil_exit_event> exits;
@@ -105,29 +180,58 @@ struct Records {
   std::size_t count = 0;
 
   void add(std::span<const std::uint8_t> record) {
+    auto header = checked_header(record);
+    if (header && !add_process_record(*header, record)) unknown_type(*header);
+  }
+
+  // The exec (exit) record of pid, or nullptr.
+  const vigil_exec_event* exec_of_pid(pid_t pid) const {
+    for (const auto& e : execs)
+      if (e.header.pid == static_cast<__u32>(pid)) return &e;
+    return nullptr;
+  }
+  // The fork record that names child, or nullptr.
+  const vigil_fork_event* fork_of_child(pid_t child) const {
+    for (const auto& e : forks)
+      if (e.child_pid == static_cast<__u32>(child)) return &e;
+    return nullptr;
+  }
+  const vigil_exit_event* exit_of_pid(pid_t pid) const {
+    for (const auto& e : exits)
+      if (e.header.pid == static_cast<__u32>(pid)) return &e;
+    return nullptr;
+  }
+
+ protected:
+  // Counts the record; its header if it is one and its size matches, else notes it malformed.
+  std::optional<vigil_event_header> checked_header(std::span<const std::uint8_t> record) {
     ++count;
     vigil_event_header header{};
     if (record.size() < sizeof(header)) {
       malformed.push_back("short record of " + std::to_string(record.size()) + " bytes");
-      return;
+      return std::nullopt;
     }
     std::memcpy(&header, record.data(), sizeof(header));
     if (header.size != record.size()) {
       malformed.push_back("type " + std::to_string(header.type) + ": header.size " +
                           std::to_string(header.size) + " != " + std::to_string(record.size()));
-      return;
+      return std::nullopt;
     }
+    return header;
+  }
+
+  // Stores an exec, fork or exit record; false for any other type.
+  bool add_process_record(const vigil_event_header& header, std::span<const std::uint8_t> record) {
     switch (header.type) {
-      case VIGIL_EVENT_EXEC: push(execs, record); break;
-      case VIGIL_EVENT_FORK: push(forks, record); break;
-      case VIGIL_EVENT_EXIT: push(exits, record); break;
-      case VIGIL_EVENT_SYSCALL_FILE: push(files, record); break;
-      case VIGIL_EVENT_SYSCALL_NET: push(nets, record); break;
-      case VIGIL_EVENT_SYSCALL_CRED: push(creds, record); break;
-      case VIGIL_EVENT_SYSCALL_PROC: push(procs, record); break;
-      case VIGIL_EVENT_SYSCALL_EXEC: push(syscall_execs, record); break;
-      default: malformed.push_back("unknown type " + std::to_string(header.type));
+      case VIGIL_EVENT_EXEC: push(execs, record); return true;
+      case VIGIL_EVENT_FORK: push(forks, record); return true;
+      case VIGIL_EVENT_EXIT: push(exits, record); return true;
+      default: return false;
     }
+  }
+
+  void unknown_type(const vigil_event_header& header) {
+    malformed.push_back("unknown type " + std::to_string(header.type));
   }
 
   template <class T>
@@ -141,17 +245,27 @@ struct Records {
     std::memcpy(&event, record.data(), sizeof(T));
     into.push_back(event);
   }
+};
 
-  // The process probe's exec record of pid, or nullptr.
-  const vigil_exec_event* exec_of_pid(pid_t pid) const {
-    for (const auto& e : execs)
-      if (e.header.pid == static_cast<__u32>(pid)) return &e;
-    return nullptr;
-  }
-  const vigil_exit_event* exit_of_pid(pid_t pid) const {
-    for (const auto& e : exits)
-      if (e.header.pid == static_cast<__u32>(pid)) return &e;
-    return nullptr;
+// Every record, decoded by type, in delivery order.
+struct Records : ProcessRecords {
+  std::vector<vigil_syscall_file_event> files;
+  std::vector<vigil_syscall_net_event> nets;
+  std::vector<vigil_syscall_cred_event> creds;
+  std::vector<vigil_syscall_proc_event> procs;
+  std::vector<vigil_syscall_exec_event> syscall_execs;
+
+  void add(std::span<const std::uint8_t> record) {
+    auto header = checked_header(record);
+    if (!header || add_process_record(*header, record)) return;
+    switch (header->type) {
+      case VIGIL_EVENT_SYSCALL_FILE: push(files, record); break;
+      case VIGIL_EVENT_SYSCALL_NET: push(nets, record); break;
+      case VIGIL_EVENT_SYSCALL_CRED: push(creds, record); break;
+      case VIGIL_EVENT_SYSCALL_PROC: push(procs, record); break;
+      case VIGIL_EVENT_SYSCALL_EXEC: push(syscall_execs, record); break;
+      default: unknown_type(*header);
+    }
   }
 
   // Records of syscall nr made by thread tid, in order.
@@ -179,8 +293,10 @@ inline std::optional<probe::EventProbe> open_probe(std::vector<int> syscalls,
   return std::move(*probe);
 }
 
-// Polls until `done` holds or 10 s pass; returns whether it held.
-inline bool poll_until(probe::EventProbe& probe, Records& records, const std::function<bool()>& done) {
+// Polls until `done` holds or 10 s pass; returns whether it held. Probe: an EventProbe or a
+// ProcessProbe; Sink: Records or ProcessRecords.
+template <class Probe, class Sink>
+bool poll_until(Probe& probe, Sink& records, const std::function<bool()>& done) {
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (!done()) {
     if (std::chrono::steady_clock::now() > deadline) return false;
@@ -191,6 +307,18 @@ inline bool poll_until(probe::EventProbe& probe, Records& records, const std::fu
     }
   }
   return true;
+}
+
+// Polls until thread tid has made, for each {nr, n} in `wants`, at least n records of syscall nr
+// in the family `records.*family` (or 10 s pass); returns whether it did.
+template <class T>
+bool poll_for_counts(probe::EventProbe& probe, Records& records, std::vector<T> Records::*family, pid_t tid,
+                     std::initializer_list<std::pair<long, std::size_t>> wants) {
+  return poll_until(probe, records, [&] {
+    for (const auto& [nr, n] : wants)
+      if (Records::count_of(records.*family, tid, nr) < n) return false;
+    return true;
+  });
 }
 
 // Drains what is in the ring buffer now (plus what arrives within `wait`).

@@ -9,10 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <numeric>
-#include <string>
 #include <vector>
 
 #include "probe_syscall_fixture.h"
@@ -21,12 +18,6 @@ namespace {
 
 using namespace vigil::test::syscall_probe;
 using vigil::probe::EventProbe;
-using vigil::test::TempDir;
-
-long sys(long nr, auto... args) {
-  long r = ::syscall(nr, args...);
-  return r < 0 ? -errno : r;
-}
 
 bool has_path(const std::vector<vigil_syscall_file_event>& files, pid_t tid, long nr, const std::string& path) {
   for (const auto& e : Records::of(files, tid, nr))
@@ -172,54 +163,30 @@ TEST(ProbeSyscallInterest, DefaultCapturesEverySupportedSyscall) {
 // the unified hierarchy) and its own mount, network and UTS namespaces.
 TEST(ProbeSyscallInterest, HeaderNamesTheCallersCgroupAndNamespaces) {
   PROBE_SYSCALL_PRECONDITIONS();
-  auto parent_dir = own_cgroup_dir();
-  VIGIL_REQUIRE(parent_dir.has_value(), "a cgroup v2 hierarchy");
-  const std::string cgroup = *parent_dir + "/vigil-syscall-test-" + std::to_string(::getpid());
-  VIGIL_REQUIRE(::mkdir(cgroup.c_str(), 0755) == 0 || errno == EEXIST,
-                "a writable cgroup v2 hierarchy (mkdir " + cgroup + ": " + std::strerror(errno) + ")");
-  struct RemoveCgroup {
-    std::string path;
-    ~RemoveCgroup() {
-      for (int i = 0; i < 50 && ::rmdir(path.c_str()) != 0 && errno == EBUSY; ++i) ::usleep(10'000);
-    }
-  } remove{cgroup};
-  const std::string procs = cgroup + "/cgroup.procs";
+  const ChildCgroup test_cgroup("vigil-syscall-test-");
+  VIGIL_REQUIRE(test_cgroup.created, test_cgroup.requirement);
+  const std::string& cgroup = test_cgroup.path;
   TempDir dir;
   const std::string marker = dir / "in-child";
   Self self;
   auto probe = open_probe({SYS_openat});
   ASSERT_TRUE(probe);
 
-  int pipe_fds[2];
-  ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
-  pid_t child = ::fork();
-  ASSERT_GE(child, 0);
+  int pipe_fd = -1;
+  const pid_t child = test_cgroup.fork_into(pipe_fd);
+  ASSERT_GE(child, 0) << std::strerror(errno);
   if (child == 0) {
-    ::close(pipe_fds[0]);
-    int fd = ::open(procs.c_str(), O_WRONLY);
-    if (fd < 0 || ::write(fd, "0", 1) != 1) ::_exit(120);
-    ::close(fd);
     if (::unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS) != 0) ::_exit(121);
     std::uint64_t inos[2] = {};
     const char* names[2] = {"/proc/self/ns/mnt", "/proc/self/ns/net"};
-    for (int i = 0; i < 2; ++i) {
-      struct stat st{};
-      if (::stat(names[i], &st) != 0) ::_exit(122);
-      inos[i] = st.st_ino;
-    }
+    if (!stat_inodes(names, inos)) ::_exit(122);
     long marker_fd = ::syscall(SYS_openat, AT_FDCWD, marker.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
     if (marker_fd < 0) ::_exit(123);
-    if (::write(pipe_fds[1], inos, sizeof(inos)) != sizeof(inos)) ::_exit(124);
+    if (::write(pipe_fd, inos, sizeof(inos)) != sizeof(inos)) ::_exit(124);
     ::_exit(0);
   }
-  ::close(pipe_fds[1]);
   std::uint64_t inos[2] = {};
-  ssize_t got = ::read(pipe_fds[0], inos, sizeof(inos));
-  ::close(pipe_fds[0]);
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child setup failed, status " << status;
-  ASSERT_EQ(got, static_cast<ssize_t>(sizeof(inos)));
+  ASSERT_NO_FATAL_FAILURE(read_report_and_reap(pipe_fd, child, inos, sizeof(inos)));
 
   Records records;
   ASSERT_TRUE(poll_until(*probe, records, [&] { return has_path(records.files, child, SYS_openat, marker); }));

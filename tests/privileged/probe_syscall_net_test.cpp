@@ -8,21 +8,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <string>
-
 #include "probe_syscall_fixture.h"
 
 namespace {
 
 using namespace vigil::test::syscall_probe;
-using vigil::test::TempDir;
-
-long sys(long nr, auto... args) {
-  long r = ::syscall(nr, args...);
-  return r < 0 ? -errno : r;
-}
 
 void expect_net_record(const Self& self, const vigil_syscall_net_event& e, long nr, long ret) {
   self.expect_header(e.header, VIGIL_EVENT_SYSCALL_NET, sizeof(e));
@@ -105,10 +95,7 @@ TEST(ProbeSyscallNet, TcpOverIpv4Loopback) {
   ASSERT_EQ(sys(SYS_connect, client, reinterpret_cast<void*>(8), 16), -EFAULT);
 
   Records records;
-  ASSERT_TRUE(poll_until(*probe, records, [&] {
-    return Records::count_of(records.nets, self.tid, SYS_connect) >= 3 &&
-           Records::count_of(records.nets, self.tid, SYS_accept) >= 1;
-  }));
+  ASSERT_TRUE(poll_for_counts(*probe, records, &Records::nets, self.tid, {{SYS_connect, 3}, {SYS_accept, 1}}));
   ASSERT_TRUE(records.malformed.empty()) << records.malformed.front();
 
   auto sockets = Records::of(records.nets, self.tid, SYS_socket);
@@ -304,10 +291,7 @@ TEST(ProbeSyscallNet, UnixPathAndAbstractSockets) {
   ASSERT_EQ(sys(SYS_bind, abstract_server, &abstract_addr, abstract_len), 0);
 
   Records records;
-  ASSERT_TRUE(poll_until(*probe, records, [&] {
-    return Records::count_of(records.nets, self.tid, SYS_bind) >= 2 &&
-           Records::count_of(records.nets, self.tid, SYS_accept) >= 1;
-  }));
+  ASSERT_TRUE(poll_for_counts(*probe, records, &Records::nets, self.tid, {{SYS_bind, 2}, {SYS_accept, 1}}));
   auto binds = Records::of(records.nets, self.tid, SYS_bind);
   ASSERT_EQ(binds.size(), 2u);
   {

@@ -12,21 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <string>
-
 #include "probe_syscall_fixture.h"
 
 namespace {
 
 using namespace vigil::test::syscall_probe;
-using vigil::test::TempDir;
-
-long sys(long nr, auto... args) {
-  long r = ::syscall(nr, args...);
-  return r < 0 ? -errno : r;
-}
 
 void expect_proc_record(const Self& self, const vigil_syscall_proc_event& e, long nr, long ret,
                         std::initializer_list<std::uint64_t> args) {
@@ -212,10 +202,7 @@ TEST(ProbeSyscallProc, BpfAndModuleLoadingAttempts) {
   ASSERT_LT(finit, 0);
 
   Records records;
-  ASSERT_TRUE(poll_until(*probe, records, [&] {
-    return Records::count_of(records.procs, self.tid, SYS_finit_module) >= 1 &&
-           Records::count_of(records.procs, self.tid, SYS_bpf) >= 1;
-  }));
+  ASSERT_TRUE(poll_for_counts(*probe, records, &Records::procs, self.tid, {{SYS_finit_module, 1}, {SYS_bpf, 1}}));
   ASSERT_TRUE(records.malformed.empty()) << records.malformed.front();
   // The probe's own bpf() calls (interest map updates, ring buffer setup) are recorded too:
   // keep the map creation.

@@ -102,24 +102,10 @@ TEST(StateContainers, RuncContainersAreAttributedByCgroup) {
   EXPECT_TRUE(self->container->is_host());
   EXPECT_EQ(self->container->id, "host");
   EXPECT_EQ(self->container->name, "host");
-  const pid_t child = ::fork();
+  const SleepingChild sleeping;
+  const pid_t child = sleeping.pid;
   ASSERT_GE(child, 0);
-  if (child == 0) {
-    char* argv[] = {const_cast<char*>("sleep"), const_cast<char*>("30"), nullptr};
-    ::execv("/bin/sleep", argv);
-    ::_exit(127);
-  }
-  struct Reap {
-    pid_t pid;
-    ~Reap() {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  } reap{child};
-  ASSERT_TRUE(live->pump_until([&] {
-    const Process* p = table.find_live(static_cast<std::uint32_t>(child));
-    return p != nullptr && p->comm == "sleep";
-  }));
+  ASSERT_TRUE(live->pump_until([&] { return runs_sleep(table, child); }));
   EXPECT_TRUE(table.find_live(static_cast<std::uint32_t>(child))->container->is_host());
   EXPECT_EQ(table.find_live(static_cast<std::uint32_t>(child))->container->id, "host");
   // Every live process's cgroup resolved (a zombie seeded from a removed cgroup would not).

@@ -110,24 +110,10 @@ TEST(StateFdTable, FollowsRealSyscallsThroughForkAndExec) {
   EXPECT_TRUE(fds.find(server)->cloexec);
 
   // A child inherits them all; its exec keeps only those without close-on-exec.
-  const pid_t child = ::fork();
+  const SleepingChild sleeping;
+  const pid_t child = sleeping.pid;
   ASSERT_GE(child, 0);
-  if (child == 0) {
-    char* argv[] = {const_cast<char*>("sleep"), const_cast<char*>("30"), nullptr};
-    ::execv("/bin/sleep", argv);
-    ::_exit(127);
-  }
-  struct Reap {
-    pid_t pid;
-    ~Reap() {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  } reap{child};
-  ASSERT_TRUE(live->pump_until([&] {
-    const Process* p = table.find_live(static_cast<std::uint32_t>(child));
-    return p != nullptr && p->comm == "sleep";
-  }));
+  ASSERT_TRUE(live->pump_until([&] { return runs_sleep(table, child); }));
   const FdTable& inherited = table.find_live(static_cast<std::uint32_t>(child))->fds;
   for (int fd : {kept, kDup, client}) {
     SCOPED_TRACE(fd);

@@ -1,7 +1,9 @@
 #pragma once
 // Shared by the privileged state tests: a live ProcessProbe feeding a ProcessTable through the
 // events decoder, and reading /proc the way the tests compare against it.
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -112,6 +114,36 @@ inline std::optional<std::string> cgroup_v2_path(pid_t pid) {
 inline std::uint64_t inode_of(const std::string& path) {
   struct stat st{};
   return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// A `sleep 30` child, killed and reaped when this goes out of scope. pid is -1 if fork failed.
+struct SleepingChild {
+  pid_t pid = start();
+  SleepingChild() = default;
+  SleepingChild(const SleepingChild&) = delete;
+  SleepingChild& operator=(const SleepingChild&) = delete;
+  ~SleepingChild() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+
+ private:
+  static pid_t start() {
+    const pid_t child = ::fork();
+    if (child == 0) {
+      char* argv[] = {const_cast<char*>("sleep"), const_cast<char*>("30"), nullptr};
+      ::execv("/bin/sleep", argv);
+      ::_exit(127);
+    }
+    return child;
+  }
+};
+
+// Whether the table has pid live, already running sleep (its exec applied).
+inline bool runs_sleep(const ProcessTable& table, pid_t pid) {
+  const Process* p = table.find_live(static_cast<std::uint32_t>(pid));
+  return p != nullptr && p->comm == "sleep";
 }
 
 #define STATE_LIVE_PRECONDITIONS()                                                    \

@@ -41,19 +41,8 @@ std::string replace_all(std::string text, const std::string& what, const std::st
 // The cgroup mounts (v1 controllers and the v2 hierarchy) runc creates directories under.
 std::vector<std::string> cgroup_mount_points() {
   std::vector<std::string> mounts;
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
-    std::istringstream tail(line.substr(dash + 3));
-    std::string fstype;
-    tail >> fstype;
-    if (fstype != "cgroup" && fstype != "cgroup2") continue;
-    std::istringstream head(line.substr(0, dash));
-    std::string id, parent, devno, root, mount_point;
-    head >> id >> parent >> devno >> root >> mount_point;
-    mounts.push_back(mount_point);
+  for (const MountInfo& mount : read_mountinfo()) {
+    if (mount.fstype == "cgroup" || mount.fstype == "cgroup2") mounts.push_back(mount.mount_point);
   }
   return mounts;
 }

@@ -146,4 +146,22 @@ bool in_ci() {
   return ci != nullptr && std::string(ci) == "true";
 }
 
+std::vector<MountInfo> read_mountinfo(const std::string& path) {
+  std::vector<MountInfo> mounts;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto dash = line.find(" - ");
+    if (dash == std::string::npos) continue;
+    MountInfo mount;
+    std::istringstream tail(line.substr(dash + 3));
+    tail >> mount.fstype;
+    std::istringstream head(line.substr(0, dash));
+    std::string id, parent, devno;
+    head >> id >> parent >> devno >> mount.root >> mount.mount_point;
+    mounts.push_back(std::move(mount));
+  }
+  return mounts;
+}
+
 }  // namespace vigil::test

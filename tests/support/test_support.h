@@ -42,6 +42,15 @@ std::vector<uint8_t> read_xattr(const std::string& path, const std::string& name
 void write_xattr(const std::string& path, const std::string& name, const std::vector<uint8_t>& value);
 bool have_program(const std::string& name);
 
+// A line of /proc/self/mountinfo: the filesystem type, the root of the mount within its
+// filesystem and where it is mounted (both as the file spells them, octal escapes kept).
+struct MountInfo {
+  std::string fstype;
+  std::string root;
+  std::string mount_point;
+};
+std::vector<MountInfo> read_mountinfo(const std::string& path = "/proc/self/mountinfo");
+
 // Path of the vigil binary under test.
 std::string vigil_binary();
 
