@@ -61,6 +61,18 @@ static __always_inline void fill_header(struct vigil_event_header *h, __u32 type
   h->reserved1 = 0;
 }
 
+/* A record of `size` bytes in the ring buffer with its header filled from `task` (current), or
+ * NULL, with the drop counted, when the ring buffer is full. */
+static __always_inline void *reserve_record(__u32 type, __u32 size, struct task_struct *task) {
+  struct vigil_event_header *h = bpf_ringbuf_reserve(&events, size, 0);
+  if (!h) {
+    count_drop(type);
+    return NULL;
+  }
+  fill_header(h, type, size, task);
+  return h;
+}
+
 /* The kernel's internal dev_t (major << 20 | minor) as stat(2) reports it (new_encode_dev). */
 static __always_inline __u32 encode_dev(dev_t dev) {
   __u32 major = dev >> 20;

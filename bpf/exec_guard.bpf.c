@@ -13,18 +13,13 @@
 #include <bpf/bpf_tracing.h>
 
 #include "exec_guard_map.h"
+#include "syscall_nr.h"
+#include "task_files.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define VIGIL_SIGKILL 9
 #define VIGIL_FMODE_WRITE 0x2
-
-/* x86_64 syscall numbers of every call that can create a writable struct file from a path. */
-#define VIGIL_NR_OPEN 2
-#define VIGIL_NR_CREAT 85
-#define VIGIL_NR_OPENAT 257
-#define VIGIL_NR_OPEN_BY_HANDLE_AT 304
-#define VIGIL_NR_OPENAT2 437
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -61,15 +56,12 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(vigil_guard_open_exit, struct pt_regs *regs, long ret) {
   if (ret < 0) return 0;
   long nr = BPF_CORE_READ(regs, orig_ax);
-  if (nr != VIGIL_NR_OPENAT && nr != VIGIL_NR_OPEN && nr != VIGIL_NR_OPENAT2 && nr != VIGIL_NR_CREAT &&
-      nr != VIGIL_NR_OPEN_BY_HANDLE_AT)
+  /* Every call that makes a writable struct file from a path (x86_64 numbers). */
+  if (nr != VIGIL_NR_openat && nr != VIGIL_NR_open && nr != VIGIL_NR_openat2 && nr != VIGIL_NR_creat &&
+      nr != VIGIL_NR_open_by_handle_at)
     return 0;
-  struct task_struct *task = bpf_get_current_task_btf();
-  struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
-  unsigned int max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
-  if (!fds || (unsigned long)ret >= max_fds) return 0;
-  struct file *file = NULL;
-  if (bpf_core_read(&file, sizeof(file), &fds[ret]) < 0 || !file) return 0;
+  struct file *file = file_of_fd(bpf_get_current_task_btf(), ret);
+  if (!file) return 0;
   if (!(BPF_CORE_READ(file, f_mode) & VIGIL_FMODE_WRITE)) return 0;
   struct vigil_guarded_inode_key key;
   key_of(BPF_CORE_READ(file, f_inode), &key);

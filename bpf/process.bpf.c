@@ -22,12 +22,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm) {
-  struct vigil_exec_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-  if (!e) {
-    count_drop(VIGIL_EVENT_EXEC);
-    return 0;
-  }
-  fill_header(&e->header, VIGIL_EVENT_EXEC, sizeof(*e), task);
+  struct vigil_exec_event *e = reserve_record(VIGIL_EVENT_EXEC, sizeof(*e), task);
+  if (!e) return 0;
 
   struct inode *inode = BPF_CORE_READ(bprm, file, f_inode);
   e->exe_ino = BPF_CORE_READ(inode, i_ino);
@@ -73,12 +69,8 @@ int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child) 
   __u32 child_tid = BPF_CORE_READ(child, pid);
   if (child_pid != child_tid) return 0; /* a new thread of an existing process */
 
-  struct vigil_fork_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-  if (!e) {
-    count_drop(VIGIL_EVENT_FORK);
-    return 0;
-  }
-  fill_header(&e->header, VIGIL_EVENT_FORK, sizeof(*e), parent);
+  struct vigil_fork_event *e = reserve_record(VIGIL_EVENT_FORK, sizeof(*e), parent);
+  if (!e) return 0;
   e->child_pid = child_pid;
   e->child_tid = child_tid;
   bpf_ringbuf_submit(e, 0);
@@ -90,12 +82,8 @@ int BPF_PROG(vigil_exit, struct task_struct *task) {
   /* do_exit() decrements signal->live before this tracepoint: 0 means the last thread. */
   if (BPF_CORE_READ(task, signal, live.counter) != 0) return 0;
 
-  struct vigil_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-  if (!e) {
-    count_drop(VIGIL_EVENT_EXIT);
-    return 0;
-  }
-  fill_header(&e->header, VIGIL_EVENT_EXIT, sizeof(*e), task);
+  struct vigil_exit_event *e = reserve_record(VIGIL_EVENT_EXIT, sizeof(*e), task);
+  if (!e) return 0;
   /* What wait(2) will report: the group's code after exit_group() or a fatal signal. */
   int code = BPF_CORE_READ(task, exit_code);
   if (BPF_CORE_READ(task, signal, flags) & VIGIL_SIGNAL_GROUP_EXIT)

@@ -23,6 +23,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "common.bpf.h"
+#include "task_files.bpf.h"
 #include "syscall_events.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -130,18 +131,6 @@ static __always_inline __u32 read_user_path(char *dst, __u64 src, __u32 *flags, 
   }
   if (n == VIGIL_SYSCALL_PATH_MAX) *flags |= truncated;
   return n;
-}
-
-/* The file behind descriptor fd of the current task, or NULL. */
-static __always_inline struct file *file_of_fd(struct task_struct *task, __s64 fd) {
-  if (fd < 0) return NULL;
-  struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-  if (!fdt) return NULL;
-  if ((__u64)fd >= BPF_CORE_READ(fdt, max_fds)) return NULL;
-  struct file **fds = BPF_CORE_READ(fdt, fd);
-  struct file *file = NULL;
-  if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) < 0) return NULL;
-  return file;
 }
 
 static __always_inline void inode_of_file(struct file *file, __u64 *ino, __u32 *dev) {
@@ -272,23 +261,28 @@ static __always_inline void submit(void *record) {
   bpf_ringbuf_submit(record, pending >= size / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
-static __always_inline void fill_common(struct vigil_syscall_common *sc, long nr, long ret) {
-  sc->syscall_nr = nr;
-  sc->flags = 0;
-  sc->ret = ret;
+/* Every syscall record starts with the header and the common part (bpf/abi/syscall_events.h). */
+struct syscall_record_prefix {
+  struct vigil_event_header header;
+  struct vigil_syscall_common sc;
+};
+
+static __always_inline void *reserve_syscall_record(__u32 type, __u32 size, struct task_struct *task, long nr,
+                                                    long ret) {
+  struct syscall_record_prefix *r = reserve_record(type, size, task);
+  if (!r) return NULL;
+  r->sc.syscall_nr = nr;
+  r->sc.flags = 0;
+  r->sc.ret = ret;
+  return r;
 }
 
 /* ---- file ---- */
 
 static __noinline int on_file(struct syscall_args *args, long nr, long ret) {
-  struct vigil_syscall_file_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-  if (!e) {
-    count_drop(VIGIL_EVENT_SYSCALL_FILE);
-    return 0;
-  }
   struct task_struct *task = bpf_get_current_task_btf();
-  fill_header(&e->header, VIGIL_EVENT_SYSCALL_FILE, sizeof(*e), task);
-  fill_common(&e->sc, nr, ret);
+  struct vigil_syscall_file_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_FILE, sizeof(*e), task, nr, ret);
+  if (!e) return 0;
   e->dirfd = VIGIL_AT_FDCWD;
   e->dirfd2 = VIGIL_AT_FDCWD;
   e->fd = -1;
@@ -433,14 +427,9 @@ static __always_inline void socket_kind(struct sock *sk, struct vigil_syscall_ne
 }
 
 static __noinline int on_net(struct syscall_args *args, long nr, long ret) {
-  struct vigil_syscall_net_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-  if (!e) {
-    count_drop(VIGIL_EVENT_SYSCALL_NET);
-    return 0;
-  }
   struct task_struct *task = bpf_get_current_task_btf();
-  fill_header(&e->header, VIGIL_EVENT_SYSCALL_NET, sizeof(*e), task);
-  fill_common(&e->sc, nr, ret);
+  struct vigil_syscall_net_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_NET, sizeof(*e), task, nr, ret);
+  if (!e) return 0;
   e->fd = -1;
   e->domain = 0;
   e->type = 0;
@@ -494,14 +483,9 @@ static __noinline int on_net(struct syscall_args *args, long nr, long ret) {
 /* ---- cred ---- */
 
 static __noinline int on_cred(struct syscall_args *args, long nr, long ret, struct enter_state *enter) {
-  struct vigil_syscall_cred_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-  if (!e) {
-    count_drop(VIGIL_EVENT_SYSCALL_CRED);
-    return 0;
-  }
   struct task_struct *task = bpf_get_current_task_btf();
-  fill_header(&e->header, VIGIL_EVENT_SYSCALL_CRED, sizeof(*e), task);
-  fill_common(&e->sc, nr, ret);
+  struct vigil_syscall_cred_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_CRED, sizeof(*e), task, nr, ret);
+  if (!e) return 0;
   if (enter) {
     e->old_creds = enter->old_creds;
   } else {
@@ -564,14 +548,9 @@ static __noinline int on_proc(struct syscall_args *args, long nr, long ret) {
   /* Only executable mappings matter; everything else never reaches the ring buffer. */
   if ((nr == VIGIL_NR_mmap || nr == VIGIL_NR_mprotect) && !(args->a[2] & VIGIL_PROT_EXEC)) return 0;
 
-  struct vigil_syscall_proc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-  if (!e) {
-    count_drop(VIGIL_EVENT_SYSCALL_PROC);
-    return 0;
-  }
   struct task_struct *task = bpf_get_current_task_btf();
-  fill_header(&e->header, VIGIL_EVENT_SYSCALL_PROC, sizeof(*e), task);
-  fill_common(&e->sc, nr, ret);
+  struct vigil_syscall_proc_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_PROC, sizeof(*e), task, nr, ret);
+  if (!e) return 0;
   e->args[0] = args->a[0];
   e->args[1] = args->a[1];
   e->args[2] = args->a[2];
@@ -655,14 +634,9 @@ static __always_inline void read_user_argv(struct vigil_syscall_exec_event *e, _
 }
 
 static __noinline int on_exec(long nr, long ret, struct enter_state *enter) {
-  struct vigil_syscall_exec_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-  if (!e) {
-    count_drop(VIGIL_EVENT_SYSCALL_EXEC);
-    return 0;
-  }
   struct task_struct *task = bpf_get_current_task_btf();
-  fill_header(&e->header, VIGIL_EVENT_SYSCALL_EXEC, sizeof(*e), task);
-  fill_common(&e->sc, nr, ret);
+  struct vigil_syscall_exec_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_EXEC, sizeof(*e), task, nr, ret);
+  if (!e) return 0;
   e->dirfd = VIGIL_AT_FDCWD;
   e->at_flags = 0;
   e->exe_ino = 0;

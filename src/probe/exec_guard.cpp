@@ -12,25 +12,13 @@
 
 #include "exec_guard_map.h"
 #include "exec_guard.skel.h"
+#include "probe/libbpf_support.h"
 
 namespace vigil::probe {
 namespace {
 
-std::unexpected<Error> fail_libbpf(const std::string& what, int err) {
-  err = err < 0 ? -err : err;
-  char reason[256];
-  libbpf_strerror(err, reason, sizeof reason);
-  return vigil::fail(what + ": " + reason, err);
-}
-
 struct SkeletonDeleter {
   void operator()(vigil_exec_guard_bpf* skel) const { vigil_exec_guard_bpf::destroy(skel); }
-};
-struct LinkDeleter {
-  void operator()(bpf_link* link) const { bpf_link__destroy(link); }
-};
-struct RingBufferDeleter {
-  void operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
 };
 
 vigil_guarded_inode_key key_of(GuardedInode inode) {
@@ -44,8 +32,8 @@ vigil_guarded_inode_key key_of(GuardedInode inode) {
 
 struct ExecGuard::State {
   std::unique_ptr<vigil_exec_guard_bpf, SkeletonDeleter> skel;
-  std::unique_ptr<ring_buffer, RingBufferDeleter> ring;
-  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links;
+  std::unique_ptr<ring_buffer, detail::RingBufferDeleter> ring;
+  std::vector<std::unique_ptr<bpf_link, detail::LinkDeleter>> links;
   const std::function<void(const GuardKill&)>* on_kill = nullptr;  // during poll_kills only
 };
 
@@ -55,13 +43,14 @@ GuardedInode GuardedInode::of(dev_t st_dev, ino_t st_ino) {
 }
 
 Result<ExecGuard> ExecGuard::open() {
+  detail::LibbpfLog log;
   auto state = std::make_unique<State>();
   state->skel.reset(vigil_exec_guard_bpf::open_and_load());
-  if (!state->skel) return fail_libbpf("load eBPF exec guard", errno);
+  if (!state->skel) return log.fail("load eBPF exec guard", errno);
   bpf_program* program = nullptr;
   bpf_object__for_each_program(program, state->skel->obj) {
     bpf_link* link = bpf_program__attach(program);
-    if (link == nullptr) return fail_libbpf(std::string("attach eBPF program ") + bpf_program__name(program), errno);
+    if (link == nullptr) return log.fail(std::string("attach eBPF program ") + bpf_program__name(program), errno);
     state->links.emplace_back(link);
   }
   auto* raw = state.get();
@@ -82,7 +71,7 @@ Result<ExecGuard> ExecGuard::open() {
         return 0;
       },
       raw, nullptr));
-  if (!state->ring) return fail_libbpf("open exec guard ring buffer", errno);
+  if (!state->ring) return log.fail("open exec guard ring buffer", errno);
   return ExecGuard(std::move(state));
 }
 
@@ -108,7 +97,7 @@ Result<void> ExecGuard::watch(GuardedInode inode) {
   const vigil_guarded_inode_key key = key_of(inode);
   const vigil_guarded_inode value{VIGIL_GUARD_PENDING, 0};
   const int err = bpf_map__update_elem(state_->skel->maps.guarded, &key, sizeof key, &value, sizeof value, BPF_ANY);
-  if (err != 0) return fail_libbpf("exec guard: watch inode", err);
+  if (err != 0) return detail::LibbpfLog().fail("exec guard: watch inode", err);
   return {};
 }
 
@@ -141,7 +130,7 @@ Result<std::size_t> ExecGuard::poll_kills(std::chrono::milliseconds timeout,
   const int n = ring_buffer__poll(state_->ring.get(), ms < 0 ? -1 : static_cast<int>(std::min<long long>(ms, INT_MAX)));
   state_->on_kill = nullptr;
   if (n == -EINTR) return std::size_t{0};
-  if (n < 0) return fail_libbpf("poll exec guard ring buffer", n);
+  if (n < 0) return detail::LibbpfLog().fail("poll exec guard ring buffer", n);
   return static_cast<std::size_t>(n);
 }
 

@@ -126,6 +126,7 @@ static_assert(VIGIL_NR_memfd_create == SYS_memfd_create);
 static_assert(VIGIL_NR_bpf == SYS_bpf);
 static_assert(VIGIL_NR_execveat == SYS_execveat);
 static_assert(VIGIL_NR_openat2 == SYS_openat2);
+static_assert(VIGIL_NR_open_by_handle_at == SYS_open_by_handle_at);
 #ifdef SYS_fchmodat2
 static_assert(VIGIL_NR_fchmodat2 == SYS_fchmodat2);
 #else
