@@ -28,14 +28,9 @@ fi
 
 WORK=$(mktemp -d /tmp/vigil-events-bench.XXXXXX)
 AGENT_PID="" PEER_PID="" WATCHDOGS=()
-stop_pid() {  # stop_pid PID SECONDS: TERM, then KILL
-  local pid=$1 i
-  [[ -n $pid ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < $2 * 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
+WATCHDOG_SECONDS=${WATCHDOG_SECONDS:-600}
+# stop_pid, watchdog, start_agent, status_json
+source "$HERE/lib.sh"
 cleanup() {
   local rc=$?
   set +e
@@ -48,11 +43,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-watchdog() {
-  local pid=$1
-  ( trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM; sleep 600 & sleeper=$!; wait "$sleeper"; kill -KILL "$pid" 2>/dev/null ) &
-  WATCHDOGS+=($!)
-}
+
 
 cc -O2 -o "$WORK/storm" "$HERE/syscall_storm.c" || die "cannot build bench/syscall_storm.c"
 cp "$VIGIL" "$WORK/vigil"
@@ -65,16 +56,9 @@ CLK_TCK=$(getconf CLK_TCK)
 # storm MODE WORKERS -> ops/s
 storm() { "$WORK/storm" "$1" "$SECONDS_PER_RUN" "$2" "$STORM_FILE" | sed 's/.*ops_per_s=//'; }
 
-status_json() {
-  rm -f "$WORK/state/status.json"
-  kill -USR1 "$AGENT_PID"
-  local i
-  for ((i = 0; i < 100; i++)); do [[ -s $WORK/state/status.json ]] && break; sleep 0.05; done
-  cat "$WORK/state/status.json"
-}
 json_field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval("d"+sys.argv[1]))' "$1"; }
 
-start_agent() {  # start_agent SYSCALLS_YAML_LIST
+start_runtime_agent() {  # start_runtime_agent SYSCALLS_YAML_LIST
   rm -rf "$WORK/state"
   cat >"$WORK/agent.yaml" <<EOF
 mode: log
@@ -85,16 +69,7 @@ runtime:
   ring_buffer_mb: 16
   syscalls: $1
 EOF
-  "$WORK/vigil" agent --config "$WORK/agent.yaml" >"$WORK/agent.out" 2>&1 &
-  AGENT_PID=$!
-  watchdog "$AGENT_PID"
-  local i
-  for ((i = 0; i < 150; i++)); do
-    [[ -f $WORK/state/agent.ready ]] && break
-    kill -0 "$AGENT_PID" 2>/dev/null || { cat "$WORK/agent.out" >&2; die "vigil agent exited"; }
-    sleep 0.1
-  done
-  [[ -f $WORK/state/agent.ready ]] || die "vigil agent not ready after 15 s"
+  start_agent "$WORK/vigil" "$WORK/agent.yaml" "$WORK/state" "$WORK/agent.out"
 }
 
 ORDER=()
@@ -102,10 +77,10 @@ declare -A OPS BASE RATE DROPS CPU PER100K SLOW
 # measure_vigil LABEL MODE WORKERS BASE_OPS
 measure_vigil() {
   local before after t0 t1 c0 c1 ops events drops
-  before=$(status_json); c0=$(cpu_ticks "$AGENT_PID"); t0=$(date +%s.%N)
+  before=$(status_json "$WORK/state"); c0=$(cpu_ticks "$AGENT_PID"); t0=$(date +%s.%N)
   ops=$(storm "$2" "$3")
   sleep 0.3  # let the agent drain the ring buffer
-  after=$(status_json); c1=$(cpu_ticks "$AGENT_PID"); t1=$(date +%s.%N)
+  after=$(status_json "$WORK/state"); c1=$(cpu_ticks "$AGENT_PID"); t1=$(date +%s.%N)
   events=$(( $(json_field '["runtime"]["events"]' <<<"$after") - $(json_field '["runtime"]["events"]' <<<"$before") ))
   drops=$(( $(json_field '["runtime"]["drops"]' <<<"$after") - $(json_field '["runtime"]["drops"]' <<<"$before") ))
   row "$1" "$ops" "$4" "$events" "$drops" "$c0" "$c1" "$t0" "$t1"
@@ -125,15 +100,15 @@ BASE_OC2=$(storm openclose 2); BASE_OC1=$(storm openclose 1)
 BASE_CONN=$(storm connect 1); BASE_FE=$(storm forkexec 1)
 note "baseline ops/s: openclose x2 $BASE_OC2, openclose x1 $BASE_OC1, connect $BASE_CONN, forkexec $BASE_FE"
 
-start_agent "[openat, close]"
+start_runtime_agent "[openat, close]"
 measure_vigil "vigil: openat+close, storm x2" openclose 2 "$BASE_OC2"
 measure_vigil "vigil: openat+close, storm x1" openclose 1 "$BASE_OC1"
 stop_pid "$AGENT_PID" 10; AGENT_PID=""
-start_agent "[all]"
+start_runtime_agent "[all]"
 measure_vigil "vigil: all syscalls, openclose x2" openclose 2 "$BASE_OC2"
 measure_vigil "vigil: all syscalls, connect x1" connect 1 "$BASE_CONN"
 measure_vigil "vigil: all syscalls, forkexec x1" forkexec 1 "$BASE_FE"
-AGENT_STATUS=$(status_json)
+AGENT_STATUS=$(status_json "$WORK/state")
 stop_pid "$AGENT_PID" 10; AGENT_PID=""
 
 if [[ $PEER == 1 ]] && command -v bpftrace >/dev/null; then

@@ -85,29 +85,8 @@ FLOOR_PID=""
 WATCHDOGS=()
 MOUNTS=()          # in mount order; unmounted in reverse
 
-stop_pid() {  # stop_pid PID SECONDS: SIGTERM, wait, SIGKILL; only the PID this script started
-  local pid=$1 seconds=$2 i
-  [[ -n $pid ]] || return 0
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < seconds * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-  wait "$pid" 2>/dev/null || true
-}
-
-watchdog() {  # watchdog PID: kill PID after WATCHDOG_SECONDS whatever happens
-  local pid=$1
-  (
-    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
-    sleep "$WATCHDOG_SECONDS" &
-    sleeper=$!
-    wait "$sleeper"
-    kill -KILL "$pid" 2>/dev/null
-  ) &
-  WATCHDOGS+=($!)
-}
+# stop_pid, watchdog, start_agent, status_json
+source "$HERE/lib.sh"
 
 cleanup() {
   local rc=$?
@@ -289,16 +268,7 @@ policy_text: |
   appraise func=BPRM_CHECK appraise_type=imasig
   measure func=BPRM_CHECK
 EOF
-  "$V" agent --config "$WORK/agent.yaml" >"$WORK/agent.out" 2>&1 &
-  AGENT_PID=$!
-  watchdog "$AGENT_PID"
-  local i
-  for ((i = 0; i < 150; i++)); do
-    [[ -f $STATE/agent.ready ]] && break
-    kill -0 "$AGENT_PID" 2>/dev/null || { cat "$WORK/agent.out" >&2; die "vigil agent exited"; }
-    sleep 0.1
-  done
-  [[ -f $STATE/agent.ready ]] || { cat "$WORK/agent.out" >&2; die "vigil agent not ready after 15 s"; }
+  start_agent "$V" "$WORK/agent.yaml" "$STATE" "$WORK/agent.out"
   LISTENER_PID=$AGENT_PID
   note "vigil agent pid $AGENT_PID (kernel_cache: $1): $(head -1 "$WORK/agent.out")"
   expect_denied "vigil enforce" "$MNT/unsigned" || die "vigil did not deny an unsigned binary: it is not enforcing"
@@ -319,13 +289,7 @@ run_warm "vigil warm" "$MNT/warm"
 expect_denied "vigil enforce, kernel cache" "$MNT/unsigned" || die "vigil with kernel_cache let an unsigned binary run"
 note "load during vigil's runs: $(busy_cores) of $(nproc) cores busy"
 
-status() {
-  rm -f "$STATE/status.json"
-  kill -USR1 "$AGENT_PID"
-  for ((i = 0; i < 100; i++)); do [[ -s $STATE/status.json ]] && break; sleep 0.05; done
-  cat "$STATE/status.json"
-}
-AGENT_STATUS=$(status)
+AGENT_STATUS=$(status_json "$STATE")
 note "vigil status: $AGENT_STATUS"
 for counter in timeouts queue_full overflows; do
   value=$(grep -o "\"$counter\":[0-9]*" <<<"$AGENT_STATUS" | cut -d: -f2)
