@@ -5,7 +5,6 @@
 
 #include "events/counters.h"
 #include "events/live/live_source.h"
-#include "state/cgroup_paths.h"
 #include "state/container_resolver.h"
 #include "state/process_table.h"
 
@@ -29,9 +28,11 @@ Result<std::unique_ptr<RuntimeMonitor>> RuntimeMonitor::start(const RuntimeConfi
   if (!source) return fail("runtime: cannot open the eBPF probes: " + source.error().message);
   pipeline->source = std::make_unique<events::LiveSource>(std::move(*source));
 
-  auto mount = state::CgroupPaths::find_cgroup2_mount();
-  if (!mount) return fail("runtime: no cgroup v2 hierarchy (container attribution needs one): " + mount.error().message);
-  pipeline->containers = std::make_unique<state::ContainerResolver>(std::make_unique<state::CgroupPaths>(*mount));
+  auto containers = state::ContainerResolver::for_host();
+  if (!containers) {
+    return fail("runtime: no cgroup v2 hierarchy (container attribution needs one): " + containers.error().message);
+  }
+  pipeline->containers = std::move(*containers);
   pipeline->table = std::make_unique<state::ProcessTable>(*pipeline->containers);
   // Seeded after the probes are attached, so no process falls between the two.
   if (auto seeded = pipeline->table->seed(); !seeded) return fail("runtime: " + seeded.error().message);

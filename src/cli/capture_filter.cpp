@@ -23,9 +23,9 @@ void CaptureFilter::add_type_name(const std::string& name) {
 void CaptureFilter::add_container(const std::string& id_or_name) {
   if (id_or_name.empty()) throw UsageError("--container: empty container ID or name");
   if (!resolver_) {
-    auto mount = state::CgroupPaths::find_cgroup2_mount();
-    if (!mount) throw UsageError("--container needs a cgroup v2 hierarchy: " + mount.error().message);
-    resolver_ = std::make_unique<state::ContainerResolver>(std::make_unique<state::CgroupPaths>(*mount));
+    auto resolver = state::ContainerResolver::for_host();
+    if (!resolver) throw UsageError("--container needs a cgroup v2 hierarchy: " + resolver.error().message);
+    resolver_ = std::move(*resolver);
   }
   containers_.push_back(id_or_name);
 }

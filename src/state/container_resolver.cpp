@@ -40,6 +40,12 @@ ContainerRef make_unresolved() {
 
 }  // namespace
 
+Result<std::unique_ptr<ContainerResolver>> ContainerResolver::for_host(ContainerResolverOptions options) {
+  auto mount = CgroupPaths::find_cgroup2_mount();
+  if (!mount) return std::unexpected(mount.error());
+  return std::make_unique<ContainerResolver>(std::make_unique<CgroupPaths>(*mount), std::move(options));
+}
+
 ContainerResolver::ContainerResolver(std::unique_ptr<CgroupPaths> paths, ContainerResolverOptions options)
     : paths_(std::move(paths)), options_(std::move(options)) {}
 

@@ -49,6 +49,8 @@ struct ContainerCounters {
 class ContainerResolver {
  public:
   ContainerResolver(std::unique_ptr<CgroupPaths> paths, ContainerResolverOptions options = {});
+  // A resolver for this host: the cgroup v2 hierarchy found in /proc/self/mountinfo.
+  static Result<std::unique_ptr<ContainerResolver>> for_host(ContainerResolverOptions options = {});
 
   // Attribution of the cgroup with this id (bpf_get_current_cgroup_id). Never null. Returned
   // by value: a cache reset must not leave the caller with a dangling reference.
