@@ -25,6 +25,7 @@
 #include "common.bpf.h"
 #include "task_files.bpf.h"
 #include "syscall_events.h"
+#include "path_filter.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -51,6 +52,48 @@ struct {
   __type(key, __u32);
   __type(value, __u8);
 } interest SEC(".maps");
+
+/* The rule-driven path filter (bpf/abi/path_filter.h): path_filter_groups[nr] picks the
+ * group of prefixes that calls of nr must match; 0 lets every call through. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_RDONLY_PROG);
+  __uint(max_entries, VIGIL_SYSCALL_NR_MAX);
+  __type(key, __u32);
+  __type(value, __u8);
+} path_filter_groups SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_RDONLY_PROG);
+  __uint(max_entries, 8192); /* twice what a plan may hold: old and new entries during a switch */
+  __type(key, struct vigil_path_prefix_key);
+  __type(value, __u8);
+} path_prefixes SEC(".maps");
+
+/* Calls the path filter kept in the kernel, per CPU (user space sums them). */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} filtered SEC(".maps");
+
+/* A file syscall's path, read once before anything is reserved: it is the filter's key (group
+ * byte + path) and then copied into the record. Longer than the key so that a full
+ * VIGIL_SYSCALL_PATH_MAX string (NUL included) fits. */
+struct path_scratch {
+  __u32 prefixlen;
+  __u8 group;
+  char path[VIGIL_SYSCALL_PATH_MAX];
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct path_scratch);
+} path_scratch SEC(".maps");
 
 /* What sys_enter saves for sys_exit (not ABI: never leaves the kernel). */
 struct enter_state {
@@ -279,136 +322,203 @@ static __always_inline void *reserve_syscall_record(__u32 type, __u32 size, stru
 
 /* ---- file ---- */
 
+/* The arguments of a file syscall, taken apart before anything is reserved (the filter needs
+ * the path and the open flags). */
+struct file_args {
+  __u64 path, path2, fstype;  /* user pointers; 0: the call has none */
+  __s32 dirfd, dirfd2, fd;
+  __u32 mode, at_flags, uid, gid;
+  __u64 open_flags, resolve;
+  int opens;
+};
+
+static __always_inline void parse_file_args(struct file_args *f, struct syscall_args *args, long nr) {
+  __builtin_memset(f, 0, sizeof(*f));
+  f->dirfd = VIGIL_AT_FDCWD;
+  f->dirfd2 = VIGIL_AT_FDCWD;
+  f->fd = -1;
+  switch (nr) {
+  case VIGIL_NR_open:
+    f->path = args->a[0];
+    f->open_flags = (__u32)args->a[1];
+    f->mode = args->a[2];
+    f->opens = 1;
+    break;
+  case VIGIL_NR_creat:
+    f->path = args->a[0];
+    f->open_flags = VIGIL_CREAT_FLAGS;
+    f->mode = args->a[1];
+    f->opens = 1;
+    break;
+  case VIGIL_NR_openat:
+    f->dirfd = args->a[0];
+    f->path = args->a[1];
+    f->open_flags = (__u32)args->a[2];
+    f->mode = args->a[3];
+    f->opens = 1;
+    break;
+  case VIGIL_NR_openat2: {
+    f->dirfd = args->a[0];
+    f->path = args->a[1];
+    struct open_how how = {};
+    if (args->a[3] >= sizeof(how) &&
+        bpf_probe_read_user(&how, sizeof(how), (const void *)args->a[2]) == 0) {
+      f->open_flags = how.flags;
+      f->mode = how.mode;
+      f->resolve = how.resolve;
+    }
+    f->opens = 1;
+    break;
+  }
+  case VIGIL_NR_unlink:
+    f->path = args->a[0];
+    break;
+  case VIGIL_NR_unlinkat:
+    f->dirfd = args->a[0];
+    f->path = args->a[1];
+    f->at_flags = args->a[2];
+    break;
+  case VIGIL_NR_rename:
+    f->path = args->a[0];
+    f->path2 = args->a[1];
+    break;
+  case VIGIL_NR_renameat:
+  case VIGIL_NR_renameat2:
+    f->dirfd = args->a[0];
+    f->path = args->a[1];
+    f->dirfd2 = args->a[2];
+    f->path2 = args->a[3];
+    if (nr == VIGIL_NR_renameat2) f->at_flags = args->a[4];
+    break;
+  case VIGIL_NR_chmod:
+    f->path = args->a[0];
+    f->mode = args->a[1];
+    break;
+  case VIGIL_NR_fchmod:
+    f->fd = args->a[0];
+    f->mode = args->a[1];
+    break;
+  case VIGIL_NR_fchmodat:
+  case VIGIL_NR_fchmodat2:
+    f->dirfd = args->a[0];
+    f->path = args->a[1];
+    f->mode = args->a[2];
+    if (nr == VIGIL_NR_fchmodat2) f->at_flags = args->a[3];
+    break;
+  case VIGIL_NR_chown:
+  case VIGIL_NR_lchown:
+    f->path = args->a[0];
+    f->uid = args->a[1];
+    f->gid = args->a[2];
+    break;
+  case VIGIL_NR_fchown:
+    f->fd = args->a[0];
+    f->uid = args->a[1];
+    f->gid = args->a[2];
+    break;
+  case VIGIL_NR_fchownat:
+    f->dirfd = args->a[0];
+    f->path = args->a[1];
+    f->uid = args->a[2];
+    f->gid = args->a[3];
+    f->at_flags = args->a[4];
+    break;
+  case VIGIL_NR_mount:
+    f->path = args->a[0];
+    f->path2 = args->a[1];
+    f->fstype = args->a[2];
+    f->open_flags = args->a[3];
+    break;
+  case VIGIL_NR_umount2:
+    f->path = args->a[0];
+    f->at_flags = args->a[1];
+    break;
+  }
+}
+
+/* Whether the filter can compare this path with absolute prefixes the way rules see it
+ * (fd.name is the path made absolute and lexically normalised): relative paths, and paths
+ * with "//", "/." or "/.." in them, could name a wanted file under another spelling. */
+static __always_inline int path_is_plain_absolute(const char *path, __u32 size) {
+  if (size < 2 || path[0] != '/') return 0;
+  char previous = '/';
+  for (__u32 i = 1; i < VIGIL_SYSCALL_PATH_MAX; i++) {
+    char c = path[i];
+    if (c == '\0') return 1;
+    if (previous == '/' && (c == '/' || c == '.')) return 0;
+    previous = c;
+  }
+  return 0;
+}
+
+/* The path filter's verdict for a call whose path is in scratch (size bytes, NUL included). */
+static __always_inline int path_wanted(struct path_scratch *scratch, __u32 size, __u8 group, int writes) {
+  if (size >= VIGIL_SYSCALL_PATH_MAX) return 1; /* truncated: longer than any prefix */
+  if (!path_is_plain_absolute(scratch->path, size)) return 1;
+  scratch->group = group;
+  scratch->prefixlen = 8 * size; /* the group byte plus size - 1 path bytes */
+  __u8 *want = bpf_map_lookup_elem(&path_prefixes, scratch);
+  if (!want) return 0;
+  return (*want & VIGIL_PATH_WANT_ANY) || ((*want & VIGIL_PATH_WANT_WRITE) && writes);
+}
+
+static __always_inline int opens_for_writing(__u64 flags) {
+  return (flags & 3) != 0 /* O_WRONLY, O_RDWR */ || (flags & (0100 | 01000)) != 0 /* O_CREAT, O_TRUNC */;
+}
+
+static __always_inline void count_filtered(void) {
+  __u32 zero = 0;
+  __u64 *count = bpf_map_lookup_elem(&filtered, &zero);
+  if (count) *count += 1; /* per-CPU slot: no other writer */
+}
+
 static __noinline int on_file(struct syscall_args *args, long nr, long ret) {
+  struct file_args f;
+  parse_file_args(&f, args, nr);
+
+  __u32 zero = 0;
+  struct path_scratch *scratch = bpf_map_lookup_elem(&path_scratch, &zero);
+  if (!scratch) return 0;
+  __u32 flags = 0;
+  __u32 path_size = 0;
+  if (nr != VIGIL_NR_fchmod && nr != VIGIL_NR_fchown)
+    path_size = read_user_path(scratch->path, f.path, &flags, VIGIL_SYSCALL_PATH_TRUNCATED,
+                               VIGIL_SYSCALL_PATH_UNREADABLE);
+  __u32 key = nr;
+  __u8 *group = bpf_map_lookup_elem(&path_filter_groups, &key);
+  if (group && *group && !path_wanted(scratch, path_size, *group, !f.opens || opens_for_writing(f.open_flags))) {
+    count_filtered();
+    return 0;
+  }
+
   struct task_struct *task = bpf_get_current_task_btf();
   struct vigil_syscall_file_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_FILE, sizeof(*e), task, nr, ret);
   if (!e) return 0;
-  e->dirfd = VIGIL_AT_FDCWD;
-  e->dirfd2 = VIGIL_AT_FDCWD;
-  e->fd = -1;
-  e->mode = 0;
-  e->open_flags = 0;
-  e->resolve = 0;
-  e->at_flags = 0;
-  e->uid = 0;
-  e->gid = 0;
+  e->sc.flags = flags;
+  e->dirfd = f.dirfd;
+  e->dirfd2 = f.dirfd2;
+  e->fd = f.fd;
+  e->mode = f.mode;
+  e->open_flags = f.open_flags;
+  e->resolve = f.resolve;
+  e->at_flags = f.at_flags;
+  e->uid = f.uid;
+  e->gid = f.gid;
   e->dev = 0;
   e->ino = 0;
-  e->path_size = 0;
+  e->path_size = path_size;
   e->path2_size = 0;
   e->path[0] = '\0';
   e->path2[0] = '\0';
   e->fstype[0] = '\0';
-
-  __u64 path = 0, path2 = 0;
-  int opens = 0;
-  switch (nr) {
-  case VIGIL_NR_open:
-    path = args->a[0];
-    e->open_flags = (__u32)args->a[1];
-    e->mode = args->a[2];
-    opens = 1;
-    break;
-  case VIGIL_NR_creat:
-    path = args->a[0];
-    e->open_flags = VIGIL_CREAT_FLAGS;
-    e->mode = args->a[1];
-    opens = 1;
-    break;
-  case VIGIL_NR_openat:
-    e->dirfd = args->a[0];
-    path = args->a[1];
-    e->open_flags = (__u32)args->a[2];
-    e->mode = args->a[3];
-    opens = 1;
-    break;
-  case VIGIL_NR_openat2: {
-    e->dirfd = args->a[0];
-    path = args->a[1];
-    struct open_how how = {};
-    if (args->a[3] >= sizeof(how) &&
-        bpf_probe_read_user(&how, sizeof(how), (const void *)args->a[2]) == 0) {
-      e->open_flags = how.flags;
-      e->mode = how.mode;
-      e->resolve = how.resolve;
-    }
-    opens = 1;
-    break;
-  }
-  case VIGIL_NR_unlink:
-    path = args->a[0];
-    break;
-  case VIGIL_NR_unlinkat:
-    e->dirfd = args->a[0];
-    path = args->a[1];
-    e->at_flags = args->a[2];
-    break;
-  case VIGIL_NR_rename:
-    path = args->a[0];
-    path2 = args->a[1];
-    break;
-  case VIGIL_NR_renameat:
-  case VIGIL_NR_renameat2:
-    e->dirfd = args->a[0];
-    path = args->a[1];
-    e->dirfd2 = args->a[2];
-    path2 = args->a[3];
-    if (nr == VIGIL_NR_renameat2) e->at_flags = args->a[4];
-    break;
-  case VIGIL_NR_chmod:
-    path = args->a[0];
-    e->mode = args->a[1];
-    break;
-  case VIGIL_NR_fchmod:
-    e->fd = args->a[0];
-    e->mode = args->a[1];
-    break;
-  case VIGIL_NR_fchmodat:
-  case VIGIL_NR_fchmodat2:
-    e->dirfd = args->a[0];
-    path = args->a[1];
-    e->mode = args->a[2];
-    if (nr == VIGIL_NR_fchmodat2) e->at_flags = args->a[3];
-    break;
-  case VIGIL_NR_chown:
-  case VIGIL_NR_lchown:
-    path = args->a[0];
-    e->uid = args->a[1];
-    e->gid = args->a[2];
-    break;
-  case VIGIL_NR_fchown:
-    e->fd = args->a[0];
-    e->uid = args->a[1];
-    e->gid = args->a[2];
-    break;
-  case VIGIL_NR_fchownat:
-    e->dirfd = args->a[0];
-    path = args->a[1];
-    e->uid = args->a[2];
-    e->gid = args->a[3];
-    e->at_flags = args->a[4];
-    break;
-  case VIGIL_NR_mount:
-    path = args->a[0];
-    path2 = args->a[1];
-    if (args->a[2] &&
-        bpf_probe_read_user_str(e->fstype, sizeof(e->fstype), (const void *)args->a[2]) < 0)
-      e->fstype[0] = '\0';
-    e->open_flags = args->a[3];
-    break;
-  case VIGIL_NR_umount2:
-    path = args->a[0];
-    e->at_flags = args->a[1];
-    break;
-  }
-
-  if (nr != VIGIL_NR_fchmod && nr != VIGIL_NR_fchown)
-    e->path_size = read_user_path(e->path, path, &e->sc.flags, VIGIL_SYSCALL_PATH_TRUNCATED,
-                                  VIGIL_SYSCALL_PATH_UNREADABLE);
+  if (path_size > 0 && path_size <= VIGIL_SYSCALL_PATH_MAX)
+    bpf_probe_read_kernel(e->path, path_size, scratch->path);
+  if (f.fstype && bpf_probe_read_user_str(e->fstype, sizeof(e->fstype), (const void *)f.fstype) < 0)
+    e->fstype[0] = '\0';
   if (nr == VIGIL_NR_rename || nr == VIGIL_NR_renameat || nr == VIGIL_NR_renameat2 || nr == VIGIL_NR_mount)
-    e->path2_size = read_user_path(e->path2, path2, &e->sc.flags, VIGIL_SYSCALL_PATH2_TRUNCATED,
+    e->path2_size = read_user_path(e->path2, f.path2, &e->sc.flags, VIGIL_SYSCALL_PATH2_TRUNCATED,
                                    VIGIL_SYSCALL_PATH2_UNREADABLE);
-  if (opens && ret >= 0) {
+  if (f.opens && ret >= 0) {
     e->fd = ret;
     struct file *file = file_of_fd(task, ret);
     if (file) inode_of_file(file, &e->ino, &e->dev);

@@ -9,6 +9,7 @@
 #include <bitset>
 #include <cerrno>
 #include <climits>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "probe/libbpf_support.h"
 #include "probe/probe.h"
 #include "process.skel.h"
+#include "path_filter.h"
 #include "syscall_events.h"
 #include "syscalls.skel.h"
 
@@ -160,9 +162,88 @@ struct EventProbe::State {
   std::unique_ptr<bpf_link, LinkDeleter> exec_fixup;  // completes exec entry state; with sys_enter
   std::unique_ptr<bpf_link, LinkDeleter> sys_exit;
   PollContext poll{};  // the callback of the poll in progress (ring_buffer__new binds &poll)
+  PathFilters path_filters;
+  std::map<int, __u8> path_groups;  // syscall -> group id in the kernel's path_filter_groups
+  std::vector<std::pair<__u8, std::string>> path_entries;  // the kernel's path_prefixes keys
 
   Result<void> apply(const SyscallSet& next);
+  Result<void> apply(const PathFilters& filters);
 };
+
+namespace {
+
+vigil_path_prefix_key prefix_key(__u8 group, const std::string& prefix) {
+  vigil_path_prefix_key key{};
+  key.prefixlen = static_cast<__u32>(8 * (1 + prefix.size()));
+  key.group = group;
+  std::copy(prefix.begin(), prefix.end(), key.path);
+  return key;
+}
+
+}  // namespace
+
+// New entries go in under group ids nobody uses yet, then each syscall's group switches in one
+// array update, then the old entries go: a call is always judged by a complete filter.
+Result<void> EventProbe::State::apply(const PathFilters& filters) {
+  auto plan = plan_path_filters(filters);
+  if (!plan) return std::unexpected(plan.error());
+  LibbpfLog log;
+  bpf_map* groups_map = syscalls->maps.path_filter_groups;
+  bpf_map* prefixes_map = syscalls->maps.path_prefixes;
+
+  std::bitset<256> in_use;
+  for (const auto& [number, id] : path_groups) in_use.set(id);
+  for (const auto& [id, prefix] : path_entries) in_use.set(id);
+  std::vector<__u8> ids;
+  for (unsigned id = 1; id < 256 && ids.size() < plan->filters.size(); ++id)
+    if (!in_use.test(id)) ids.push_back(static_cast<__u8>(id));
+  if (ids.size() < plan->filters.size()) return fail("no free path filter group ids");
+
+  std::vector<std::pair<__u8, std::string>> added;
+  auto undo_added = [&] {
+    for (const auto& [id, prefix] : added) {
+      auto key = prefix_key(id, prefix);
+      bpf_map__delete_elem(prefixes_map, &key, sizeof(key), 0);
+    }
+  };
+  for (const auto& entry : plan->entries) {
+    __u8 id = ids[entry.group];
+    auto key = prefix_key(id, entry.prefix);
+    __u8 want = entry.want;
+    int err = bpf_map__update_elem(prefixes_map, &key, sizeof(key), &want, sizeof(want), BPF_ANY);
+    if (err != 0) {
+      undo_added();
+      return log.fail("update eBPF path filter prefixes", err);
+    }
+    added.emplace_back(id, entry.prefix);
+  }
+
+  std::map<int, __u8> next_groups;
+  for (const auto& [number, group] : plan->group_of) next_groups[number] = ids[group];
+  auto set_group = [&](int number, __u8 id) {
+    __u32 key = static_cast<__u32>(number);
+    return bpf_map__update_elem(groups_map, &key, sizeof(key), &id, sizeof(id), BPF_ANY);
+  };
+  for (const auto& [number, id] : next_groups) {
+    if (int err = set_group(number, id); err != 0) {
+      for (const auto& [n, old] : path_groups) set_group(n, old);
+      for (const auto& [n, id2] : next_groups)
+        if (!path_groups.contains(n)) set_group(n, 0);
+      undo_added();
+      return log.fail("update eBPF path filter groups", err);
+    }
+  }
+  for (const auto& [number, id] : path_groups)
+    if (!next_groups.contains(number)) set_group(number, 0);
+  for (const auto& [id, prefix] : path_entries) {
+    auto key = prefix_key(id, prefix);
+    bpf_map__delete_elem(prefixes_map, &key, sizeof(key), 0);
+  }
+  path_groups = std::move(next_groups);
+  path_entries = std::move(added);
+  path_filters = filters;
+  return {};
+}
 
 // Attach before widening the interest map and detach after narrowing it, so a wanted syscall
 // whose entry data is needed is never seen at exit without its sys_enter program in place
@@ -334,6 +415,31 @@ std::vector<int> EventProbe::syscalls() const {
   for (const auto& s : kSupported)
     if (state_->wanted.test(static_cast<std::size_t>(s.number))) numbers.push_back(s.number);
   return numbers;
+}
+
+Result<void> EventProbe::set_path_filters(const PathFilters& filters) {
+  if (!state_) return fail("event probe is closed");
+  return state_->apply(filters);
+}
+
+const PathFilters& EventProbe::path_filters() const {
+  static const PathFilters none;
+  return state_ ? state_->path_filters : none;
+}
+
+Result<std::uint64_t> EventProbe::filtered_by_path() const {
+  if (!state_) return fail("event probe is closed");
+  LibbpfLog log;
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return log.fail("count possible CPUs", cpus);
+  std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(cpus));
+  __u32 zero = 0;
+  int err = bpf_map__lookup_elem(state_->syscalls->maps.filtered, &zero, sizeof(zero), per_cpu.data(),
+                                 per_cpu.size() * sizeof(std::uint64_t), 0);
+  if (err != 0) return log.fail("read eBPF path filter counter", err);
+  std::uint64_t total = 0;
+  for (auto n : per_cpu) total += n;
+  return total;
 }
 
 int EventProbe::event_fd() const { return state_ ? ring_buffer__epoll_fd(state_->ring.get()) : -1; }

@@ -8,11 +8,13 @@
 #include <array>
 #include <chrono>
 #include <concepts>
+#include <map>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -57,6 +59,35 @@ struct SupportedSyscall {
   bool reads_at_entry;    // needs the sys_enter program too (old creds, exec arguments)
 };
 
+// The rule-driven path filter of one file syscall (bpf/abi/path_filter.h, docs/bpf.md): only
+// calls whose path argument starts with one of the prefixes leave the kernel, and calls the
+// filter cannot judge (relative paths, "//", "/." or "/.." in the path, paths of 255 bytes or
+// more, unreadable paths). Prefixes are absolute and compared byte-wise, like `startswith`.
+struct PathFilter {
+  std::vector<std::string> prefixes;        // every call under these
+  std::vector<std::string> write_prefixes;  // under these only opens for writing (O_WRONLY,
+                                            // O_RDWR, O_CREAT, O_TRUNC) and non-open calls
+  bool operator==(const PathFilter&) const = default;
+};
+using PathFilters = std::map<int, PathFilter>;  // syscall number -> its filter
+
+// The map contents for a set of filters: syscalls with equal filters share a group.
+struct PathFilterPlan {
+  struct Entry {
+    std::size_t group = 0;  // index into `filters` of the plan
+    std::string prefix;
+    std::uint8_t want = 0;  // VIGIL_PATH_WANT_* of this prefix and every shorter one of its group
+  };
+  std::vector<PathFilter> filters;         // one per group
+  std::map<int, std::size_t> group_of;     // syscall number -> group index
+  std::vector<Entry> entries;
+};
+
+// Checks and plans filters without touching the kernel: each syscall must take exactly one path
+// (path_filter_supported), each prefix be absolute and shorter than VIGIL_PATH_PREFIX_MAX bytes.
+Result<PathFilterPlan> plan_path_filters(const PathFilters& filters);
+bool path_filter_supported(int syscall_number);
+
 // Checks the options without touching the kernel (open() checks the same).
 Result<void> validate(const EventProbeOptions& options);
 Result<void> validate(const ProcessProbeOptions& options);
@@ -100,6 +131,14 @@ class EventProbe {
 
   // The syscall numbers captured now, ascending.
   std::vector<int> syscalls() const;
+
+  // Replaces every path filter (an empty map: none; a syscall not in the map is not filtered).
+  // Checked as plan_path_filters does; on error nothing changes. Each syscall switches from its
+  // old filter to its new one in a single map update, never through an unfiltered state.
+  Result<void> set_path_filters(const PathFilters& filters);
+  const PathFilters& path_filters() const;
+  // Calls kept in the kernel by the path filters since the probe opened (all CPUs).
+  Result<std::uint64_t> filtered_by_path() const;
 
   // A descriptor that becomes readable when records are available (for an epoll loop; then
   // call poll with a zero timeout).

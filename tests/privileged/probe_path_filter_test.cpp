@@ -1,0 +1,104 @@
+// The in-kernel path filter (EventProbe::set_path_filters, bpf/syscalls.bpf.c path_wanted): real
+// file syscalls under wanted and unwanted directories, and what leaves the kernel.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include "probe_syscall_fixture.h"
+
+namespace {
+
+using namespace vigil::test::syscall_probe;
+using vigil::probe::PathFilter;
+using vigil::probe::PathFilters;
+
+// A filter (designated initializers would leave a member to -Wmissing-field-initializers).
+PathFilter filter(std::vector<std::string> prefixes, std::vector<std::string> write_prefixes = {}) {
+  PathFilter f;
+  f.prefixes = std::move(prefixes);
+  f.write_prefixes = std::move(write_prefixes);
+  return f;
+}
+
+
+std::set<std::string> paths_of(const Records& records, pid_t tid, long nr) {
+  std::set<std::string> paths;
+  for (const auto& e : Records::of(records.files, tid, nr)) paths.insert(text(e.path, e.path_size));
+  return paths;
+}
+
+// Opens (read-only unless `write`) and closes; the path need not exist.
+void touch_open(const std::string& path, bool write) {
+  long fd = sys(SYS_openat, AT_FDCWD, path.c_str(), write ? (O_WRONLY | O_CREAT) : O_RDONLY, 0600);
+  if (fd >= 0) ::close(static_cast<int>(fd));
+}
+
+TEST(ProbePathFilter, OnlyWantedPathsLeaveTheKernel) {
+  PROBE_SYSCALL_PRECONDITIONS();
+  TempDir dir;
+  Self self;
+  for (const char* sub : {"/wanted", "/writes", "/other", "/wanted-not"}) ASSERT_EQ(::mkdir((dir.path() + sub).c_str(), 0755), 0);
+  auto probe = open_probe({SYS_openat, SYS_unlinkat});
+  ASSERT_TRUE(probe);
+  const std::string wanted = dir / "wanted/";
+  const std::string writes = dir / "writes/";
+  ASSERT_TRUE(probe->set_path_filters(PathFilters{
+      {SYS_openat, filter({wanted}, {writes})},
+      {SYS_unlinkat, filter({}, {writes})}}));
+  auto filtered_before = probe->filtered_by_path();
+  ASSERT_TRUE(filtered_before);
+
+  touch_open(dir / "wanted/a", true);      // wanted: any open
+  touch_open(dir / "wanted/a", false);
+  touch_open(dir / "writes/b", true);      // write-only prefix: the write passes ...
+  touch_open(dir / "writes/b", false);     // ... the read does not
+  touch_open(dir / "other/c", true);       // no prefix
+  touch_open(dir / "wanted-not/d", false); // byte-wise prefix "wanted/" does not cover "wanted-not/"
+  const std::string sneaky = dir.path() + "/other/../wanted/e";  // could be wanted: passes
+  touch_open(sneaky, false);
+  const std::string doubled = dir.path() + "//other/f";          // "//": passes
+  touch_open(doubled, false);
+  ASSERT_EQ(::chdir(dir.path().c_str()), 0);
+  touch_open("other/relative", false);                            // relative: passes
+  ASSERT_EQ(::chdir("/"), 0);
+  ASSERT_EQ(sys(SYS_unlinkat, AT_FDCWD, (dir / "writes/b").c_str(), 0), 0);  // unlink counts as a write
+  ASSERT_EQ(sys(SYS_unlinkat, AT_FDCWD, (dir / "other/c").c_str(), 0), 0);   // filtered
+
+  Records records;
+  ASSERT_TRUE(poll_for_counts(*probe, records, &Records::files, self.tid, {{SYS_openat, 6}, {SYS_unlinkat, 1}}));
+  drain(*probe, records);
+  EXPECT_EQ(paths_of(records, self.tid, SYS_openat),
+            (std::set<std::string>{dir / "wanted/a", dir / "writes/b", sneaky, doubled, "other/relative"}));
+  EXPECT_EQ(Records::count_of(records.files, self.tid, SYS_openat), 6u);  // wanted/a twice
+  EXPECT_EQ(paths_of(records, self.tid, SYS_unlinkat), (std::set<std::string>{dir / "writes/b"}));
+  auto filtered_after = probe->filtered_by_path();
+  ASSERT_TRUE(filtered_after);
+  EXPECT_GE(*filtered_after - *filtered_before, 4u);  // read of writes/b, other/c, wanted-not/d, unlink other/c
+
+  // Replacing the filters: the other directory is wanted now; clearing: everything passes.
+  ASSERT_TRUE(probe->set_path_filters(PathFilters{{SYS_openat, filter({dir / "other/"})}}));
+  EXPECT_EQ(probe->path_filters().size(), 1u);
+  touch_open(dir / "other/g", false);
+  touch_open(dir / "wanted/h", false);
+  ASSERT_TRUE(probe->set_path_filters({}));
+  touch_open(dir / "wanted/i", false);
+  Records later;
+  ASSERT_TRUE(poll_for_counts(*probe, later, &Records::files, self.tid, {{SYS_openat, 2}}));
+  drain(*probe, later);
+  EXPECT_EQ(paths_of(later, self.tid, SYS_openat), (std::set<std::string>{dir / "other/g", dir / "wanted/i"}));
+}
+
+TEST(ProbePathFilter, RejectsWhatItCannotFilter) {
+  PROBE_SYSCALL_PRECONDITIONS();
+  auto probe = open_probe({SYS_openat});
+  ASSERT_TRUE(probe);
+  EXPECT_FALSE(probe->set_path_filters(PathFilters{{SYS_renameat, filter({"/etc/"})}}));
+  EXPECT_FALSE(probe->set_path_filters(PathFilters{{SYS_openat, filter({"etc/"})}}));
+  EXPECT_TRUE(probe->path_filters().empty());
+}
+
+}  // namespace
