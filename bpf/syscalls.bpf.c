@@ -298,10 +298,12 @@ static __always_inline int read_user_sockaddr(struct vigil_sockaddr *out, __u64 
  * (an irq_work and an epoll wakeup per record) costs more than writing it. So they do not wake
  * the reader until a quarter of the ring buffer is pending; the reader drains on its poll
  * timeout (EventProbe::poll consumes after every wait). Process records wake it as usual. */
+/* Set by user space before load: a quarter of the ring buffer (a constant, not a second query). */
+const volatile __u64 wakeup_pending_bytes = 64 * 1024;
+
 static __always_inline void submit(void *record) {
   __u64 pending = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-  __u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
-  bpf_ringbuf_submit(record, pending >= size / 4 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+  bpf_ringbuf_submit(record, pending >= wakeup_pending_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 /* Every syscall record starts with the header and the common part (bpf/abi/syscall_events.h). */

@@ -319,6 +319,7 @@ Result<EventProbe> EventProbe::open(const EventProbeOptions& options) {
   if (err != 0) return log.fail("share eBPF ring buffer with the syscall probe", err);
   err = bpf_map__reuse_fd(state->syscalls->maps.drops, bpf_map__fd(state->process->maps.drops));
   if (err != 0) return log.fail("share eBPF drop counters with the syscall probe", err);
+  state->syscalls->rodata->wakeup_pending_bytes = options.ring_buffer_bytes / 4;
   err = vigil_syscalls_bpf::load(state->syscalls.get());
   if (err != 0) return log.fail("load eBPF syscall probe", err);
 
