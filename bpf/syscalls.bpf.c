@@ -673,7 +673,7 @@ static __noinline int on_proc(struct syscall_args *args, long nr, long ret) {
   e->dev = 0;
   e->str_size = 0;
   e->bpf_type = 0;
-  e->reserved0 = 0;
+  e->fd_kind = 0;
   e->str[0] = '\0';
 
   __s64 fd = -1;
@@ -687,6 +687,9 @@ static __noinline int on_proc(struct syscall_args *args, long nr, long ret) {
     str = args->a[1];
     break;
   case VIGIL_NR_setns:
+  case VIGIL_NR_dup:
+  case VIGIL_NR_dup2:
+  case VIGIL_NR_dup3:
     fd = (__s32)args->a[0];
     break;
   case VIGIL_NR_init_module:
@@ -704,7 +707,16 @@ static __noinline int on_proc(struct syscall_args *args, long nr, long ret) {
   }
   if (fd >= 0) {
     struct file *file = file_of_fd(task, fd);
-    if (file) inode_of_file(file, &e->ino, &e->dev);
+    if (file) {
+      inode_of_file(file, &e->ino, &e->dev);
+      umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
+      __u32 family = 0;
+      if ((mode & VIGIL_S_IFMT) == VIGIL_S_IFSOCK) {
+        struct socket *sock = BPF_CORE_READ(file, private_data);
+        family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
+      }
+      e->fd_kind = (__u32)mode | (family << 16);
+    }
   }
   if (str)
     e->str_size = read_user_path(e->str, str, &e->sc.flags, VIGIL_SYSCALL_PATH_TRUNCATED,

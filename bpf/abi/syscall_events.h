@@ -141,14 +141,16 @@ struct vigil_syscall_proc_event {
   struct vigil_syscall_common sc;    /*  80 */
   __u64 args[6];                     /*  96: the six argument registers as passed; those the call
                                                 does not take hold whatever the caller left there */
-  __u64 ino;                         /* 144: mmap/finit_module/setns: inode number of the fd
-                                                argument's file (setns on /proc/PID/ns/X: the
-                                                namespace inode); else 0 */
+  __u64 ino;                         /* 144: mmap/finit_module/setns/dup*: inode number of the
+                                                fd argument's file (setns on /proc/PID/ns/X: the
+                                                namespace inode; dup*: oldfd's); else 0 */
   __u32 dev;                         /* 152: its device (st_dev encoding); else 0 */
   __u32 str_size;                    /* 156: valid bytes of str[], NUL included (0: none) */
   __u32 bpf_type;                    /* 160: bpf(): the first 4 bytes of attr (map_type for
                                                 BPF_MAP_CREATE, prog_type for BPF_PROG_LOAD); else 0 */
-  __u32 reserved0;                   /* 164: zero */
+  __u32 fd_kind;                     /* 164: that same file: i_mode in bits 0-15 (S_IFSOCK,
+                                                S_IFREG...) and, for a socket, its address family
+                                                in bits 16-31; 0 when there is no such file */
   char str[VIGIL_SYSCALL_STR_MAX];   /* 168: memfd_create: name; init_module/finit_module: param
                                                 string; else empty */
 };                                   /* 424 bytes */

@@ -203,6 +203,11 @@ struct ProcPayload {
   std::uint64_t ino = 0;       // mmap/finit_module: the fd's file; setns: the namespace inode
   std::uint32_t dev = 0;
   std::uint32_t bpf_type = 0;  // bpf(): map_type / prog_type
+  // That fd's file as the kernel saw it (dup*: oldfd): i_mode in bits 0-15, a socket's
+  // address family in bits 16-31; 0: no file. Authoritative where the fd table is not.
+  std::uint32_t fd_kind = 0;
+  std::uint16_t fd_mode() const noexcept { return static_cast<std::uint16_t>(fd_kind & 0xffff); }
+  std::uint16_t fd_family() const noexcept { return static_cast<std::uint16_t>(fd_kind >> 16); }
   std::string_view str;        // memfd_create name, module params; else ""
   bool str_truncated = false;
   bool str_unreadable = false;

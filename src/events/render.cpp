@@ -150,6 +150,10 @@ void add_payload_json(nlohmann::json& out, const Event& event) {
     out["ino"] = proc->ino;
     out["dev"] = proc->dev;
     if (event.type == EventType::bpf) out["bpf_type"] = proc->bpf_type;
+    if (proc->fd_kind != 0) {
+      out["fd_mode"] = proc->fd_mode();
+      if (proc->fd_family() != 0) out["fd_family"] = proc->fd_family();
+    }
     out["str"] = std::string(proc->str);
     out["str_truncated"] = proc->str_truncated;
     out["str_unreadable"] = proc->str_unreadable;

@@ -174,6 +174,7 @@ Failure decode_syscall_proc_record(const RecordReader& in, Event& out) noexcept 
   proc.ino = in.u64(offsetof(R, ino));
   proc.dev = in.u32(offsetof(R, dev));
   proc.bpf_type = in.u32(offsetof(R, bpf_type));
+  proc.fd_kind = in.u32(offsetof(R, fd_kind));
   proc.str_truncated = has(out.syscall.flags, VIGIL_SYSCALL_PATH_TRUNCATED);
   proc.str_unreadable = has(out.syscall.flags, VIGIL_SYSCALL_PATH_UNREADABLE);
   out.payload = proc;

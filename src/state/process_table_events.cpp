@@ -1,6 +1,7 @@
 // ProcessTable::apply: events::Event -> the table's facts. Kept apart from the table so the
 // table itself depends on nothing but its own facts structs.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 
@@ -132,6 +133,20 @@ void ProcessTable::apply_fd_event(Process& process, const events::Event& event) 
       const auto* proc = event.proc();
       const bool cloexec = event.type == EventType::dup3 && proc != nullptr && (proc->args[2] & O_CLOEXEC) != 0;
       fds.duplicate(oldfd, static_cast<int>(ret), cloexec);
+      // The record says what oldfd really was; a table that missed a close (or the open) must
+      // not pass a reused number off as the old descriptor.
+      if (proc != nullptr && proc->fd_kind != 0) {
+        FdEntry* copy = fds.find(static_cast<int>(ret));
+        const bool socket = (proc->fd_mode() & S_IFMT) == S_IFSOCK;
+        if (copy != nullptr && (socket != (copy->type == FdType::socket) ||
+                                (socket && copy->family != proc->fd_family()))) {
+          *copy = FdEntry{};
+          copy->fd = static_cast<int>(ret);
+          copy->cloexec = cloexec;
+          copy->type = socket ? FdType::socket : FdType::unknown;
+          copy->family = socket ? proc->fd_family() : 0;
+        }
+      }
       return;
     }
     case EventType::socket: {

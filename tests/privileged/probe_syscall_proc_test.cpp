@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,7 +24,6 @@ void expect_proc_record(const Self& self, const vigil_syscall_proc_event& e, lon
   self.expect_header(e.header, VIGIL_EVENT_SYSCALL_PROC, sizeof(e));
   EXPECT_EQ(e.sc.syscall_nr, static_cast<__u32>(nr));
   EXPECT_EQ(e.sc.ret, ret);
-  EXPECT_EQ(e.reserved0, 0u);
   std::size_t i = 0;
   for (auto a : args) {
     EXPECT_EQ(e.args[i], a) << "args[" << i << "]";
@@ -37,6 +37,19 @@ void expect_no_extras(const vigil_syscall_proc_event& e) {
   EXPECT_EQ(e.dev, 0u);
   EXPECT_EQ(e.str_size, 0u);
   EXPECT_EQ(e.str[0], '\0');
+  EXPECT_EQ(e.bpf_type, 0u);
+  EXPECT_EQ(e.fd_kind, 0u);
+}
+
+// dup*: oldfd's file as the kernel saw it (inode, device, mode and socket family).
+void expect_dup_source(const vigil_syscall_proc_event& e, int oldfd, std::uint32_t family) {
+  struct stat st{};
+  ASSERT_EQ(::fstat(oldfd, &st), 0);
+  EXPECT_EQ(e.ino, st.st_ino);
+  EXPECT_EQ(e.dev, st.st_dev);
+  EXPECT_EQ(e.fd_kind & 0xffff, st.st_mode & 0xffff);
+  EXPECT_EQ(e.fd_kind >> 16, family);
+  EXPECT_EQ(e.str_size, 0u);
   EXPECT_EQ(e.bpf_type, 0u);
 }
 
@@ -78,15 +91,17 @@ TEST(ProbeSyscallProc, DupAndClose) {
   auto dups = Records::of(records.procs, self.tid, SYS_dup);
   ASSERT_EQ(dups.size(), 1u);
   expect_proc_record(self, dups[0], SYS_dup, dup_fd, {u(fd)});
-  expect_no_extras(dups[0]);
+  expect_dup_source(dups[0], fd, 0);
   auto dup2s = Records::of(records.procs, self.tid, SYS_dup2);
   ASSERT_EQ(dup2s.size(), 1u);
   expect_proc_record(self, dup2s[0], SYS_dup2, 900, {u(fd), 900});
-  expect_no_extras(dup2s[0]);
+  expect_dup_source(dup2s[0], fd, 0);
   auto dup3s = Records::of(records.procs, self.tid, SYS_dup3);
   ASSERT_EQ(dup3s.size(), 2u);
   expect_proc_record(self, dup3s[0], SYS_dup3, 901, {u(fd), 901, O_CLOEXEC});
   expect_proc_record(self, dup3s[1], SYS_dup3, -EINVAL, {u(fd), u(fd), 0});
+  expect_dup_source(dup3s[0], fd, 0);
+  expect_dup_source(dup3s[1], fd, 0);  // even a failed dup3 names oldfd's file
   // Only the closes of our descriptors (libraries may close others meanwhile).
   std::vector<vigil_syscall_proc_event> closes;
   for (const auto& e : Records::of(records.procs, self.tid, SYS_close))
@@ -98,6 +113,29 @@ TEST(ProbeSyscallProc, DupAndClose) {
   for (const auto& e : closes) expect_no_extras(e);
   ::close(901);
   ::close(fd);
+}
+
+// The shape of a reverse shell: a socket duplicated onto a standard descriptor. The record says
+// it is a socket of that family whatever user space knew about the descriptor.
+TEST(ProbeSyscallProc, DupOfASocketNamesItsFamily) {
+  PROBE_SYSCALL_PRECONDITIONS();
+  Self self;
+  auto probe = open_probe({SYS_dup2});
+  ASSERT_TRUE(probe);
+  int inet = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int inet6 = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(inet, 0);
+  ASSERT_GE(inet6, 0);
+  ASSERT_EQ(sys(SYS_dup2, inet, 910), 910);
+  ASSERT_EQ(sys(SYS_dup2, inet6, 911), 911);
+  Records records;
+  ASSERT_TRUE(poll_for_counts(*probe, records, &Records::procs, self.tid, {{SYS_dup2, 2}}));
+  auto dups = Records::of(records.procs, self.tid, SYS_dup2);
+  ASSERT_EQ(dups.size(), 2u);
+  expect_dup_source(dups[0], inet, AF_INET);
+  EXPECT_EQ(dups[0].fd_kind & S_IFMT, static_cast<std::uint32_t>(S_IFSOCK));
+  expect_dup_source(dups[1], inet6, AF_INET6);
+  for (int fd : {inet, inet6, 910, 911}) ::close(fd);
 }
 
 TEST(ProbeSyscallProc, MemfdAndExecutableMappings) {

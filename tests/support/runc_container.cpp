@@ -69,6 +69,9 @@ std::string RuncContainer::prepare_bundle(const RuncOptions& options) {
   for (const char* applet : kApplets) {
     if (::symlink("busybox", (rootfs + "/bin/" + applet).c_str()) != 0) return std::string("symlink ") + applet;
   }
+  for (const std::string& applet : options.extra_applets) {
+    if (::symlink("busybox", (rootfs + "/bin/" + applet).c_str()) != 0) return "symlink " + applet;
+  }
   const CommandResult spec = run({"runc", "spec", "--bundle", bundle_}, timeout_seconds_);
   if (spec.exit_code != 0) return "runc spec: " + spec.err;
   nlohmann::json config = nlohmann::json::parse(read_text(bundle_ + "/config.json"), nullptr, false);

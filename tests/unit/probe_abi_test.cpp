@@ -219,7 +219,7 @@ VIGIL_EXPECT_FIELD(vigil_syscall_proc_event, ino, 144, 8);
 VIGIL_EXPECT_FIELD(vigil_syscall_proc_event, dev, 152, 4);
 VIGIL_EXPECT_FIELD(vigil_syscall_proc_event, str_size, 156, 4);
 VIGIL_EXPECT_FIELD(vigil_syscall_proc_event, bpf_type, 160, 4);
-VIGIL_EXPECT_FIELD(vigil_syscall_proc_event, reserved0, 164, 4);
+VIGIL_EXPECT_FIELD(vigil_syscall_proc_event, fd_kind, 164, 4);
 VIGIL_EXPECT_FIELD(vigil_syscall_proc_event, str, 168, 256);
 
 static_assert(sizeof(vigil_syscall_exec_event) == 1424);

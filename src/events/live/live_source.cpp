@@ -58,6 +58,22 @@ Result<void> LiveSource::set_types(std::span<const EventType> types) {
   return state_->probe.set_syscalls(*numbers);
 }
 
+Result<void> LiveSource::set_path_filters(const std::map<EventType, probe::PathFilter>& filters) {
+  if (!state_) return fail("live event source: moved from");
+  probe::PathFilters by_number;
+  for (const auto& [type, filter] : filters) {
+    std::int64_t nr = syscall_nr_of(type);
+    if (nr < 0) return fail("live event source: " + std::string(event_type_name(type)) + " is not a syscall");
+    by_number[static_cast<int>(nr)] = filter;
+  }
+  return state_->probe.set_path_filters(by_number);
+}
+
+Result<std::uint64_t> LiveSource::filtered_by_path() const {
+  if (!state_) return fail("live event source: moved from");
+  return state_->probe.filtered_by_path();
+}
+
 Result<Batch> LiveSource::next_batch(std::chrono::milliseconds timeout, EventHandler& handler) {
   if (!state_) return fail("live event source: moved from");
   auto& counters = state_->counters;

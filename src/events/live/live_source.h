@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "events/event_source.h"
+#include "probe/probe.h"
 
 namespace vigil::events {
 
@@ -31,6 +32,11 @@ class LiveSource final : public EventSource {
   // Changes the recorded syscalls while running (same rules as LiveSourceOptions::types, but a
   // list, not "everything").
   Result<void> set_types(std::span<const EventType> types);
+  // The in-kernel path filters of file syscalls (probe::EventProbe::set_path_filters), keyed by
+  // event type; a type not listed is not filtered.
+  Result<void> set_path_filters(const std::map<EventType, probe::PathFilter>& filters);
+  // Calls those filters kept in the kernel so far.
+  Result<std::uint64_t> filtered_by_path() const;
 
   Result<Batch> next_batch(std::chrono::milliseconds timeout, EventHandler& handler) override;
   // Adds the probe's drop counters and ring-buffer fill to the decoding counters.
