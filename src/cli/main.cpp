@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   vigil::cli::add_policy_command(app, exit_code);
   vigil::cli::add_agent_command(app, exit_code);
   vigil::cli::add_capture_command(app, exit_code);
+  vigil::cli::add_rules_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

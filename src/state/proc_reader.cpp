@@ -143,13 +143,21 @@ Result<void> ProcReader::read_ids(std::uint32_t pid, Process& out) {
   auto text = read_file(path_of(pid, "status"), 16384);
   if (!text) return std::unexpected(text.error());
   std::string_view rest = *text;
-  bool have_uid = false, have_gid = false;
-  while (!rest.empty() && !(have_uid && have_gid)) {
+  bool have_uid = false, have_gid = false, have_caps = true;
+  out.caps_known = false;
+  while (!rest.empty()) {
     const auto end = rest.find('\n');
     const std::string_view line = rest.substr(0, end);
     rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
     if (line.starts_with("Uid:")) have_uid = parse_id_line(line.substr(4), out.uid, out.euid);
     if (line.starts_with("Gid:")) have_gid = parse_id_line(line.substr(4), out.gid, out.egid);
+    // CapEff/CapPrm follow Uid/Gid in status: hex masks.
+    if (line.starts_with("CapPrm:\t")) have_caps &= parse_number(line.substr(8), out.cap_permitted, 16);
+    if (line.starts_with("CapEff:\t")) {
+      have_caps &= parse_number(line.substr(8), out.cap_effective, 16);
+      out.caps_known = have_caps;
+      break;
+    }
   }
   if (!have_uid || !have_gid) return fail("no Uid:/Gid: in " + path_of(pid, "status"));
   return {};
@@ -212,6 +220,13 @@ Result<void> ProcReader::read(std::uint32_t pid, Process& out, std::string& cgro
   }
   if (!read_exe(pid, out.exe)) out.exe.clear();
   if (!read_cwd(pid, out.cwd)) out.cwd.clear();
+  // "4294967295" when no login session set it (and kernels without audit lack the file).
+  out.loginuid = kUnknownId;
+  if (auto loginuid = read_file(path_of(pid, "loginuid"), 32)) {
+    std::string_view text = *loginuid;
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+    if (!parse_number(text, out.loginuid)) out.loginuid = kUnknownId;
+  }
   out.exe_ino = out.exe_dev = 0;
   if (auto cgroup = read_cgroup(pid, cgroup_path); !cgroup) cgroup_path.clear();
   out.origin = ProcessOrigin::proc;

@@ -32,6 +32,13 @@ struct Process {
   std::uint32_t uid = kUnknownId, euid = kUnknownId;  // real / effective
   std::uint32_t gid = kUnknownId, egid = kUnknownId;
   std::uint32_t tty = 0;             // controlling tty device number (stat's tty_nr); 0: none
+  // Audit login uid (/proc/PID/loginuid; inherited on fork); kUnknownId when unset or unknown.
+  std::uint32_t loginuid = kUnknownId;
+  // Capability sets (status CapEff/CapPrm, then cred syscalls' new credentials); rules render
+  // them as thread.cap_effective / thread.cap_permitted. Meaningless unless caps_known.
+  std::uint64_t cap_effective = 0;
+  std::uint64_t cap_permitted = 0;
+  bool caps_known = false;
   std::uint64_t start_time_ns = 0;   // CLOCK_BOOTTIME when the process was created
   std::uint64_t cgroup_id = 0;       // cgroup v2 id; 0 unknown
   std::uint64_t exe_ino = 0;         // executable's inode and st_dev (exec events; 0 unknown)

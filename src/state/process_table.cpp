@@ -203,6 +203,10 @@ void ProcessTable::on_fork(const TaskFacts& parent_task, std::uint32_t child_pid
   child.gid = from.gid;
   child.egid = from.egid;
   child.tty = from.tty;
+  child.loginuid = from.loginuid;
+  child.cap_effective = from.cap_effective;
+  child.cap_permitted = from.cap_permitted;
+  child.caps_known = from.caps_known;
   child.start_time_ns = parent_task.timestamp_ns;
   child.cgroup_id = from.cgroup_id;
   child.exe_ino = from.exe_ino;
@@ -291,6 +295,11 @@ void ProcessTable::on_credentials(const TaskFacts& task, const CredFacts& creds)
   if (creds.euid != kUnknownId) process->euid = creds.euid;
   if (creds.gid != kUnknownId) process->gid = creds.gid;
   if (creds.egid != kUnknownId) process->egid = creds.egid;
+  if (creds.caps_known) {
+    process->cap_effective = creds.cap_effective;
+    process->cap_permitted = creds.cap_permitted;
+    process->caps_known = true;
+  }
 }
 
 void ProcessTable::expire(std::uint64_t now_ns) {

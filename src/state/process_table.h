@@ -79,6 +79,8 @@ struct ExecFacts {
 struct CredFacts {
   std::uint32_t uid = kUnknownId, euid = kUnknownId;
   std::uint32_t gid = kUnknownId, egid = kUnknownId;
+  bool caps_known = false;  // cap_* hold the task's capability sets after the call
+  std::uint64_t cap_effective = 0, cap_permitted = 0;
 };
 
 class ProcessTable {

@@ -73,7 +73,7 @@ void ProcessTable::apply(const events::Event& event) {
       if (const auto* exit = event.exit()) on_exit(task, exit->status);
       return;
     case EventType::setuid: case EventType::setgid: case EventType::setreuid: case EventType::setregid:
-    case EventType::setresuid: case EventType::setresgid: {
+    case EventType::setresuid: case EventType::setresgid: case EventType::capset: {
       // new_creds are read at return: the task's credentials whether the call worked or not.
       const auto* cred = event.cred();
       if (cred == nullptr) {
@@ -83,7 +83,10 @@ void ProcessTable::apply(const events::Event& event) {
       on_credentials(task, CredFacts{.uid = cred->new_creds.uid,
                                      .euid = cred->new_creds.euid,
                                      .gid = cred->new_creds.gid,
-                                     .egid = cred->new_creds.egid});
+                                     .egid = cred->new_creds.egid,
+                                     .caps_known = true,
+                                     .cap_effective = cred->new_creds.cap_effective,
+                                     .cap_permitted = cred->new_creds.cap_permitted});
       return;
     }
     default: break;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -26,6 +27,8 @@ struct FakeProcess {
   std::uint32_t tty = 0;
   std::uint64_t start_ticks = 100;
   std::string cgroup = "/";  // cgroup v2 path
+  std::uint32_t loginuid = 0xffffffffu;
+  std::uint64_t cap_permitted = 0, cap_effective = 0;
 };
 
 class FakeTree {
@@ -65,11 +68,20 @@ class FakeTree {
                                            std::to_string(p.uid) + "\t" + std::to_string(p.euid) + "\t" +
                                            std::to_string(p.euid) + "\t" + std::to_string(p.euid) + "\nGid:\t" +
                                            std::to_string(p.gid) + "\t" + std::to_string(p.egid) + "\t" +
-                                           std::to_string(p.egid) + "\t" + std::to_string(p.egid) + "\n");
+                                           std::to_string(p.egid) + "\t" + std::to_string(p.egid) + "\n" +
+                                           "CapInh:\t0000000000000000\nCapPrm:\t" + hex16(p.cap_permitted) +
+                                           "\nCapEff:\t" + hex16(p.cap_effective) + "\n");
+    test::write_text(base + "/loginuid", std::to_string(p.loginuid));
     test::write_text(base + "/cgroup", "2:memory:/something/v1\n1:name=systemd:/v1\n0::" + p.cgroup + "\n");
     if (!p.exe.empty()) std::filesystem::create_symlink(p.exe, base + "/exe");
     if (!p.cwd.empty()) std::filesystem::create_symlink(p.cwd, base + "/cwd");
     make_cgroup(p.cgroup);
+  }
+
+  static std::string hex16(std::uint64_t value) {
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+    return text;
   }
 
   void remove(std::uint32_t pid) { std::filesystem::remove_all(proc() + "/" + std::to_string(pid)); }

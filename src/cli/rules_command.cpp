@@ -1,0 +1,123 @@
+// vigil rules check FILE... / vigil rules list [FILE...]: what a set of Falco-style rule files
+// loads to, without running anything.
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "rules/rules.h"
+
+namespace vigil::cli {
+namespace {
+
+struct RulesArgs {
+  std::vector<std::string> files;
+  bool json = false;
+};
+
+// `vigil rules list` without files: the tree's default rules, when there is one.
+std::vector<std::string> default_rule_files() {
+  for (const char* candidate : {"/etc/vigil/rules.yaml", "rules/default.yaml"}) {
+    std::error_code error;
+    if (std::filesystem::is_regular_file(candidate, error)) return {candidate};
+  }
+  return {};
+}
+
+nlohmann::json diagnostics_json(const std::vector<rules::Diagnostic>& diagnostics) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& d : diagnostics) {
+    list.push_back({{"file", d.file}, {"line", d.line}, {"column", d.column}, {"item", d.item}, {"message", d.message},
+                    {"text", d.to_string()}});
+  }
+  return list;
+}
+
+nlohmann::json counts_json(const rules::LoadReport& report) {
+  return {{"loaded", report.loaded}, {"enabled", report.enabled}, {"skipped", report.skipped},
+          {"failed", report.failed}, {"errors", report.errors.size()}, {"warnings", report.warnings.size()}};
+}
+
+int run_rules_check(const RulesArgs& args) {
+  rules::LoadReport report;
+  rules::RuleSet set = rules::RuleSet::load_files(args.files, report);
+  if (args.json) {
+    print_json({{"files", args.files},
+                {"errors", diagnostics_json(report.errors)},
+                {"warnings", diagnostics_json(report.warnings)},
+                {"summary", counts_json(report)}});
+  } else {
+    for (const auto& d : report.errors) std::printf("%s: error\n", d.to_string().c_str());
+    for (const auto& d : report.warnings) std::printf("%s: warning\n", d.to_string().c_str());
+    std::printf("%zu rules loaded (%zu enabled), %zu skipped, %zu failed; %zu errors, %zu warnings\n", report.loaded,
+                report.enabled, report.skipped, report.failed, report.errors.size(), report.warnings.size());
+  }
+  return report.ok() ? kExitOk : kExitFailures;
+}
+
+std::string event_types_text(const rules::RuleSummary& rule) {
+  if (rule.all_event_types) return "*";
+  std::string text;
+  for (events::EventType type : rule.event_types) {
+    if (!text.empty()) text += ",";
+    text += events::event_type_name(type);
+  }
+  return text.empty() ? "-" : text;
+}
+
+int run_rules_list(RulesArgs args) {
+  if (args.files.empty()) args.files = default_rule_files();
+  if (args.files.empty()) throw UsageError("no rule files given and no default rules found");
+  rules::LoadReport report;
+  rules::RuleSet set = rules::RuleSet::load_files(args.files, report);
+  for (const auto& d : report.errors) std::fprintf(stderr, "%s: error\n", d.to_string().c_str());
+  const std::vector<rules::RuleSummary> loaded = set.rules();
+  if (args.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& rule : loaded) {
+      nlohmann::json types = nlohmann::json::array();
+      for (events::EventType type : rule.event_types) types.push_back(events::event_type_name(type));
+      list.push_back({{"name", rule.name},
+                      {"priority", rules::priority_name(rule.priority)},
+                      {"action", rules::action_name(rule.action)},
+                      {"enabled", rule.enabled},
+                      {"tags", rule.tags},
+                      {"all_event_types", rule.all_event_types},
+                      {"event_types", types},
+                      {"file", rule.file},
+                      {"line", rule.line}});
+    }
+    print_json({{"rules", list}, {"summary", counts_json(report)}});
+  } else {
+    for (const auto& rule : loaded) {
+      std::printf("%s\t%s\t%s\t%s\t%s\t%s:%d\n", rule.name.c_str(), std::string(rules::priority_name(rule.priority)).c_str(),
+                  event_types_text(rule).c_str(), std::string(rules::action_name(rule.action)).c_str(),
+                  rule.enabled ? "enabled" : "disabled", rule.file.c_str(), rule.line);
+    }
+  }
+  return report.ok() ? kExitOk : kExitFailures;
+}
+
+}  // namespace
+
+void add_rules_command(CLI::App& app, int& exit_code) {
+  CLI::App* rules = app.add_subcommand("rules", "Falco-compatible detection rules");
+  rules->require_subcommand(1);
+
+  auto check_args = std::make_shared<RulesArgs>();
+  CLI::App* check = rules->add_subcommand("check", "Load rule files and report errors, warnings and counts");
+  check->add_flag("--json", check_args->json, "Print one JSON document");
+  check->add_option("files", check_args->files, "Rule files, loaded in order")->required();
+  check->callback([check_args, &exit_code] { exit_code = run_rules_check(*check_args); });
+
+  auto list_args = std::make_shared<RulesArgs>();
+  CLI::App* list = rules->add_subcommand("list", "List the rules the files load: name, priority, event types, action, source");
+  list->add_flag("--json", list_args->json, "Print one JSON document");
+  list->add_option("files", list_args->files, "Rule files, loaded in order (default: rules/default.yaml)");
+  list->callback([list_args, &exit_code] { exit_code = run_rules_list(*list_args); });
+}
+
+}  // namespace vigil::cli
