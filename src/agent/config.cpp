@@ -54,12 +54,13 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
   config.source = source;
   if (root.IsNull()) {
     config.audit_log = config.state_dir + "/audit.jsonl";
+    config.runtime.state_dir = config.state_dir;
     return config;
   }
   if (!root.IsMap()) return fail(where(source, root) + ": the config must be a mapping of keys to values");
 
   static const std::set<std::string> kKnown = {"mode", "state_dir", "policy", "policy_text", "hash", "tpm",
-                                                "keyrings", "watch", "decision", "audit_log", "runtime"};
+                                                "keyrings", "watch", "decision", "audit_log", "runtime", "rules", "outputs"};
   for (const auto& item : root) {
     const std::string key = item.first.as<std::string>();
     const YAML::Node& value = item.second;
@@ -140,12 +141,48 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
             }
             types.push_back(type);
           }
+          config.runtime.all_syscalls = all;
           if (all) config.runtime.syscalls.reset();
           else config.runtime.syscalls = std::move(types);
         } else {
           return fail(where(source, setting.first) + ": unknown key 'runtime." + name + "'");
         }
       }
+    } else if (key == "rules") {
+      if (!value.IsMap()) return fail(where(source, value) + ": rules must be a mapping");
+      for (const auto& setting : value) {
+        const std::string name = setting.first.as<std::string>();
+        auto flag = [&](bool& out) -> Result<void> {
+          auto text = scalar(source, setting.second, "rules." + name);
+          if (!text) return std::unexpected(text.error());
+          if (*text != "true" && *text != "false")
+            return fail(where(source, setting.second) + ": rules." + name + " must be true or false, got '" + *text + "'");
+          out = *text == "true";
+          return {};
+        };
+        if (name == "enabled") {
+          if (auto ok = flag(config.runtime.rules.enabled); !ok) return std::unexpected(ok.error());
+        } else if (name == "kill") {
+          if (auto ok = flag(config.runtime.rules.kill); !ok) return std::unexpected(ok.error());
+        } else if (name == "kernel_path_filter") {
+          if (auto ok = flag(config.runtime.rules.kernel_path_filter); !ok) return std::unexpected(ok.error());
+        } else if (name == "files") {
+          if (!setting.second.IsSequence()) return fail(where(source, setting.second) + ": rules.files must be a list of rule files");
+          for (const auto& entry : setting.second) {
+            auto path = scalar(source, entry, "rules.files entry");
+            if (!path) return std::unexpected(path.error());
+            if (path->empty()) return fail(where(source, entry) + ": rules.files entries must not be empty");
+            config.runtime.rules.files.push_back(*path);
+          }
+        } else {
+          return fail(where(source, setting.first) + ": unknown key 'rules." + name + "'");
+        }
+      }
+    } else if (key == "outputs") {
+      auto outputs = outputs::outputs_config_from_yaml(value, source);
+      if (!outputs) return std::unexpected(outputs.error());
+      config.runtime.outputs = std::move(*outputs);
+      config.runtime.outputs_given = true;
     } else if (key == "decision") {
       if (!value.IsMap()) return fail(where(source, value) + ": decision must be a mapping");
       for (const auto& setting : value) {
@@ -183,6 +220,7 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
     }
   }
   if (config.audit_log.empty()) config.audit_log = config.state_dir + "/audit.jsonl";
+  config.runtime.state_dir = config.state_dir;
   return config;
 }
 

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "crypto/crypto.h"
 #include "events/event.h"
+#include "outputs/config.h"
 
 namespace vigil::agent {
 
@@ -17,11 +18,25 @@ enum class KernelCache { automatic, on, off };
 std::string_view mode_name(Mode mode);
 
 // The runtime-detection pipeline (config key `runtime`): eBPF events -> process table.
+// Detection rules on those events (config key `rules`; docs/rules.md).
+struct RulesConfig {
+  bool enabled = true;
+  std::vector<std::string> files;  // in order; empty: the embedded default ruleset (rules/default.yaml)
+  bool kill = true;                // carry out `action: kill` (false: alert only, recorded as such)
+  bool kernel_path_filter = true;  // let the rules' path interest filter file syscalls in the kernel
+};
+
 struct RuntimeConfig {
   bool enabled = false;
   size_t ring_buffer_bytes = size_t{8} << 20;
-  // Syscalls recorded in the kernel; nullopt: every one the probe supports.
+  // Syscalls recorded in the kernel besides what the rules need; nullopt: every one the probe
+  // supports when no rules run, else only what the rules (and the process table) need.
   std::optional<std::vector<events::EventType>> syscalls;
+  bool all_syscalls = false;  // `syscalls: [all]`: everything, whatever the rules need
+  RulesConfig rules;
+  outputs::OutputsConfig outputs;  // config key `outputs`; none given: stdout (text) and <state_dir>/alerts.jsonl
+  bool outputs_given = false;
+  std::string state_dir;           // copied from AgentConfig for the default alert file
 };
 
 struct AgentConfig {

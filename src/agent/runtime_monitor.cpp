@@ -1,8 +1,10 @@
 #include "agent/runtime_monitor.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
+#include "agent/detection.h"
 #include "events/counters.h"
 #include "events/live/live_source.h"
 #include "state/container_resolver.h"
@@ -14,6 +16,8 @@ struct RuntimeMonitor::Pipeline {
   std::unique_ptr<events::LiveSource> source;
   std::unique_ptr<state::ContainerResolver> containers;
   std::unique_ptr<state::ProcessTable> table;
+  std::unique_ptr<Detection> detection;  // null when rules are off
+  std::int64_t boot_to_wall_ns = 0;
   std::string source_error;  // a failure that stopped the thread
   // Guards the table's counters and size for status(); held per batch, not per event.
   mutable std::mutex table_mutex;
@@ -24,9 +28,31 @@ Result<std::unique_ptr<RuntimeMonitor>> RuntimeMonitor::start(const RuntimeConfi
   events::LiveSourceOptions options;
   options.ring_buffer_bytes = config.ring_buffer_bytes;
   options.types = config.syscalls;
+  if (config.rules.enabled) {
+    auto detection = Detection::start(config);
+    if (!detection) return std::unexpected(detection.error());
+    pipeline->detection = std::move(*detection);
+    // Only what the rules need, plus whatever the config asks for on top.
+    auto wanted = pipeline->detection->wanted_types();
+    if (!wanted || config.all_syscalls) {
+      options.types.reset();
+    } else if (config.syscalls) {
+      for (events::EventType type : *config.syscalls)
+        if (std::ranges::find(*wanted, type) == wanted->end()) wanted->push_back(type);
+      options.types = std::move(wanted);
+    } else {
+      options.types = std::move(wanted);
+    }
+  }
   auto source = events::LiveSource::open(options);
   if (!source) return fail("runtime: cannot open the eBPF probes: " + source.error().message);
   pipeline->source = std::make_unique<events::LiveSource>(std::move(*source));
+  if (pipeline->detection) {
+    if (auto filtered = pipeline->source->set_path_filters(pipeline->detection->path_filters()); !filtered)
+      return fail("runtime: cannot set the in-kernel path filters: " + filtered.error().message);
+  }
+  const events::TimeAnchor anchor = pipeline->source->time_anchor();
+  pipeline->boot_to_wall_ns = anchor.wall_ns - static_cast<std::int64_t>(anchor.boot_ns);
 
   auto containers = state::ContainerResolver::for_host();
   if (!containers) {
@@ -56,6 +82,7 @@ void RuntimeMonitor::run() {
     auto batch = events::next_batch(*p.source, std::chrono::milliseconds(100),
                                     [&](const events::Event& event, std::span<const std::uint8_t>) {
                                       if (!lock.owns_lock()) lock.lock();
+                                      if (p.detection) p.detection->on_event(event, *p.table, p.boot_to_wall_ns);
                                       p.table->apply(event);
                                     });
     if (!batch) {
@@ -95,6 +122,8 @@ nlohmann::json RuntimeMonitor::status() const {
                          {"exits", table.exits},
                          {"misses", table.misses},
                          {"stale_events", table.stale_events}};
+  if (pipeline_->detection) status["rules"] = pipeline_->detection->status();
+  if (auto filtered = pipeline_->source->filtered_by_path()) status["filtered_by_path"] = *filtered;
   if (!pipeline_->source_error.empty()) status["error"] = pipeline_->source_error;
   return status;
 }

@@ -51,15 +51,15 @@ const ArgList kArgLists[] = {
     {EventType::accept4, {"fd", "tuple", "flags"}},
     {EventType::bind, {"res", "addr", "fd"}},
     {EventType::listen, {"res", "fd", "backlog"}},
-    {EventType::setuid, {"res", "uid"}},
-    {EventType::setgid, {"res", "gid"}},
-    {EventType::setreuid, {"res", "ruid", "euid"}},
-    {EventType::setregid, {"res", "rgid", "egid"}},
-    {EventType::setresuid, {"res", "ruid", "euid", "suid"}},
-    {EventType::setresgid, {"res", "rgid", "egid", "sgid"}},
-    {EventType::setfsuid, {"res", "uid"}},
-    {EventType::setfsgid, {"res", "gid"}},
-    {EventType::capset, {"res", "cap_inheritable", "cap_permitted", "cap_effective"}},
+    {EventType::setuid, {"res", "uid", "old_uid", "old_euid", "old_gid", "old_egid"}},
+    {EventType::setgid, {"res", "gid", "old_uid", "old_euid", "old_gid", "old_egid"}},
+    {EventType::setreuid, {"res", "ruid", "euid", "old_uid", "old_euid", "old_gid", "old_egid"}},
+    {EventType::setregid, {"res", "rgid", "egid", "old_uid", "old_euid", "old_gid", "old_egid"}},
+    {EventType::setresuid, {"res", "ruid", "euid", "suid", "old_uid", "old_euid", "old_gid", "old_egid"}},
+    {EventType::setresgid, {"res", "rgid", "egid", "sgid", "old_uid", "old_euid", "old_gid", "old_egid"}},
+    {EventType::setfsuid, {"res", "uid", "old_uid", "old_euid", "old_gid", "old_egid"}},
+    {EventType::setfsgid, {"res", "gid", "old_uid", "old_euid", "old_gid", "old_egid"}},
+    {EventType::capset, {"res", "cap_inheritable", "cap_permitted", "cap_effective", "old_uid", "old_euid", "old_gid", "old_egid"}},
     {EventType::ptrace, {"res", "request", "pid", "addr", "data"}},
     {EventType::kill, {"res", "pid", "sig"}},
     {EventType::tkill, {"res", "tid", "sig"}},
@@ -323,6 +323,14 @@ bool render_cred_arg(const events::Event& event, std::string_view name, std::str
   if (name == "cap_inheritable") return append_capabilities(out, cred->new_creds.cap_inheritable), true;
   if (name == "cap_permitted") return append_capabilities(out, cred->new_creds.cap_permitted), true;
   if (name == "cap_effective") return append_capabilities(out, cred->new_creds.cap_effective), true;
+  // vigil's extension: the caller's ids before the call (saved at entry), because records are
+  // made at exit, where user.uid already shows the new ones. Missing when the entry was not seen.
+  if (name == "old_uid" || name == "old_euid" || name == "old_gid" || name == "old_egid") {
+    if (event.syscall.no_enter) return false;
+    const events::Credentials& old = cred->old_creds;
+    const std::uint32_t id = name == "old_uid" ? old.uid : name == "old_euid" ? old.euid : name == "old_gid" ? old.gid : old.egid;
+    return append_number(out, id), true;
+  }
   // ids as passed: set*id(a) [a], setre*id(r, e), setres*id(r, e, s)
   int position = -1;
   if (name == "uid" || name == "gid" || name == "ruid" || name == "rgid") position = 0;

@@ -14,7 +14,7 @@ TEST(AgentRuntime, EventsReachTheProcessTableAndCounters) {
   TempDir dir;
   write_text(dir / "agent.yaml", "mode: log\nstate_dir: " + (dir / "state") +
                                      "\nwatch: []\nruntime:\n  enabled: true\n  ring_buffer_mb: 8\n"
-                                     "  syscalls: [openat, close, connect]\n");
+                                     "  syscalls: [openat, close, connect]\nrules:\n  enabled: false\n");
   AgentProcess agent(dir / "agent.yaml", dir / "state");
   ASSERT_TRUE(agent.ready()) << agent.output();
   const auto before = agent.status()["runtime"];

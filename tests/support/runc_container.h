@@ -20,7 +20,7 @@ struct RuncOptions {
   // Use cgroupfs-style paths: "/docker/{id}", "/kubepods/besteffort/pod<uid>/{id}", ...
   std::string cgroups_path;
   std::vector<std::string> args = {"sleep", "600"};  // the container's init process
-  std::vector<std::string> extra_applets;            // more busybox applets linked in /bin (e.g. "mount")
+  std::vector<std::string> extra_applets = {};       // more busybox applets linked in /bin (e.g. "mount")
   int timeout_seconds = 30;                          // for each runc command
 };
 
