@@ -17,6 +17,7 @@ struct RuntimeMonitor::Pipeline {
   std::unique_ptr<state::ContainerResolver> containers;
   std::unique_ptr<state::ProcessTable> table;
   std::unique_ptr<Detection> detection;  // null when rules are off
+  nlohmann::json interest;               // what the rules asked of the kernel
   std::int64_t boot_to_wall_ns = 0;
   std::string source_error;  // a failure that stopped the thread
   // Guards the table's counters and size for status(); held per batch, not per event.
@@ -48,8 +49,24 @@ Result<std::unique_ptr<RuntimeMonitor>> RuntimeMonitor::start(const RuntimeConfi
   if (!source) return fail("runtime: cannot open the eBPF probes: " + source.error().message);
   pipeline->source = std::make_unique<events::LiveSource>(std::move(*source));
   if (pipeline->detection) {
-    if (auto filtered = pipeline->source->set_path_filters(pipeline->detection->path_filters()); !filtered)
+    const auto filters = pipeline->detection->path_filters();
+    if (auto filtered = pipeline->source->set_path_filters(filters); !filtered)
       return fail("runtime: cannot set the in-kernel path filters: " + filtered.error().message);
+    nlohmann::json interest;
+    interest["syscalls"] = nlohmann::json::array();
+    if (options.types) {
+      for (events::EventType type : *options.types) interest["syscalls"].push_back(events::event_type_name(type));
+    } else {
+      interest["syscalls"].push_back("all");
+    }
+    interest["path_filters"] = nlohmann::json::object();
+    for (const auto& [type, filter] : filters) {
+      interest["path_filters"][std::string(events::event_type_name(type))] = {{"prefixes", filter.prefixes},
+                                                                              {"write_prefixes", filter.write_prefixes}};
+    }
+    std::fprintf(stderr, "vigil agent: runtime: %zu syscalls leave the kernel, %zu with a path filter\n",
+                 options.types ? options.types->size() : probe::EventProbe::supported_syscalls().size(), filters.size());
+    pipeline->interest = std::move(interest);
   }
   const events::TimeAnchor anchor = pipeline->source->time_anchor();
   pipeline->boot_to_wall_ns = anchor.wall_ns - static_cast<std::int64_t>(anchor.boot_ns);
@@ -122,7 +139,10 @@ nlohmann::json RuntimeMonitor::status() const {
                          {"exits", table.exits},
                          {"misses", table.misses},
                          {"stale_events", table.stale_events}};
-  if (pipeline_->detection) status["rules"] = pipeline_->detection->status();
+  if (pipeline_->detection) {
+    status["rules"] = pipeline_->detection->status();
+    status["interest"] = pipeline_->interest;
+  }
   if (auto filtered = pipeline_->source->filtered_by_path()) status["filtered_by_path"] = *filtered;
   if (!pipeline_->source_error.empty()) status["error"] = pipeline_->source_error;
   return status;
