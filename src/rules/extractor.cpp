@@ -601,7 +601,7 @@ void Extractor::extract_event(const FieldRef& field, std::size_t slot, Values& o
       if (index >= 0 && render_event_arg(event, index, scratch)) out.add_text(scratch);
       return;
     }
-    case FieldId::evt_args: render_event_args(event, scratch); out.add_text(scratch); return;
+    case FieldId::evt_args: render_event_args(event, scratch, path_scratch_); out.add_text(scratch); return;
     case FieldId::evt_res:
       if (ret >= 0) {
         out.add_text("SUCCESS");
