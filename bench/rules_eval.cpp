@@ -1,5 +1,5 @@
 // Rule evaluation speed: a loaded rule set (rules/default.yaml when the tree has one, else the
-// test fixture tests/data/rules/falco_style.yaml) over a realistic mix of events, with the
+// test fixture tests/data/rules/falco_style.yaml; VIGIL_BENCH_RULES names another file) over a realistic mix of events, with the
 // process table behind it as in the agent. Reports events/s (items_per_second). Not a test.
 #include <benchmark/benchmark.h>
 
@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -22,6 +23,7 @@ using vigil::test::DecodedRecord;
 using vigil::test::record_bytes;
 
 std::string rules_path() {
+  if (const char* chosen = std::getenv("VIGIL_BENCH_RULES"); chosen != nullptr && *chosen != '\0') return chosen;
   const std::string tree = VIGIL_SOURCE_DIR;
   if (std::filesystem::exists(tree + "/rules/default.yaml")) return tree + "/rules/default.yaml";
   return tree + "/tests/data/rules/falco_style.yaml";

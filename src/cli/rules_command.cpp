@@ -17,6 +17,7 @@ struct RulesArgs {
   std::vector<std::string> files;
   bool json = false;
   bool unsupported_as_missing = false;
+  bool interest = false;
   rules::LoadOptions options() const {
     rules::LoadOptions options;
     options.unsupported_fields_as_missing = unsupported_as_missing;
@@ -83,6 +84,21 @@ std::string event_types_text(const rules::RuleSummary& rule) {
   return text.empty() ? "-" : text;
 }
 
+nlohmann::json interest_json(const rules::Interest& interest) {
+  nlohmann::json types = nlohmann::json::array();
+  nlohmann::json paths = nlohmann::json::object();
+  for (std::size_t index = 1; index < events::kEventTypeCount; ++index) {
+    if (!interest.event_types.test(index)) continue;
+    const auto type = static_cast<events::EventType>(index);
+    types.push_back(events::event_type_name(type));
+    const rules::PathInterest& path = interest.paths[index];
+    if (!path.any_path)
+      paths[std::string(events::event_type_name(type))] = {{"read_prefixes", path.read_prefixes},
+                                                           {"write_prefixes", path.write_prefixes}};
+  }
+  return {{"all_event_types", interest.all_event_types}, {"event_types", types}, {"paths", paths}};
+}
+
 int run_rules_list(RulesArgs args) {
   if (args.files.empty()) args.files = default_rule_files();
   if (args.files.empty()) throw UsageError("no rule files given and no default rules found");
@@ -90,6 +106,20 @@ int run_rules_list(RulesArgs args) {
   rules::RuleSet set = rules::RuleSet::load_files(args.files, report, args.options());
   for (const auto& d : report.errors) print_diagnostic(stderr, d, "error");
   const std::vector<rules::RuleSummary> loaded = set.rules();
+  if (args.interest) {
+    // What the agent would program into the kernel for these rules.
+    const nlohmann::json interest = interest_json(set.interest());
+    if (args.json) {
+      print_json(interest);
+    } else {
+      std::printf("all event types: %s\n", interest["all_event_types"].get<bool>() ? "yes" : "no");
+      std::printf("event types: %s\n", interest["event_types"].dump().c_str());
+      for (const auto& [type, prefixes] : interest["paths"].items())
+        std::printf("%s: read %s write %s\n", type.c_str(), prefixes["read_prefixes"].dump().c_str(),
+                    prefixes["write_prefixes"].dump().c_str());
+    }
+    return report.ok() ? kExitOk : kExitFailures;
+  }
   if (args.json) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& rule : loaded) {
@@ -133,6 +163,8 @@ void add_rules_command(CLI::App& app, int& exit_code) {
   auto list_args = std::make_shared<RulesArgs>();
   CLI::App* list = rules->add_subcommand("list", "List the rules the files load: name, priority, event types, action, source");
   list->add_flag("--json", list_args->json, "Print one JSON document");
+  list->add_flag("--interest", list_args->interest,
+                  "Print the interest analysis instead: event types and per-type path prefixes for the kernel");
   list->add_flag("--unsupported-as-missing", list_args->unsupported_as_missing,
                   "Load rules that use fields vigil lacks, with those fields always missing");
   list->add_option("files", list_args->files, "Rule files, loaded in order (default: rules/default.yaml)");

@@ -806,7 +806,7 @@ bool Extractor::render(const FieldRef& field, std::size_t slot, std::string& out
   extract(field, slot, values);
   for (std::size_t i = 0; i < values.count; ++i) {
     if (i > 0) out.push_back(' ');
-    const Value& value = values.items[i];
+    const Value& value = values[i];
     switch (value.kind) {
       case Value::Kind::integer: append_number(out, value.integer); break;
       case Value::Kind::boolean: out.append(value.integer != 0 ? "true" : "false"); break;
