@@ -178,7 +178,8 @@ class RuleSet {
   // Enables or disables a loaded rule; false when no rule has that name.
   bool set_enabled(std::string_view rule, bool enabled);
 
-  // Calls sink for every enabled rule the event matches, in load order.
+  // Calls sink for every enabled rule the event matches, in load order. Uses the set's scratch
+  // buffers: one thread at a time (the agent's pipeline thread).
   void evaluate(const EvalContext& context, MatchSink sink);
 
   Interest interest() const;
