@@ -16,6 +16,13 @@ namespace {
 struct RulesArgs {
   std::vector<std::string> files;
   bool json = false;
+  bool unsupported_as_missing = false;
+  bool interest = false;
+  rules::LoadOptions options() const {
+    rules::LoadOptions options;
+    options.unsupported_fields_as_missing = unsupported_as_missing;
+    return options;
+  }
 };
 
 // `vigil rules list` without files: the tree's default rules, when there is one.
@@ -36,6 +43,15 @@ nlohmann::json diagnostics_json(const std::vector<rules::Diagnostic>& diagnostic
   return list;
 }
 
+// "file:line:col: error: rule 'x': message", the compiler convention.
+void print_diagnostic(std::FILE* stream, const rules::Diagnostic& d, const char* kind) {
+  std::string location = d.file;
+  if (d.line > 0) location += ":" + std::to_string(d.line);
+  if (d.line > 0 && d.column > 0) location += ":" + std::to_string(d.column);
+  std::fprintf(stream, "%s: %s: %s%s%s\n", location.c_str(), kind, d.item.c_str(), d.item.empty() ? "" : ": ",
+               d.message.c_str());
+}
+
 nlohmann::json counts_json(const rules::LoadReport& report) {
   return {{"loaded", report.loaded}, {"enabled", report.enabled}, {"skipped", report.skipped},
           {"failed", report.failed}, {"errors", report.errors.size()}, {"warnings", report.warnings.size()}};
@@ -43,15 +59,15 @@ nlohmann::json counts_json(const rules::LoadReport& report) {
 
 int run_rules_check(const RulesArgs& args) {
   rules::LoadReport report;
-  rules::RuleSet set = rules::RuleSet::load_files(args.files, report);
+  rules::RuleSet set = rules::RuleSet::load_files(args.files, report, args.options());
   if (args.json) {
     print_json({{"files", args.files},
                 {"errors", diagnostics_json(report.errors)},
                 {"warnings", diagnostics_json(report.warnings)},
                 {"summary", counts_json(report)}});
   } else {
-    for (const auto& d : report.errors) std::printf("%s: error\n", d.to_string().c_str());
-    for (const auto& d : report.warnings) std::printf("%s: warning\n", d.to_string().c_str());
+    for (const auto& d : report.errors) print_diagnostic(stdout, d, "error");
+    for (const auto& d : report.warnings) print_diagnostic(stdout, d, "warning");
     std::printf("%zu rules loaded (%zu enabled), %zu skipped, %zu failed; %zu errors, %zu warnings\n", report.loaded,
                 report.enabled, report.skipped, report.failed, report.errors.size(), report.warnings.size());
   }
@@ -68,13 +84,42 @@ std::string event_types_text(const rules::RuleSummary& rule) {
   return text.empty() ? "-" : text;
 }
 
+nlohmann::json interest_json(const rules::Interest& interest) {
+  nlohmann::json types = nlohmann::json::array();
+  nlohmann::json paths = nlohmann::json::object();
+  for (std::size_t index = 1; index < events::kEventTypeCount; ++index) {
+    if (!interest.event_types.test(index)) continue;
+    const auto type = static_cast<events::EventType>(index);
+    types.push_back(events::event_type_name(type));
+    const rules::PathInterest& path = interest.paths[index];
+    if (!path.any_path)
+      paths[std::string(events::event_type_name(type))] = {{"read_prefixes", path.read_prefixes},
+                                                           {"write_prefixes", path.write_prefixes}};
+  }
+  return {{"all_event_types", interest.all_event_types}, {"event_types", types}, {"paths", paths}};
+}
+
 int run_rules_list(RulesArgs args) {
   if (args.files.empty()) args.files = default_rule_files();
   if (args.files.empty()) throw UsageError("no rule files given and no default rules found");
   rules::LoadReport report;
-  rules::RuleSet set = rules::RuleSet::load_files(args.files, report);
-  for (const auto& d : report.errors) std::fprintf(stderr, "%s: error\n", d.to_string().c_str());
+  rules::RuleSet set = rules::RuleSet::load_files(args.files, report, args.options());
+  for (const auto& d : report.errors) print_diagnostic(stderr, d, "error");
   const std::vector<rules::RuleSummary> loaded = set.rules();
+  if (args.interest) {
+    // What the agent would program into the kernel for these rules.
+    const nlohmann::json interest = interest_json(set.interest());
+    if (args.json) {
+      print_json(interest);
+    } else {
+      std::printf("all event types: %s\n", interest["all_event_types"].get<bool>() ? "yes" : "no");
+      std::printf("event types: %s\n", interest["event_types"].dump().c_str());
+      for (const auto& [type, prefixes] : interest["paths"].items())
+        std::printf("%s: read %s write %s\n", type.c_str(), prefixes["read_prefixes"].dump().c_str(),
+                    prefixes["write_prefixes"].dump().c_str());
+    }
+    return report.ok() ? kExitOk : kExitFailures;
+  }
   if (args.json) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& rule : loaded) {
@@ -110,12 +155,18 @@ void add_rules_command(CLI::App& app, int& exit_code) {
   auto check_args = std::make_shared<RulesArgs>();
   CLI::App* check = rules->add_subcommand("check", "Load rule files and report errors, warnings and counts");
   check->add_flag("--json", check_args->json, "Print one JSON document");
+  check->add_flag("--unsupported-as-missing", check_args->unsupported_as_missing,
+                  "Load rules that use fields vigil lacks, with those fields always missing");
   check->add_option("files", check_args->files, "Rule files, loaded in order")->required();
   check->callback([check_args, &exit_code] { exit_code = run_rules_check(*check_args); });
 
   auto list_args = std::make_shared<RulesArgs>();
   CLI::App* list = rules->add_subcommand("list", "List the rules the files load: name, priority, event types, action, source");
   list->add_flag("--json", list_args->json, "Print one JSON document");
+  list->add_flag("--interest", list_args->interest,
+                  "Print the interest analysis instead: event types and per-type path prefixes for the kernel");
+  list->add_flag("--unsupported-as-missing", list_args->unsupported_as_missing,
+                  "Load rules that use fields vigil lacks, with those fields always missing");
   list->add_option("files", list_args->files, "Rule files, loaded in order (default: rules/default.yaml)");
   list->callback([list_args, &exit_code] { exit_code = run_rules_list(*list_args); });
 }

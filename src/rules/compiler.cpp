@@ -10,6 +10,11 @@ namespace {
 
 constexpr int kMaxListDepth = 32;
 constexpr std::size_t kMaxMacroDepth = 64;
+// Bounds on what one rule may expand to (macros used twice per level double at each level).
+constexpr std::size_t kMaxNodes = 200000;
+constexpr std::size_t kMaxListItems = 100000;
+constexpr std::size_t kMaxDepth = 1000;
+constexpr std::size_t kMaxRegexLength = 512;  // std::regex compiles and matches recursively
 
 // List items may carry their own quotes ('"(systemd)"' in Falco's files) so text
 // substitution would keep them whole; as values they stand for what is inside.
@@ -108,6 +113,7 @@ bool Compiler::expand_list(const std::string& name, std::vector<std::string>& ou
   const auto it = defs_.list_index.find(name);
   if (it == defs_.list_index.end()) return false;
   for (const std::string& item : defs_.lists[it->second].items) {
+    if (out.size() > kMaxListItems) return true;
     // Lists of lists: an item naming another list stands for its items (bounded: no cycles).
     if (depth < kMaxListDepth && item != name && expand_list(item, out, depth + 1)) continue;
     out.push_back(unquote_item(item));
@@ -115,10 +121,14 @@ bool Compiler::expand_list(const std::string& name, std::vector<std::string>& ou
   return true;
 }
 
-std::optional<Diagnostic> Compiler::expand_values(const Expr& expr, const Source&, std::vector<std::string>& out) {
+std::optional<Diagnostic> Compiler::expand_values(const Expr& expr, const Source& source,
+                                                  std::vector<std::string>& out) {
   out.clear();
   for (const ValueText& value : expr.values) {
-    if (!value.quoted && expr.list && expand_list(value.text, out, 0)) continue;
+    if (!value.quoted && expr.list && expand_list(value.text, out, 0)) {
+      if (out.size() > kMaxListItems) return at(source, value.position, "list expands to too many items");
+      continue;
+    }
     out.push_back(value.text);
   }
   return std::nullopt;
@@ -234,6 +244,7 @@ std::optional<Diagnostic> Compiler::build_check(const Expr& expr, const Source& 
             return at(source, value_position, "'" + values[0] + "' is not hex bytes (e.g. cafebabe)");
           break;
         case Operator::regex:
+          if (values[0].size() > kMaxRegexLength) return at(source, value_position, "regex longer than 512 bytes");
           check->text = values[0];
           try {
             check->regex = std::make_shared<const std::regex>(values[0], std::regex::ECMAScript | std::regex::optimize);
@@ -254,8 +265,15 @@ std::optional<Diagnostic> Compiler::build_check(const Expr& expr, const Source& 
 
 std::optional<Diagnostic> Compiler::resolve(const Expr& expr, const Source& source, Node& out,
                                             CompiledCondition& result) {
+  if (++nodes_ > kMaxNodes) return at(source, expr.position, "condition too large after macro expansion");
   switch (expr.kind) {
     case Expr::Kind::all: case Expr::Kind::any: case Expr::Kind::negation: {
+      if (depth_ >= kMaxDepth) return at(source, expr.position, "condition nested too deeply after macro expansion");
+      struct DepthGuard {
+        std::size_t& depth;
+        explicit DepthGuard(std::size_t& d) : depth(++d) {}
+        ~DepthGuard() { --depth; }
+      } guard(depth_);
       out.kind = expr.kind == Expr::Kind::all ? Node::Kind::all
                  : expr.kind == Expr::Kind::any ? Node::Kind::any
                                                 : Node::Kind::negation;
@@ -358,7 +376,23 @@ std::optional<Diagnostic> Compiler::compile_rule(const RuleDef& rule, CompiledCo
   auto expression = parse_condition(text.text);
   if (!expression) return at(source, expression.error().position, expression.error().message);
   macro_stack_.clear();
+  nodes_ = 0;
+  depth_ = 0;
   return resolve(*expression, source, out.root, out);
+}
+
+std::vector<Diagnostic> Compiler::check_unused_macros() {
+  std::vector<Diagnostic> errors;
+  for (std::size_t index = 0; index < defs_.macros.size(); ++index) {
+    if (parsed_macros_.contains(index)) continue;
+    const MacroDef& macro = defs_.macros[index];
+    auto expression = parse_condition(macro.condition.text);
+    if (!expression) {
+      errors.push_back(at(Source{&macro.condition, "macro '" + macro.name + "'"}, expression.error().position,
+                          expression.error().message));
+    }
+  }
+  return errors;
 }
 
 std::optional<Diagnostic> Compiler::compile_output(const RuleDef& rule, OutputTemplate& out,

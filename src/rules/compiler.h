@@ -49,6 +49,8 @@ class Compiler {
   // listed in unsupported; unknown fields are errors.
   std::optional<Diagnostic> compile_output(const RuleDef& rule, OutputTemplate& out,
                                            std::set<std::string>& unsupported);
+  // Syntax errors of macros no rule used (those used were checked with their rules).
+  std::vector<Diagnostic> check_unused_macros();
 
  private:
   struct Source {
@@ -65,6 +67,8 @@ class Compiler {
   const Definitions& defs_;
   SlotTable& slots_;
   std::vector<std::string> macro_stack_;
+  std::size_t nodes_ = 0;  // nodes of the rule being compiled: macro expansion can explode
+  std::size_t depth_ = 0;  // nesting through macros: evaluation recurses as deep
   std::map<std::size_t, std::unique_ptr<Expr>> parsed_macros_;  // by macro index
 };
 

@@ -88,7 +88,7 @@ bool evaluate_check(const Check& check, Extractor& extractor) {
   extractor.extract(check.field, check.slot, values);
   if (check.op == Operator::exists) return values.count > 0;
   for (std::size_t i = 0; i < values.count; ++i) {
-    const Value& value = values.items[i];
+    const Value& value = values[i];
     bool result = false;
     switch (value.kind) {
       case Value::Kind::integer: case Value::Kind::boolean: result = compare_integers(check.op, value.integer, check); break;

@@ -505,9 +505,8 @@ bool render_event_arg(const events::Event& event, int index, std::string& out) {
   return false;
 }
 
-void render_event_args(const events::Event& event, std::string& out) {
+void render_event_args(const events::Event& event, std::string& out, std::string& value) {
   out.clear();
-  std::string value;
   const int count = event_arg_count(event.type);
   for (int index = 0; index < count; ++index) {
     if (!render_event_arg(event, index, value)) continue;

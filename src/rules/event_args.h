@@ -22,8 +22,8 @@ bool is_known_event_arg(std::string_view name) noexcept;
 // Renders argument `index` of the event into out (replacing it). False when the event lacks
 // it (wrong payload, unreadable path).
 bool render_event_arg(const events::Event& event, int index, std::string& out);
-// "name=value name=value ..." for evt.args.
-void render_event_args(const events::Event& event, std::string& out);
+// "name=value name=value ..." for evt.args; `scratch` holds each value on the way.
+void render_event_args(const events::Event& event, std::string& out, std::string& scratch);
 
 // Renderers (append).
 void append_open_flags(std::string& out, std::uint64_t flags);  // "O_WRONLY|O_CREAT|O_CLOEXEC"

@@ -601,7 +601,7 @@ void Extractor::extract_event(const FieldRef& field, std::size_t slot, Values& o
       if (index >= 0 && render_event_arg(event, index, scratch)) out.add_text(scratch);
       return;
     }
-    case FieldId::evt_args: render_event_args(event, scratch); out.add_text(scratch); return;
+    case FieldId::evt_args: render_event_args(event, scratch, path_scratch_); out.add_text(scratch); return;
     case FieldId::evt_res:
       if (ret >= 0) {
         out.add_text("SUCCESS");
@@ -806,7 +806,7 @@ bool Extractor::render(const FieldRef& field, std::size_t slot, std::string& out
   extract(field, slot, values);
   for (std::size_t i = 0; i < values.count; ++i) {
     if (i > 0) out.push_back(' ');
-    const Value& value = values.items[i];
+    const Value& value = values[i];
     switch (value.kind) {
       case Value::Kind::integer: append_number(out, value.integer); break;
       case Value::Kind::boolean: out.append(value.integer != 0 ? "true" : "false"); break;

@@ -50,6 +50,10 @@ struct LoadOptions {
   // Falco fields vigil does not implement (k8s.*, container.image*, ...) skip the rule that
   // uses them, with a warning; off: they are errors.
   bool compatibility_mode = true;
+  // Instead of skipping such a rule, load it with those fields always missing (a check on
+  // them is false, `not` of it true), with a warning. Falco's default rules exclude known
+  // images with `not container.image.repository in (...)`; this keeps those rules.
+  bool unsupported_fields_as_missing = false;
 };
 
 struct LoadReport {
@@ -174,7 +178,8 @@ class RuleSet {
   // Enables or disables a loaded rule; false when no rule has that name.
   bool set_enabled(std::string_view rule, bool enabled);
 
-  // Calls sink for every enabled rule the event matches, in load order.
+  // Calls sink for every enabled rule the event matches, in load order. Uses the set's scratch
+  // buffers: one thread at a time (the agent's pipeline thread).
   void evaluate(const EvalContext& context, MatchSink sink);
 
   Interest interest() const;

@@ -127,7 +127,11 @@ struct RuleSet::Impl {
         ++report.failed;
         continue;
       }
-      if (!condition.unsupported_fields.empty()) {
+      if (!condition.unsupported_fields.empty() && options.compatibility_mode && options.unsupported_fields_as_missing) {
+        report.warnings.push_back(Diagnostic{def.where.file, def.where.line, 0, label,
+                                             "field(s) vigil does not support are always missing: " +
+                                                 join(condition.unsupported_fields)});
+      } else if (!condition.unsupported_fields.empty()) {
         const std::string message = "uses field(s) vigil does not support: " + join(condition.unsupported_fields);
         if (options.compatibility_mode) {
           report.warnings.push_back(Diagnostic{def.where.file, def.where.line, 0, label, message + "; skipped"});
@@ -162,6 +166,7 @@ struct RuleSet::Impl {
       if (rule.enabled) ++report.enabled;
       rules.push_back(std::move(rule));
     }
+    for (Diagnostic& error : compiler.check_unused_macros()) report.errors.push_back(std::move(error));
     extractor.set_slot_count(slots.size());
     std::size_t most_fields = 0;
     for (const CompiledRule& rule : rules) most_fields = std::max(most_fields, rule.output.field_count);

@@ -5,7 +5,9 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <string_view>
+#include <type_traits>
 
 namespace vigil::rules {
 
@@ -34,26 +36,28 @@ struct Value {
 
 inline constexpr std::size_t kMaxValues = 64;
 
-struct Values {
-  std::array<Value, kMaxValues> items;
+// A fixed-capacity list of values on the stack. The storage is left uninitialized (one is made
+// per check evaluated: initializing 64 values each time would cost more than the check).
+class Values {
+ public:
+  Values() noexcept {}
   std::size_t count = 0;
+  const Value& operator[](std::size_t index) const { return data()[index]; }
   void clear() { count = 0; }
-  void add_integer(std::int64_t value) {
+  void add_integer(std::int64_t value) { add(Value{Value::Kind::integer, value, {}, {}}); }
+  void add_bool(bool value) { add(Value{Value::Kind::boolean, value ? 1 : 0, {}, {}}); }
+  void add_text(std::string_view value) { add(Value{Value::Kind::string, 0, value, {}}); }
+  void add_ip(const IpAddress& value) { add(Value{Value::Kind::ip, 0, {}, value}); }
+
+ private:
+  static_assert(std::is_trivially_copyable_v<Value> && std::is_trivially_destructible_v<Value>);
+  void add(const Value& value) {
     if (count == kMaxValues) return;
-    items[count++] = Value{Value::Kind::integer, value, {}, {}};
+    new (storage_ + count * sizeof(Value)) Value(value);
+    ++count;
   }
-  void add_bool(bool value) {
-    if (count == kMaxValues) return;
-    items[count++] = Value{Value::Kind::boolean, value ? 1 : 0, {}, {}};
-  }
-  void add_text(std::string_view value) {
-    if (count == kMaxValues) return;
-    items[count++] = Value{Value::Kind::string, 0, value, {}};
-  }
-  void add_ip(const IpAddress& value) {
-    if (count == kMaxValues) return;
-    items[count++] = Value{Value::Kind::ip, 0, {}, value};
-  }
+  const Value* data() const { return std::launder(reinterpret_cast<const Value*>(storage_)); }
+  alignas(Value) unsigned char storage_[sizeof(Value) * kMaxValues];
 };
 
 }  // namespace vigil::rules

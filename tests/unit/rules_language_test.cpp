@@ -179,6 +179,26 @@ TEST(RulesErrors, NameFileLineAndColumn) {
   EXPECT_EQ(first_error("- macro: m\n  append: true\n  condition: and x\n"), "f.yaml:1: macro 'm': append of an undefined macro");
 }
 
+TEST(RulesErrors, UnusedMacrosAreStillParsed) {
+  EXPECT_EQ(first_error("- macro: unused\n  condition: proc.name in (a, b\n"), "f.yaml:2:14: macro 'unused': unbalanced '(' in list");
+}
+
+TEST(RulesErrors, ExpansionIsBounded) {
+  // Each macro uses the next twice: 2^40 checks if expanded naively.
+  std::string yaml;
+  for (int i = 0; i < 40; ++i) {
+    yaml += "- macro: m" + std::to_string(i) + "\n  condition: m" + std::to_string(i + 1) + " or m" +
+            std::to_string(i + 1) + "\n";
+  }
+  yaml += "- macro: m40\n  condition: proc.name = x\n" + one_rule("m0");
+  EXPECT_NE(first_error(yaml).find("condition too large after macro expansion"), std::string::npos);
+  std::string lists = "- list: l0\n  items: [x]\n";
+  for (int i = 1; i < 30; ++i) {
+    lists += "- list: l" + std::to_string(i) + "\n  items: [l" + std::to_string(i - 1) + ", l" + std::to_string(i - 1) + "]\n";
+  }
+  EXPECT_NE(first_error(lists + one_rule("proc.name in (l29)")).find("list expands to too many items"), std::string::npos);
+}
+
 TEST(RulesPriorities, CaseInsensitiveWithInfo) {
   for (const auto& [text, expected] : std::vector<std::pair<std::string, rules::Priority>>{
            {"EMERGENCY", rules::Priority::emergency}, {"alert", rules::Priority::alert},
@@ -218,6 +238,21 @@ TEST(RulesCompatibility, UnsupportedFieldsSkipOnlyThatRule) {
   (void)load_rules(yaml, strict, "test.yaml", rules::LoadOptions{.compatibility_mode = false});
   EXPECT_EQ(strict.errors.size(), 1u);
   EXPECT_EQ(strict.failed, 1u);
+}
+
+TEST(RulesCompatibility, UnsupportedFieldsAsMissing) {
+  const std::string yaml = test::one_rule("proc.name = cat and not container.image.repository in (trusted)");
+  rules::LoadReport report;
+  rules::LoadOptions options;
+  options.unsupported_fields_as_missing = true;
+  rules::RuleSet set = load_rules(yaml, report, "test.yaml", options);
+  EXPECT_TRUE(report.ok());
+  EXPECT_EQ(report.loaded, 1u);
+  EXPECT_EQ(report.skipped, 0u);
+  ASSERT_EQ(report.warnings.size(), 1u);
+  EXPECT_NE(report.warnings[0].message.find("always missing: container.image.repository"), std::string::npos);
+  // The missing field makes the inner check false, so `not` of it holds.
+  EXPECT_EQ(evaluate(set, *decoded(test::file_record(VIGIL_NR_openat, 1, "/x", 3))).size(), 1u);
 }
 
 TEST(RulesCompatibility, EventDirectionMatchesBothWays) {
