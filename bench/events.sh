@@ -3,8 +3,11 @@
 # connect on loopback, fork/exec) with and without `vigil agent` capturing events, and with
 # bpftrace (Debian's, the peer: eBPF, one printed line per event) capturing the same syscalls.
 # From one run it prints, per storm: events/s captured and decoded, kernel drops, the capturer's
-# CPU % (and % per 100k events/s), and the storm's slowdown against the no-capture baseline;
-# then the highest event rate captured with zero drops and the target verdicts
+# CPU % (and % per 100k events/s), and the storm's slowdown against the no-capture baseline.
+# Four agent configurations: capture only (openat+close, then every syscall; rules off); the
+# default configuration (the default ruleset decides which syscalls and file paths leave the
+# kernel); and every open/close evaluated against every default rule (no path filter). Then the
+# highest rates with zero drops (captured; evaluated by the rules) and the target verdicts
 # (>= 500k events/s without drops on 2 cores; <= 5 % slowdown of the open/close storm).
 #
 # Safety: re-executes itself in a private mount namespace (tracefs for bpftrace is mounted only
