@@ -53,6 +53,21 @@ struct {
   __type(value, __u8);
 } interest SEC(".maps");
 
+/* kill_on_exit[nr] != 0: a rule with `action: kill` matches every call of nr whatever else it
+ * says (its condition is only about the event type), so the caller is killed here, before it
+ * returns to user space, instead of milliseconds later from user space. Written by user space. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_RDONLY_PROG);
+  __uint(max_entries, VIGIL_SYSCALL_NR_MAX);
+  __type(key, __u32);
+  __type(value, __u8);
+} kill_on_exit SEC(".maps");
+
+/* The process that owns the probe (the agent) and init are never killed by kill_on_exit: a kill
+ * rule on, say, bpf() must not take down the agent updating its own maps. Set by user space. */
+__u32 kill_exempt_tgid = 0;
+
 /* The rule-driven path filter (bpf/abi/path_filter.h): path_filter_groups[nr] picks the
  * group of prefixes that calls of nr must match; 0 lets every call through. */
 struct {
@@ -313,11 +328,11 @@ struct syscall_record_prefix {
 };
 
 static __always_inline void *reserve_syscall_record(__u32 type, __u32 size, struct task_struct *task, long nr,
-                                                    long ret) {
+                                                    long ret, __u32 flags) {
   struct syscall_record_prefix *r = reserve_record(type, size, task);
   if (!r) return NULL;
   r->sc.syscall_nr = nr;
-  r->sc.flags = 0;
+  r->sc.flags = flags;
   r->sc.ret = ret;
   return r;
 }
@@ -474,7 +489,7 @@ static __always_inline void count_filtered(void) {
   if (count) *count += 1; /* per-CPU slot: no other writer */
 }
 
-static __noinline int on_file(struct syscall_args *args, long nr, long ret) {
+static __noinline int on_file(struct syscall_args *args, long nr, long ret, __u32 call_flags) {
   struct file_args f;
   parse_file_args(&f, args, nr);
 
@@ -494,9 +509,9 @@ static __noinline int on_file(struct syscall_args *args, long nr, long ret) {
   }
 
   struct task_struct *task = bpf_get_current_task_btf();
-  struct vigil_syscall_file_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_FILE, sizeof(*e), task, nr, ret);
+  struct vigil_syscall_file_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_FILE, sizeof(*e), task, nr, ret, call_flags);
   if (!e) return 0;
-  e->sc.flags = flags;
+  e->sc.flags |= flags;
   e->dirfd = f.dirfd;
   e->dirfd2 = f.dirfd2;
   e->fd = f.fd;
@@ -538,9 +553,9 @@ static __always_inline void socket_kind(struct sock *sk, struct vigil_syscall_ne
   e->protocol = BPF_CORE_READ(sk, sk_protocol);
 }
 
-static __noinline int on_net(struct syscall_args *args, long nr, long ret) {
+static __noinline int on_net(struct syscall_args *args, long nr, long ret, __u32 call_flags) {
   struct task_struct *task = bpf_get_current_task_btf();
-  struct vigil_syscall_net_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_NET, sizeof(*e), task, nr, ret);
+  struct vigil_syscall_net_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_NET, sizeof(*e), task, nr, ret, call_flags);
   if (!e) return 0;
   e->fd = -1;
   e->domain = 0;
@@ -594,9 +609,10 @@ static __noinline int on_net(struct syscall_args *args, long nr, long ret) {
 
 /* ---- cred ---- */
 
-static __noinline int on_cred(struct syscall_args *args, long nr, long ret, struct enter_state *enter) {
+static __noinline int on_cred(struct syscall_args *args, long nr, long ret, struct enter_state *enter,
+                               __u32 call_flags) {
   struct task_struct *task = bpf_get_current_task_btf();
-  struct vigil_syscall_cred_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_CRED, sizeof(*e), task, nr, ret);
+  struct vigil_syscall_cred_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_CRED, sizeof(*e), task, nr, ret, call_flags);
   if (!e) return 0;
   if (enter) {
     e->old_creds = enter->old_creds;
@@ -656,12 +672,12 @@ static __noinline int on_cred(struct syscall_args *args, long nr, long ret, stru
 
 /* ---- proc ---- */
 
-static __noinline int on_proc(struct syscall_args *args, long nr, long ret) {
+static __noinline int on_proc(struct syscall_args *args, long nr, long ret, __u32 call_flags) {
   /* Only executable mappings matter; everything else never reaches the ring buffer. */
   if ((nr == VIGIL_NR_mmap || nr == VIGIL_NR_mprotect) && !(args->a[2] & VIGIL_PROT_EXEC)) return 0;
 
   struct task_struct *task = bpf_get_current_task_btf();
-  struct vigil_syscall_proc_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_PROC, sizeof(*e), task, nr, ret);
+  struct vigil_syscall_proc_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_PROC, sizeof(*e), task, nr, ret, call_flags);
   if (!e) return 0;
   e->args[0] = args->a[0];
   e->args[1] = args->a[1];
@@ -757,9 +773,9 @@ static __always_inline void read_user_argv(struct vigil_syscall_exec_event *e, _
   e->args_size = off;
 }
 
-static __noinline int on_exec(long nr, long ret, struct enter_state *enter) {
+static __noinline int on_exec(long nr, long ret, struct enter_state *enter, __u32 call_flags) {
   struct task_struct *task = bpf_get_current_task_btf();
-  struct vigil_syscall_exec_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_EXEC, sizeof(*e), task, nr, ret);
+  struct vigil_syscall_exec_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_EXEC, sizeof(*e), task, nr, ret, call_flags);
   if (!e) return 0;
   e->dirfd = VIGIL_AT_FDCWD;
   e->at_flags = 0;
@@ -922,6 +938,14 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret) {
     }
   }
 
+  __u32 call_flags = 0;
+  __u32 kill_key = nr;
+  __u8 *kill = bpf_map_lookup_elem(&kill_on_exit, &kill_key);
+  if (kill && *kill) {
+    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+    if (tgid != kill_exempt_tgid && tgid != 1 && bpf_send_signal(9 /* SIGKILL */) == 0) call_flags = VIGIL_SYSCALL_KILLED;
+  }
+
   struct syscall_args args;
   read_args(&args, regs);
   switch (nr) {
@@ -944,14 +968,14 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret) {
   case VIGIL_NR_lchown:
   case VIGIL_NR_mount:
   case VIGIL_NR_umount2:
-    return on_file(&args, nr, ret);
+    return on_file(&args, nr, ret, call_flags);
   case VIGIL_NR_socket:
   case VIGIL_NR_connect:
   case VIGIL_NR_accept:
   case VIGIL_NR_accept4:
   case VIGIL_NR_bind:
   case VIGIL_NR_listen:
-    return on_net(&args, nr, ret);
+    return on_net(&args, nr, ret, call_flags);
   case VIGIL_NR_setuid:
   case VIGIL_NR_setgid:
   case VIGIL_NR_setreuid:
@@ -961,11 +985,11 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret) {
   case VIGIL_NR_setfsuid:
   case VIGIL_NR_setfsgid:
   case VIGIL_NR_capset:
-    on_cred(&args, nr, ret, enter);
+    on_cred(&args, nr, ret, enter, call_flags);
     break;
   case VIGIL_NR_execve:
   case VIGIL_NR_execveat:
-    on_exec(nr, ret, enter);
+    on_exec(nr, ret, enter, call_flags);
     break;
   case VIGIL_NR_ptrace:
   case VIGIL_NR_kill:
@@ -983,7 +1007,7 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret) {
   case VIGIL_NR_bpf:
   case VIGIL_NR_init_module:
   case VIGIL_NR_finit_module:
-    return on_proc(&args, nr, ret);
+    return on_proc(&args, nr, ret, call_flags);
   }
   if (enter) bpf_map_delete_elem(&enter_states, &tid);
   return 0;

@@ -38,6 +38,8 @@
                                                mid-call or the per-thread map was full): old
                                                creds / exec filename are 0 / empty */
 #define VIGIL_SYSCALL_ADDR_UNREADABLE 0x80u /* net: the sockaddr argument could not be read */
+#define VIGIL_SYSCALL_KILLED 0x100u         /* the caller was sent SIGKILL in the kernel when the call
+                                               returned (kill_on_exit: a kill rule matches every such call) */
 
 /* Common start of every syscall record, right after the header. */
 struct vigil_syscall_common {

@@ -114,6 +114,15 @@ std::map<EventType, probe::PathFilter> Detection::path_filters() const {
   return filters;
 }
 
+std::vector<EventType> Detection::kernel_kill_types() const {
+  std::vector<EventType> types;
+  if (!kill_enabled_) return types;
+  const auto kill = rules_.kernel_kill_types();
+  for (std::size_t i = 0; i < events::kEventTypeCount; ++i)
+    if (kill.test(i) && is_syscall(static_cast<EventType>(i))) types.push_back(static_cast<EventType>(i));
+  return types;
+}
+
 void Detection::on_event(const events::Event& event, const state::ProcessTable& table, std::int64_t boot_to_wall_ns) {
   // The agent's own syscalls (its files, its eBPF map updates) are not evidence of anything.
   if (event.task.pid == static_cast<std::uint32_t>(self_)) {
@@ -144,6 +153,9 @@ void Detection::raise(const rules::Match& match, const events::Event& event, con
   if (match.action == rules::Action::kill) {
     if (!kill_enabled_) {
       alert.action = "kill-disabled";
+    } else if (event.syscall.killed_in_kernel) {
+      alert.action = "kill-in-kernel";
+      kernel_kills_.fetch_add(1, std::memory_order_relaxed);
     } else {
       KillOutcome outcome = kill_process(static_cast<pid_t>(event.task.pid), process ? process->start_time_ns : 0);
       alert.action = outcome.killed ? "kill" : "kill-failed: " + outcome.detail;
@@ -174,6 +186,7 @@ nlohmann::json Detection::status() const {
   rules_status["hits"] = hits;
   rules_status["alerts"] = alerts_.load();
   rules_status["kills"] = kills_.load();
+  rules_status["kernel_kills"] = kernel_kills_.load();
   rules_status["kill_failures"] = kill_failures_.load();
   rules_status["own_events_skipped"] = own_events_skipped_.load();
   nlohmann::json sinks = nlohmann::json::array();

@@ -38,6 +38,9 @@ class Detection {
   std::optional<std::vector<events::EventType>> wanted_types() const;
   // The in-kernel path filters the rules allow (empty when kernel_path_filter is off).
   std::map<events::EventType, probe::PathFilter> path_filters() const;
+  // Syscalls on which a kill rule matches every call: the kernel kills at the call's return
+  // (empty when rules.kill is off).
+  std::vector<events::EventType> kernel_kill_types() const;
 
   // One event, before the process table applies it (rules::RuleSet's contract).
   void on_event(const events::Event& event, const state::ProcessTable& table, std::int64_t boot_to_wall_ns);
@@ -57,7 +60,7 @@ class Detection {
   bool kernel_path_filter_ = true;
   pid_t self_ = 0;
   std::vector<std::string> sources_;  // rule files loaded, for status
-  std::atomic<std::uint64_t> alerts_{0}, kills_{0}, kill_failures_{0}, own_events_skipped_{0};
+  std::atomic<std::uint64_t> alerts_{0}, kills_{0}, kernel_kills_{0}, kill_failures_{0}, own_events_skipped_{0};
 };
 
 }  // namespace vigil::agent

@@ -52,6 +52,9 @@ Result<std::unique_ptr<RuntimeMonitor>> RuntimeMonitor::start(const RuntimeConfi
     const auto filters = pipeline->detection->path_filters();
     if (auto filtered = pipeline->source->set_path_filters(filters); !filtered)
       return fail("runtime: cannot set the in-kernel path filters: " + filtered.error().message);
+    const auto kill_types = pipeline->detection->kernel_kill_types();
+    if (auto killing = pipeline->source->set_kill_on_exit(kill_types); !killing)
+      return fail("runtime: cannot set the in-kernel kill: " + killing.error().message);
     nlohmann::json interest;
     interest["syscalls"] = nlohmann::json::array();
     if (options.types) {
@@ -59,6 +62,8 @@ Result<std::unique_ptr<RuntimeMonitor>> RuntimeMonitor::start(const RuntimeConfi
     } else {
       interest["syscalls"].push_back("all");
     }
+    interest["kill_on_exit"] = nlohmann::json::array();
+    for (events::EventType type : kill_types) interest["kill_on_exit"].push_back(events::event_type_name(type));
     interest["path_filters"] = nlohmann::json::object();
     for (const auto& [type, filter] : filters) {
       interest["path_filters"][std::string(events::event_type_name(type))] = {{"prefixes", filter.prefixes},

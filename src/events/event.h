@@ -218,6 +218,7 @@ struct SyscallInfo {
   std::int64_t ret = 0;     // its return value (negative errno on failure)
   std::uint32_t flags = 0;  // raw VIGIL_SYSCALL_* bits (decoded into the payloads' bools)
   bool no_enter = false;    // entry data missing: old creds / exec filename are empty
+  bool killed_in_kernel = false;  // the caller got SIGKILL in the kernel as the call returned
 };
 
 using Payload = std::variant<std::monostate, ExecPayload, ForkPayload, ExitPayload, FilePayload,

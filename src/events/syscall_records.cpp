@@ -30,6 +30,7 @@ Failure decode_common(const RecordReader& in, std::uint32_t record_type, Event& 
   out.syscall.flags = in.u32(kFlagsOffset);
   out.syscall.ret = in.i64(kRetOffset);
   out.syscall.no_enter = (out.syscall.flags & VIGIL_SYSCALL_NO_ENTER) != 0;
+  out.syscall.killed_in_kernel = (out.syscall.flags & VIGIL_SYSCALL_KILLED) != 0;
   return std::nullopt;
 }
 

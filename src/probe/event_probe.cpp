@@ -157,6 +157,7 @@ struct EventProbe::State {
   MappedPage producer_page;
   std::uint64_t ring_bytes = 0;
   SyscallSet wanted;  // mirrors the interest map
+  SyscallSet kill_on_exit;  // mirrors the kill_on_exit map
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> process_links;
   std::unique_ptr<bpf_link, LinkDeleter> sys_enter;
   std::unique_ptr<bpf_link, LinkDeleter> exec_fixup;  // completes exec entry state; with sys_enter
@@ -416,6 +417,24 @@ std::vector<int> EventProbe::syscalls() const {
   for (const auto& s : kSupported)
     if (state_->wanted.test(static_cast<std::size_t>(s.number))) numbers.push_back(s.number);
   return numbers;
+}
+
+Result<void> EventProbe::set_kill_on_exit(std::span<const int> numbers) {
+  if (!state_) return fail("event probe is closed");
+  auto next = to_set(numbers);
+  if (!next) return std::unexpected(next.error());
+  LibbpfLog log;
+  state_->syscalls->bss->kill_exempt_tgid = static_cast<__u32>(::getpid());
+  for (const auto& s : kSupported) {
+    const auto index = static_cast<std::size_t>(s.number);
+    if (next->test(index) == state_->kill_on_exit.test(index)) continue;
+    __u32 key = static_cast<__u32>(s.number);
+    __u8 value = next->test(index) ? 1 : 0;
+    int err = bpf_map__update_elem(state_->syscalls->maps.kill_on_exit, &key, sizeof(key), &value, sizeof(value), BPF_ANY);
+    if (err != 0) return log.fail("update eBPF kill_on_exit map", err);
+    state_->kill_on_exit.set(index, next->test(index));
+  }
+  return {};
 }
 
 Result<void> EventProbe::set_path_filters(const PathFilters& filters) {

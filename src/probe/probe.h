@@ -137,6 +137,10 @@ class EventProbe {
   // old filter to its new one in a single map update, never through an unfiltered state.
   Result<void> set_path_filters(const PathFilters& filters);
   const PathFilters& path_filters() const;
+  // Syscalls whose every call kills its caller in the kernel as the call returns (SIGKILL with
+  // bpf_send_signal; the record says VIGIL_SYSCALL_KILLED). Replaces the previous set; each
+  // must be a captured syscall (set_syscalls) to take effect.
+  Result<void> set_kill_on_exit(std::span<const int> numbers);
   // Calls kept in the kernel by the path filters since the probe opened (all CPUs).
   Result<std::uint64_t> filtered_by_path() const;
 

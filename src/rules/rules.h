@@ -183,6 +183,9 @@ class RuleSet {
   void evaluate(const EvalContext& context, MatchSink sink);
 
   Interest interest() const;
+  // Event types on which an enabled `action: kill` rule matches whatever else the event says
+  // (its condition is only about evt.type): the kernel can kill at the call's return.
+  std::bitset<events::kEventTypeCount> kernel_kill_types() const;
 
   std::vector<RuleCounters> rule_counters() const;
   EvalCounters counters() const;

@@ -285,6 +285,13 @@ void RuleSet::evaluate(const EvalContext& context, MatchSink sink) {
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
 }
 
+std::bitset<events::kEventTypeCount> RuleSet::kernel_kill_types() const {
+  std::bitset<events::kEventTypeCount> types;
+  for (const CompiledRule& rule : impl_->rules)
+    if (rule.enabled && rule.action == Action::kill && rule.types.exact) types |= rule.types.types;
+  return types;
+}
+
 Interest RuleSet::interest() const {
   Interest interest;
   std::vector<bool> seen_path(events::kEventTypeCount, false);

@@ -3,6 +3,7 @@
 // the alert says the kill was disabled.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -85,5 +86,48 @@ TEST_P(RulesKill, MatchingProcessIsKilledOnlyWhenKillIsOn) {
 
 INSTANTIATE_TEST_SUITE_P(KillSwitch, RulesKill, ::testing::Values(true, false),
                          [](const auto& info) { return info.param ? std::string("KillOn") : std::string("KillOff"); });
+
+}  // namespace
+
+namespace {
+
+// A kill rule whose condition is only about the event type is carried out in the kernel: the
+// caller dies as the call returns, before it runs another instruction of its own.
+TEST(RulesKillInKernel, TypeOnlyKillRuleKillsBeforeTheCallerContinues) {
+  VIGIL_REQUIRE_ROOT();
+  TempDir dir;
+  write_text(dir / "rules.yaml",
+             "- rule: No kernel modules\n"
+             "  desc: test rule\n"
+             "  condition: evt.type in (init_module, finit_module)\n"
+             "  output: module load attempted by %proc.name (%proc.pid)\n"
+             "  priority: CRITICAL\n"
+             "  action: kill\n");
+  write_text(dir / "not-a-module.ko", "not an ELF module\n");
+  write_text(dir / "agent.yaml", "mode: log\nstate_dir: " + (dir / "state") +
+                                     "\nwatch: []\nruntime:\n  enabled: true\nrules:\n  files: [" + (dir / "rules.yaml") +
+                                     "]\noutputs:\n  - type: file\n    path: " + (dir / "alerts.jsonl") + "\n");
+  AgentProcess agent(dir / "agent.yaml", dir / "state");
+  ASSERT_TRUE(agent.ready()) << agent.output();
+  EXPECT_EQ(agent.status()["runtime"]["interest"]["kill_on_exit"], nlohmann::json({"init_module", "finit_module"}));
+
+  const std::string after = dir / "ran-after-the-call";
+  const pid_t child = ::fork();
+  if (child == 0) {
+    int fd = ::open((dir / "not-a-module.ko").c_str(), O_RDONLY);
+    ::syscall(SYS_finit_module, fd, "", 0);
+    // Never reached when the kernel killed us at the syscall's return.
+    write_text(after, "alive\n");
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
+  EXPECT_NE(::access(after.c_str(), F_OK), 0) << "the child ran on after the call";
+  auto alert = wait_for_alert(dir / "alerts.jsonl", child);
+  ASSERT_FALSE(alert.is_null()) << agent.output();
+  EXPECT_EQ(alert["action"], "kill-in-kernel");
+  EXPECT_EQ(agent.status()["runtime"]["rules"]["kernel_kills"], 1);
+}
 
 }  // namespace

@@ -69,6 +69,13 @@ Result<void> LiveSource::set_path_filters(const std::map<EventType, probe::PathF
   return state_->probe.set_path_filters(by_number);
 }
 
+Result<void> LiveSource::set_kill_on_exit(std::span<const EventType> types) {
+  if (!state_) return fail("live event source: moved from");
+  auto numbers = syscall_numbers(types);
+  if (!numbers) return std::unexpected(numbers.error());
+  return state_->probe.set_kill_on_exit(*numbers);
+}
+
 Result<std::uint64_t> LiveSource::filtered_by_path() const {
   if (!state_) return fail("live event source: moved from");
   return state_->probe.filtered_by_path();

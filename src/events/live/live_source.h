@@ -35,6 +35,8 @@ class LiveSource final : public EventSource {
   // The in-kernel path filters of file syscalls (probe::EventProbe::set_path_filters), keyed by
   // event type; a type not listed is not filtered.
   Result<void> set_path_filters(const std::map<EventType, probe::PathFilter>& filters);
+  // Syscalls (event types) whose every call is killed in the kernel as it returns.
+  Result<void> set_kill_on_exit(std::span<const EventType> types);
   // Calls those filters kept in the kernel so far.
   Result<std::uint64_t> filtered_by_path() const;
 
