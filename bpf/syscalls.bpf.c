@@ -890,8 +890,10 @@ SEC("tp_btf/sys_enter")
 int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long nr) {
   /* execveat's state is kept when only execve is wanted too: its exit reads as execve, and the
    * state is what tells them apart. */
-  if (!is_wanted(nr) && !(nr == VIGIL_NR_execveat && is_wanted(VIGIL_NR_execve))) return 0;
+  /* needs_enter first: a switch on constants, so the common syscalls (open, close, read...)
+   * return before any map lookup. */
   if (!needs_enter(nr)) return 0;
+  if (!is_wanted(nr) && !(nr == VIGIL_NR_execveat && is_wanted(VIGIL_NR_execve))) return 0;
   struct task_struct *task = bpf_get_current_task_btf();
   if (is_compat(task)) return 0;
   __u32 zero = 0;
