@@ -4,8 +4,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +36,7 @@ struct CaptureArgs {
   std::vector<std::string> types;
   std::vector<std::uint32_t> pids;
   std::vector<std::string> containers;
+  std::vector<std::string> path_prefixes;  // live: the kernel's path filter on single-path file syscalls
   std::uint64_t count = 0;  // 0: unlimited
   double duration_seconds = 0;
   std::size_t ring_buffer_mb = 8;
@@ -171,12 +174,28 @@ std::unique_ptr<events::EventSource> open_source(const CaptureArgs& args, const 
     }
     throw UsageError("cannot start the eBPF probes: " + live.error().message);
   }
+  if (!args.path_prefixes.empty()) {
+    // Every single-path file syscall being captured gets the same filter.
+    std::map<events::EventType, probe::PathFilter> filters;
+    probe::PathFilter filter_of_paths;
+    filter_of_paths.prefixes = args.path_prefixes;
+    for (const auto& supported : probe::EventProbe::supported_syscalls()) {
+      const events::EventType type = events::event_type_of_syscall(supported.number);
+      const auto wanted = filter.types();
+      const bool captured = wanted.empty() || std::ranges::find(wanted, type) != wanted.end();
+      if (captured && probe::path_filter_supported(supported.number)) filters[type] = filter_of_paths;
+    }
+    if (auto set = live->set_path_filters(filters); !set) throw UsageError("--path: " + set.error().message);
+  }
   return std::make_unique<events::LiveSource>(std::move(*live));
 }
 
 int run_capture(const CaptureArgs& args) {
   if ((args.ring_buffer_mb & (args.ring_buffer_mb - 1)) != 0 || args.ring_buffer_mb == 0) {
     throw UsageError("--ring-buffer-mb must be a power of two");
+  }
+  if (!args.path_prefixes.empty() && !args.read_path.empty()) {
+    throw UsageError("--path filters in the kernel while capturing live; it cannot be used with -r");
   }
   CaptureFilter filter;
   for (const auto& name : args.types) filter.add_type_name(name);
@@ -238,6 +257,9 @@ void add_capture_command(CLI::App& app, int& exit_code) {
   capture->add_option("--syscall", args->types,
                       "Only this event type (repeatable): a syscall name (openat, connect, execve, ...) or "
                       "procexec/fork/procexit; live, the kernel records only these syscalls");
+  capture->add_option("--path", args->path_prefixes,
+                      "Live: file syscalls with one path (open*, creat, unlink*, chmod*, chown*, umount2) leave "
+                      "the kernel only under this absolute prefix (repeatable; byte-wise, like startswith)");
   capture->add_option("--pid", args->pids, "Only events of this process (repeatable), and the fork creating it");
   capture->add_option("--container", args->containers,
                       "Only events in this container (repeatable): ID or a prefix of at least 4 hex digits");

@@ -215,6 +215,38 @@ TEST(EventsCapture, LiveSyscallFilterAndCount) {
   EXPECT_EQ(std::count(first.out.begin(), first.out.end(), '\n'), 1) << first.out;
 }
 
+// --path: file syscalls outside the prefix stay in the kernel; inside it they are recorded.
+TEST(EventsCapture, LivePathFilterKeepsOnlyThatPrefix) {
+  VIGIL_REQUIRE_ROOT();
+  VIGIL_REQUIRE(::access("/sys/kernel/btf/vmlinux", R_OK) == 0, "kernel BTF (/sys/kernel/btf/vmlinux) missing");
+  vigil::test::TempDir dir;
+  ::mkdir((dir / "wanted").c_str(), 0755);
+  ::mkdir((dir / "other").c_str(), 0755);
+  const std::string capture_file = dir / "paths.vcap";
+  BackgroundCapture capture(dir, {"-w", capture_file, "--syscall", "openat", "--path", dir / "wanted/"});
+  ASSERT_TRUE(capture.wait_ready(capture_file)) << capture.err();
+  vigil::test::write_text(dir / "wanted/in", "x");
+  vigil::test::write_text(dir / "other/out", "x");
+  std::this_thread::sleep_for(500ms);
+  ASSERT_EQ(capture.stop(), 0) << capture.err();
+
+  auto replay = run_vigil({"capture", "-r", capture_file, "--json"});
+  EXPECT_EXIT_CODE(replay, 0);
+  bool saw_wanted = false;
+  for (const auto& event : json_lines(replay.out)) {
+    const std::string path = event.value("path", "");
+    EXPECT_NE(path, dir / "other/out") << "filtered in the kernel";
+    // Every recorded absolute path is under the prefix (relative ones cannot be judged).
+    if (!path.empty() && path[0] == '/') {
+      EXPECT_TRUE(path.starts_with(dir / "wanted/")) << path;
+    }
+    saw_wanted |= path == dir / "wanted/in";
+  }
+  EXPECT_TRUE(saw_wanted) << replay.out.substr(0, 4000);
+  auto with_replay = run_vigil({"capture", "-r", capture_file, "--path", "/etc/"});
+  EXPECT_EXIT_CODE(with_replay, 2);
+}
+
 // The cgroup2 mount point, from /proc/self/mountinfo ("" if none).
 std::string cgroup2_mount() {
   std::istringstream in(vigil::test::read_text("/proc/self/mountinfo"));
