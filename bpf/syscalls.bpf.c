@@ -105,7 +105,7 @@ struct path_scratch {
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, 1);
+  __uint(max_entries, 2); /* 0: the first path, 1: the second (rename*, mount) */
   __type(key, __u32);
   __type(value, struct path_scratch);
 } path_scratch SEC(".maps");
@@ -501,11 +501,25 @@ static __noinline int on_file(struct syscall_args *args, long nr, long ret, __u3
   if (nr != VIGIL_NR_fchmod && nr != VIGIL_NR_fchown)
     path_size = read_user_path(scratch->path, f.path, &flags, VIGIL_SYSCALL_PATH_TRUNCATED,
                                VIGIL_SYSCALL_PATH_UNREADABLE);
+  /* rename* and mount name two paths: the call is wanted when either is. */
+  struct path_scratch *scratch2 = NULL;
+  __u32 path2_size = 0;
+  if (nr == VIGIL_NR_rename || nr == VIGIL_NR_renameat || nr == VIGIL_NR_renameat2 || nr == VIGIL_NR_mount) {
+    __u32 one = 1;
+    scratch2 = bpf_map_lookup_elem(&path_scratch, &one);
+    if (!scratch2) return 0;
+    path2_size = read_user_path(scratch2->path, f.path2, &flags, VIGIL_SYSCALL_PATH2_TRUNCATED,
+                                VIGIL_SYSCALL_PATH2_UNREADABLE);
+  }
   __u32 key = nr;
   __u8 *group = bpf_map_lookup_elem(&path_filter_groups, &key);
-  if (group && *group && !path_wanted(scratch, path_size, *group, !f.opens || opens_for_writing(f.open_flags))) {
-    count_filtered();
-    return 0;
+  if (group && *group) {
+    const int writes = !f.opens || opens_for_writing(f.open_flags);
+    if (!path_wanted(scratch, path_size, *group, writes) &&
+        !(scratch2 && path_wanted(scratch2, path2_size, *group, writes))) {
+      count_filtered();
+      return 0;
+    }
   }
 
   struct task_struct *task = bpf_get_current_task_btf();
@@ -532,9 +546,10 @@ static __noinline int on_file(struct syscall_args *args, long nr, long ret, __u3
     bpf_probe_read_kernel(e->path, path_size, scratch->path);
   if (f.fstype && bpf_probe_read_user_str(e->fstype, sizeof(e->fstype), (const void *)f.fstype) < 0)
     e->fstype[0] = '\0';
-  if (nr == VIGIL_NR_rename || nr == VIGIL_NR_renameat || nr == VIGIL_NR_renameat2 || nr == VIGIL_NR_mount)
-    e->path2_size = read_user_path(e->path2, f.path2, &e->sc.flags, VIGIL_SYSCALL_PATH2_TRUNCATED,
-                                   VIGIL_SYSCALL_PATH2_UNREADABLE);
+  if (scratch2 && path2_size > 0 && path2_size <= VIGIL_SYSCALL_PATH_MAX) {
+    bpf_probe_read_kernel(e->path2, path2_size, scratch2->path);
+    e->path2_size = path2_size;
+  }
   if (f.opens && ret >= 0) {
     e->fd = ret;
     struct file *file = file_of_fd(task, ret);

@@ -258,8 +258,8 @@ void add_capture_command(CLI::App& app, int& exit_code) {
                       "Only this event type (repeatable): a syscall name (openat, connect, execve, ...) or "
                       "procexec/fork/procexit; live, the kernel records only these syscalls");
   capture->add_option("--path", args->path_prefixes,
-                      "Live: file syscalls with one path (open*, creat, unlink*, chmod*, chown*, umount2) leave "
-                      "the kernel only under this absolute prefix (repeatable; byte-wise, like startswith)");
+                      "Live: file syscalls with a path (open*, creat, unlink*, rename*, chmod*, chown*, mount, "
+                      "umount2) leave the kernel only under this absolute prefix (repeatable; byte-wise)");
   capture->add_option("--pid", args->pids, "Only events of this process (repeatable), and the fork creating it");
   capture->add_option("--container", args->containers,
                       "Only events in this container (repeatable): ID or a prefix of at least 4 hex digits");

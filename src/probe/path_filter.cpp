@@ -24,9 +24,13 @@ bool path_filter_supported(int syscall_number) {
     case VIGIL_NR_lchown:
     case VIGIL_NR_fchownat:
     case VIGIL_NR_umount2:
+    case VIGIL_NR_rename:  // two paths: wanted when either is
+    case VIGIL_NR_renameat:
+    case VIGIL_NR_renameat2:
+    case VIGIL_NR_mount:
       return true;
     default:
-      return false;  // no path (fchmod, fchown), two paths (rename*, mount), or not a file call
+      return false;  // no path (fchmod, fchown) or not a file call
   }
 }
 
@@ -61,7 +65,7 @@ Result<PathFilterPlan> plan_path_filters(const PathFilters& filters) {
   PathFilterPlan plan;
   for (const auto& [number, raw] : filters) {
     if (!path_filter_supported(number))
-      return fail("syscall " + std::to_string(number) + " cannot have a path filter (it does not take exactly one path)");
+      return fail("syscall " + std::to_string(number) + " cannot have a path filter (it takes no path)");
     for (const auto& p : raw.prefixes)
       if (auto ok = check_prefix(number, p); !ok) return std::unexpected(ok.error());
     for (const auto& p : raw.write_prefixes)

@@ -83,8 +83,9 @@ struct PathFilterPlan {
   std::vector<Entry> entries;
 };
 
-// Checks and plans filters without touching the kernel: each syscall must take exactly one path
-// (path_filter_supported), each prefix be absolute and shorter than VIGIL_PATH_PREFIX_MAX bytes.
+// Checks and plans filters without touching the kernel: each syscall must take a path
+// (path_filter_supported; rename* and mount take two, and a call is wanted when either is),
+// each prefix be absolute and shorter than VIGIL_PATH_PREFIX_MAX bytes.
 Result<PathFilterPlan> plan_path_filters(const PathFilters& filters);
 bool path_filter_supported(int syscall_number);
 

@@ -92,11 +92,38 @@ TEST(ProbePathFilter, OnlyWantedPathsLeaveTheKernel) {
   EXPECT_EQ(paths_of(later, self.tid, SYS_openat), (std::set<std::string>{dir / "other/g", dir / "wanted/i"}));
 }
 
+// rename* names two paths: the call leaves the kernel when either is under a prefix.
+TEST(ProbePathFilter, RenameIsWantedWhenEitherPathIs) {
+  PROBE_SYSCALL_PRECONDITIONS();
+  TempDir dir;
+  Self self;
+  for (const char* sub : {"/wanted", "/other"}) ASSERT_EQ(::mkdir((dir.path() + sub).c_str(), 0755), 0);
+  auto probe = open_probe({SYS_renameat});
+  ASSERT_TRUE(probe);
+  ASSERT_TRUE(probe->set_path_filters(PathFilters{{SYS_renameat, filter({dir / "wanted/"})}}));
+  auto rename_file = [&](const std::string& from, const std::string& to) {
+    vigil::test::write_text(from, "x");
+    ASSERT_EQ(sys(SYS_renameat, AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str()), 0);
+  };
+  rename_file(dir / "other/a", dir / "wanted/a");  // into: wanted (second path)
+  rename_file(dir / "wanted/a", dir / "other/b");  // out of: wanted (first path)
+  rename_file(dir / "other/b", dir / "other/c");   // elsewhere: filtered
+  Records records;
+  ASSERT_TRUE(poll_for_counts(*probe, records, &Records::files, self.tid, {{SYS_renameat, 2}}));
+  drain(*probe, records);
+  auto renames = Records::of(records.files, self.tid, SYS_renameat);
+  ASSERT_EQ(renames.size(), 2u);
+  EXPECT_EQ(text(renames[0].path, renames[0].path_size), dir / "other/a");
+  EXPECT_EQ(text(renames[0].path2, renames[0].path2_size), dir / "wanted/a");
+  EXPECT_EQ(text(renames[1].path, renames[1].path_size), dir / "wanted/a");
+  EXPECT_EQ(text(renames[1].path2, renames[1].path2_size), dir / "other/b");
+}
+
 TEST(ProbePathFilter, RejectsWhatItCannotFilter) {
   PROBE_SYSCALL_PRECONDITIONS();
   auto probe = open_probe({SYS_openat});
   ASSERT_TRUE(probe);
-  EXPECT_FALSE(probe->set_path_filters(PathFilters{{SYS_renameat, filter({"/etc/"})}}));
+  EXPECT_FALSE(probe->set_path_filters(PathFilters{{SYS_fchmod, filter({"/etc/"})}}));
   EXPECT_FALSE(probe->set_path_filters(PathFilters{{SYS_openat, filter({"etc/"})}}));
   EXPECT_TRUE(probe->path_filters().empty());
 }
