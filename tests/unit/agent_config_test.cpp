@@ -116,3 +116,44 @@ TEST(DecisionCache, BoundedByCapacity) {
   disabled.store(FileVersion{}, 0, pass, disabled.epoch());
   EXPECT_FALSE(disabled.find(FileVersion{}, 0));
 }
+
+TEST(AgentConfig, RulesAndOutputsDefaults) {
+  auto config = parse_config("runtime:\n  enabled: true\n", "c.yaml");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_TRUE(config->runtime.rules.enabled);
+  EXPECT_TRUE(config->runtime.rules.files.empty()) << "empty: the built-in default ruleset";
+  EXPECT_TRUE(config->runtime.rules.kill);
+  EXPECT_TRUE(config->runtime.rules.kernel_path_filter);
+  EXPECT_FALSE(config->runtime.outputs_given);
+  EXPECT_FALSE(config->runtime.all_syscalls);
+  EXPECT_EQ(config->runtime.state_dir, "/var/lib/vigil");
+}
+
+TEST(AgentConfig, RulesAndOutputsSettings) {
+  auto config = parse_config(
+      "state_dir: /s\nruntime:\n  enabled: true\n  syscalls: [all]\n"
+      "rules:\n  enabled: true\n  files: [/r/a.yaml, /r/b.yaml]\n  kill: false\n  kernel_path_filter: false\n"
+      "outputs:\n  - type: file\n    path: /s/alerts.jsonl\n    min_priority: warning\n",
+      "c.yaml");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->runtime.rules.files, (std::vector<std::string>{"/r/a.yaml", "/r/b.yaml"}));
+  EXPECT_FALSE(config->runtime.rules.kill);
+  EXPECT_FALSE(config->runtime.rules.kernel_path_filter);
+  EXPECT_TRUE(config->runtime.all_syscalls);
+  EXPECT_TRUE(config->runtime.outputs_given);
+  ASSERT_EQ(config->runtime.outputs.outputs.size(), 1u);
+  EXPECT_EQ(config->runtime.state_dir, "/s");
+}
+
+TEST(AgentConfig, BadRulesSettingsNameTheirLine) {
+  auto flag = parse_config("runtime:\n  enabled: true\nrules:\n  kill: maybe\n", "c.yaml");
+  ASSERT_FALSE(flag);
+  EXPECT_NE(flag.error().message.find("c.yaml:4"), std::string::npos) << flag.error().message;
+  EXPECT_NE(flag.error().message.find("rules.kill"), std::string::npos) << flag.error().message;
+  auto unknown = parse_config("rules:\n  file: [/x]\n", "c.yaml");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("rules.file"), std::string::npos) << unknown.error().message;
+  auto output = parse_config("outputs:\n  - type: carrier-pigeon\n", "c.yaml");
+  ASSERT_FALSE(output);
+  EXPECT_NE(output.error().message.find("c.yaml:2"), std::string::npos) << output.error().message;
+}
