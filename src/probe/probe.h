@@ -64,9 +64,9 @@ struct SupportedSyscall {
 // filter cannot judge (relative paths, "//", "/." or "/.." in the path, paths of 255 bytes or
 // more, unreadable paths). Prefixes are absolute and compared byte-wise, like `startswith`.
 struct PathFilter {
-  std::vector<std::string> prefixes;        // every call under these
-  std::vector<std::string> write_prefixes;  // under these only opens for writing (O_WRONLY,
-                                            // O_RDWR, O_CREAT, O_TRUNC) and non-open calls
+  std::vector<std::string> prefixes = {};        // every call under these
+  std::vector<std::string> write_prefixes = {};  // under these only opens for writing (O_WRONLY,
+                                                 // O_RDWR, O_CREAT, O_TRUNC) and non-open calls
   bool operator==(const PathFilter&) const = default;
 };
 using PathFilters = std::map<int, PathFilter>;  // syscall number -> its filter

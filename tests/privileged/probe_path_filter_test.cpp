@@ -16,14 +16,6 @@ using namespace vigil::test::syscall_probe;
 using vigil::probe::PathFilter;
 using vigil::probe::PathFilters;
 
-// A filter (designated initializers would leave a member to -Wmissing-field-initializers).
-PathFilter filter(std::vector<std::string> prefixes, std::vector<std::string> write_prefixes = {}) {
-  PathFilter f;
-  f.prefixes = std::move(prefixes);
-  f.write_prefixes = std::move(write_prefixes);
-  return f;
-}
-
 
 std::set<std::string> paths_of(const Records& records, pid_t tid, long nr) {
   std::set<std::string> paths;
@@ -47,8 +39,8 @@ TEST(ProbePathFilter, OnlyWantedPathsLeaveTheKernel) {
   const std::string wanted = dir / "wanted/";
   const std::string writes = dir / "writes/";
   ASSERT_TRUE(probe->set_path_filters(PathFilters{
-      {SYS_openat, filter({wanted}, {writes})},
-      {SYS_unlinkat, filter({}, {writes})}}));
+      {SYS_openat, PathFilter{.prefixes = {wanted}, .write_prefixes = {writes}}},
+      {SYS_unlinkat, PathFilter{.prefixes = {}, .write_prefixes = {writes}}}}));
   auto filtered_before = probe->filtered_by_path();
   ASSERT_TRUE(filtered_before);
 
@@ -80,7 +72,7 @@ TEST(ProbePathFilter, OnlyWantedPathsLeaveTheKernel) {
   EXPECT_GE(*filtered_after - *filtered_before, 4u);  // read of writes/b, other/c, wanted-not/d, unlink other/c
 
   // Replacing the filters: the other directory is wanted now; clearing: everything passes.
-  ASSERT_TRUE(probe->set_path_filters(PathFilters{{SYS_openat, filter({dir / "other/"})}}));
+  ASSERT_TRUE(probe->set_path_filters(PathFilters{{SYS_openat, PathFilter{.prefixes = {dir / "other/"}}}}));
   EXPECT_EQ(probe->path_filters().size(), 1u);
   touch_open(dir / "other/g", false);
   touch_open(dir / "wanted/h", false);
@@ -100,7 +92,7 @@ TEST(ProbePathFilter, RenameIsWantedWhenEitherPathIs) {
   for (const char* sub : {"/wanted", "/other"}) ASSERT_EQ(::mkdir((dir.path() + sub).c_str(), 0755), 0);
   auto probe = open_probe({SYS_renameat});
   ASSERT_TRUE(probe);
-  ASSERT_TRUE(probe->set_path_filters(PathFilters{{SYS_renameat, filter({dir / "wanted/"})}}));
+  ASSERT_TRUE(probe->set_path_filters(PathFilters{{SYS_renameat, PathFilter{.prefixes = {dir / "wanted/"}}}}));
   auto rename_file = [&](const std::string& from, const std::string& to) {
     vigil::test::write_text(from, "x");
     ASSERT_EQ(sys(SYS_renameat, AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str()), 0);
@@ -123,8 +115,8 @@ TEST(ProbePathFilter, RejectsWhatItCannotFilter) {
   PROBE_SYSCALL_PRECONDITIONS();
   auto probe = open_probe({SYS_openat});
   ASSERT_TRUE(probe);
-  EXPECT_FALSE(probe->set_path_filters(PathFilters{{SYS_fchmod, filter({"/etc/"})}}));
-  EXPECT_FALSE(probe->set_path_filters(PathFilters{{SYS_openat, filter({"etc/"})}}));
+  EXPECT_FALSE(probe->set_path_filters(PathFilters{{SYS_fchmod, PathFilter{.prefixes = {"/etc/"}}}}));
+  EXPECT_FALSE(probe->set_path_filters(PathFilters{{SYS_openat, PathFilter{.prefixes = {"etc/"}}}}));
   EXPECT_TRUE(probe->path_filters().empty());
 }
 

@@ -11,14 +11,6 @@ using vigil::probe::PathFilter;
 using vigil::probe::PathFilterPlan;
 using vigil::probe::PathFilters;
 
-// A filter (designated initializers would leave a member to -Wmissing-field-initializers).
-PathFilter filter(std::vector<std::string> prefixes, std::vector<std::string> write_prefixes = {}) {
-  PathFilter f;
-  f.prefixes = std::move(prefixes);
-  f.write_prefixes = std::move(write_prefixes);
-  return f;
-}
-
 using vigil::probe::plan_path_filters;
 
 std::uint8_t want_of(const PathFilterPlan& plan, std::size_t group, const std::string& prefix) {
@@ -29,10 +21,10 @@ std::uint8_t want_of(const PathFilterPlan& plan, std::size_t group, const std::s
 }
 
 TEST(PathFilterPlan, EqualFiltersShareAGroup) {
-  PathFilter etc = filter({"/etc/", "/etc/"});
+  PathFilter etc{.prefixes = {"/etc/", "/etc/"}};
   auto plan = plan_path_filters(PathFilters{{SYS_open, etc},
-                                            {SYS_openat, filter({"/etc/"})},
-                                            {SYS_unlink, filter({"/var/log/"})}});
+                                            {SYS_openat, PathFilter{.prefixes = {"/etc/"}}},
+                                            {SYS_unlink, PathFilter{.prefixes = {"/var/log/"}}}});
   ASSERT_TRUE(plan) << plan.error().message;
   EXPECT_EQ(plan->filters.size(), 2u);
   EXPECT_EQ(plan->group_of.at(SYS_open), plan->group_of.at(SYS_openat));
@@ -42,7 +34,7 @@ TEST(PathFilterPlan, EqualFiltersShareAGroup) {
 
 TEST(PathFilterPlan, LongerPrefixesCarryWhatShorterOnesWant) {
   auto plan = plan_path_filters(PathFilters{
-      {SYS_openat, filter({"/etc/shadow", "/root/.ssh/"}, {"/etc/", "/usr/bin/", "/root/"})}});
+      {SYS_openat, PathFilter{.prefixes = {"/etc/shadow", "/root/.ssh/"}, .write_prefixes = {"/etc/", "/usr/bin/", "/root/"}}}});
   ASSERT_TRUE(plan) << plan.error().message;
   EXPECT_EQ(want_of(*plan, 0, "/etc/"), VIGIL_PATH_WANT_WRITE);
   EXPECT_EQ(want_of(*plan, 0, "/etc/shadow"), VIGIL_PATH_WANT_ANY | VIGIL_PATH_WANT_WRITE);
@@ -52,21 +44,21 @@ TEST(PathFilterPlan, LongerPrefixesCarryWhatShorterOnesWant) {
 }
 
 TEST(PathFilterPlan, APrefixWantedForAnyCallIsNotAlsoWriteOnly) {
-  auto plan = plan_path_filters(PathFilters{{SYS_openat, filter({"/tmp/"}, {"/tmp/"})}});
+  auto plan = plan_path_filters(PathFilters{{SYS_openat, PathFilter{.prefixes = {"/tmp/"}, .write_prefixes = {"/tmp/"}}}});
   ASSERT_TRUE(plan);
   EXPECT_TRUE(plan->filters[0].write_prefixes.empty());
   EXPECT_EQ(want_of(*plan, 0, "/tmp/"), VIGIL_PATH_WANT_ANY);
 }
 
 TEST(PathFilterPlan, RejectsWhatTheKernelCannotFilter) {
-  EXPECT_TRUE(plan_path_filters(PathFilters{{SYS_rename, filter({"/etc/"})}}));  // either path
-  EXPECT_FALSE(plan_path_filters(PathFilters{{SYS_fchmod, filter({"/etc/"})}}));
-  EXPECT_FALSE(plan_path_filters(PathFilters{{SYS_connect, filter({"/etc/"})}}));
-  EXPECT_FALSE(plan_path_filters(PathFilters{{SYS_openat, filter({"relative/"})}}));
-  EXPECT_FALSE(plan_path_filters(PathFilters{{SYS_openat, filter({""})}}));
-  EXPECT_FALSE(plan_path_filters(PathFilters{{SYS_openat, filter({"/" + std::string(254, 'a')})}}));
-  EXPECT_TRUE(plan_path_filters(PathFilters{{SYS_openat, filter({"/" + std::string(253, 'a')})}}));
-  EXPECT_FALSE(plan_path_filters(PathFilters{{SYS_openat, filter({std::string("/a\0b", 4)})}}));
+  EXPECT_TRUE(plan_path_filters(PathFilters{{SYS_rename, PathFilter{.prefixes = {"/etc/"}}}}));  // either path
+  EXPECT_FALSE(plan_path_filters(PathFilters{{SYS_fchmod, PathFilter{.prefixes = {"/etc/"}}}}));
+  EXPECT_FALSE(plan_path_filters(PathFilters{{SYS_connect, PathFilter{.prefixes = {"/etc/"}}}}));
+  EXPECT_FALSE(plan_path_filters(PathFilters{{SYS_openat, PathFilter{.prefixes = {"relative/"}}}}));
+  EXPECT_FALSE(plan_path_filters(PathFilters{{SYS_openat, PathFilter{.prefixes = {""}}}}));
+  EXPECT_FALSE(plan_path_filters(PathFilters{{SYS_openat, PathFilter{.prefixes = {"/" + std::string(254, 'a')}}}}));
+  EXPECT_TRUE(plan_path_filters(PathFilters{{SYS_openat, PathFilter{.prefixes = {"/" + std::string(253, 'a')}}}}));
+  EXPECT_FALSE(plan_path_filters(PathFilters{{SYS_openat, PathFilter{.prefixes = {std::string("/a\0b", 4)}}}}));
 }
 
 TEST(PathFilterPlan, AFilterWithNoPrefixesKeepsEveryCall) {
