@@ -36,6 +36,8 @@ class ProcReader {
   Result<void> read_exe(std::uint32_t pid, std::string& out);
   Result<void> read_cwd(std::uint32_t pid, std::string& out);
   Result<void> read_ids(std::uint32_t pid, Process& out);  // Uid:/Gid: lines of status
+  // stat alone: comm, state, ppid, tty and start time (CLOCK_BOOTTIME ns).
+  Result<void> read_stat(std::uint32_t pid, Process& out);
   // The descriptors in /proc/PID/fd with their link targets and O_CLOEXEC from fdinfo.
   Result<void> read_fds(std::uint32_t pid, FdTable& out);
   // stat of /proc/PID/exe's target: the executable's inode and device, to check an exec
@@ -46,7 +48,6 @@ class ProcReader {
   const std::string& path_of(std::uint32_t pid, std::string_view leaf);
   Result<std::string_view> read_file(const std::string& path, std::size_t limit, bool* truncated = nullptr);
   Result<void> read_link(const std::string& path, std::string& out);
-  Result<void> read_stat(std::uint32_t pid, Process& out);
   Result<void> read_cgroup(std::uint32_t pid, std::string& out);
 
   std::string root_;

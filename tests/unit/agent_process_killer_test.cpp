@@ -6,24 +6,21 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "agent/process_killer.h"
+#include "state/proc_reader.h"
 
 namespace {
 
 using vigil::agent::kill_process;
 
-// /proc/PID/stat starttime in ns since boot (what the process table records).
+// The start time the process table records (ProcReader, /proc/PID/stat).
 std::uint64_t start_time_ns(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream fields(text.substr(text.rfind(')') + 2));
-  std::string field;
-  for (int index = 3; index <= 22; ++index) fields >> field;
-  return std::stoull(field) * (1'000'000'000ull / static_cast<std::uint64_t>(::sysconf(_SC_CLK_TCK)));
+  vigil::state::ProcReader reader;
+  vigil::state::Process process;
+  EXPECT_TRUE(reader.read_stat(static_cast<std::uint32_t>(pid), process));
+  return process.start_time_ns;
 }
 
 pid_t sleeping_child() {
