@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -37,6 +38,17 @@ class TmpfsMount {
   std::string where_;
   bool mounted_ = false;
 };
+
+// The JSON objects of a JSON-lines file (alerts.jsonl): lines that are not objects are left out.
+inline std::vector<nlohmann::json> read_json_objects(const std::string& path) {
+  std::vector<nlohmann::json> objects;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    auto object = nlohmann::json::parse(line, nullptr, false);
+    if (object.is_object()) objects.push_back(std::move(object));
+  }
+  return objects;
+}
 
 class AgentProcess {
  public:

@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <memory>
 
@@ -49,15 +48,7 @@ class DefaultRules : public ::testing::Test {
     ASSERT_TRUE(agent_ && agent_->ready()) << (agent_ ? agent_->output() : "");
   }
 
-  static std::vector<nlohmann::json> alerts() {
-    std::vector<nlohmann::json> out;
-    std::ifstream in(*dir_ / "alerts.jsonl");
-    for (std::string line; std::getline(in, line);) {
-      auto alert = nlohmann::json::parse(line, nullptr, false);
-      if (alert.is_object()) out.push_back(std::move(alert));
-    }
-    return out;
-  }
+  static std::vector<nlohmann::json> alerts() { return read_json_objects(*dir_ / "alerts.jsonl"); }
 
   // Waits up to 5 s for an alert of `rule` that `matches`; returns it (null when none came).
   static nlohmann::json wait_for(const std::string& rule, const std::function<bool(const nlohmann::json&)>& matches) {
@@ -138,12 +129,6 @@ struct LoopbackListener {
     if (fd >= 0) ::close(fd);
   }
 };
-
-std::string shell_quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
-}
 
 int connect_loopback(std::uint16_t port) {
   int s = ::socket(AF_INET, SOCK_STREAM, 0);

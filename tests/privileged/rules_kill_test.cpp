@@ -7,7 +7,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
 
 #include "privileged/agent_fixture.h"
 
@@ -16,19 +15,9 @@ namespace {
 using namespace vigil::test;
 using namespace std::chrono_literals;
 
-std::vector<nlohmann::json> read_alerts(const std::string& path) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    auto alert = nlohmann::json::parse(line, nullptr, false);
-    if (alert.is_object()) out.push_back(std::move(alert));
-  }
-  return out;
-}
-
 nlohmann::json wait_for_alert(const std::string& path, pid_t pid) {
   for (int i = 0; i < 100; ++i) {
-    for (const auto& alert : read_alerts(path))
+    for (const auto& alert : read_json_objects(path))
       if (alert.value("pid", 0) == pid) return alert;
     std::this_thread::sleep_for(50ms);
   }

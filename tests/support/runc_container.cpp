@@ -47,8 +47,6 @@ std::vector<std::string> cgroup_mount_points() {
   return mounts;
 }
 
-std::string shell_quote(const std::string& text) { return "'" + replace_all(text, "'", "'\\''") + "'"; }
-
 }  // namespace
 
 bool RuncContainer::available() {

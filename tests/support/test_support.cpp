@@ -101,6 +101,12 @@ CommandResult run(const std::vector<std::string>& argv, int timeout_seconds) {
   return result;
 }
 
+std::string shell_quote(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
 CommandResult run_shell(const std::string& command, int timeout_seconds) {
   return run({"/bin/bash", "-c", command}, timeout_seconds);
 }

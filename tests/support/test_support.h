@@ -35,6 +35,8 @@ struct CommandResult {
 CommandResult run(const std::vector<std::string>& argv, int timeout_seconds = 120);
 // Runs a shell command line (for tests that need redirection or pipes).
 CommandResult run_shell(const std::string& command, int timeout_seconds = 120);
+// text as one single-quoted shell word (for run_shell command lines).
+std::string shell_quote(const std::string& text);
 
 void write_text(const std::string& path, const std::string& text);
 std::string read_text(const std::string& path);
