@@ -15,8 +15,10 @@ namespace {
 
 using events::EventType;
 
+// Both enums list Falco's priorities most severe first, with the same values.
+static_assert(static_cast<int>(rules::Priority::emergency) == static_cast<int>(outputs::Priority::emergency) &&
+              static_cast<int>(rules::Priority::debug) == static_cast<int>(outputs::Priority::debug));
 outputs::Priority to_output_priority(rules::Priority priority) {
-  // Both enums list Falco's priorities most severe first.
   return static_cast<outputs::Priority>(static_cast<int>(priority));
 }
 
@@ -44,6 +46,7 @@ Result<std::unique_ptr<Detection>> Detection::start(const RuntimeConfig& config)
     detection->rules_ = rules::RuleSet::load_files(config.rules.files, detection->report_);
     detection->sources_ = config.rules.files;
   }
+  detection->interest_ = detection->rules_.interest();
   const rules::LoadReport& report = detection->report_;
   if (!report.ok()) {
     std::string message = "rules: " + std::to_string(report.errors.size()) + " error(s):";
@@ -76,7 +79,7 @@ Detection::~Detection() {
 }
 
 std::optional<std::vector<EventType>> Detection::wanted_types() const {
-  const rules::Interest interest = rules_.interest();
+  const rules::Interest& interest = interest_;
   if (interest.all_event_types) return std::nullopt;
   std::vector<EventType> types;
   auto add = [&](EventType type) {
@@ -94,7 +97,7 @@ std::optional<std::vector<EventType>> Detection::wanted_types() const {
 std::map<EventType, probe::PathFilter> Detection::path_filters() const {
   std::map<EventType, probe::PathFilter> filters;
   if (!kernel_path_filter_) return filters;
-  const rules::Interest interest = rules_.interest();
+  const rules::Interest& interest = interest_;
   if (interest.all_event_types) return filters;
   for (std::size_t i = 0; i < events::kEventTypeCount; ++i) {
     const auto type = static_cast<EventType>(i);

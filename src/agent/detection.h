@@ -55,6 +55,7 @@ class Detection {
 
   rules::RuleSet rules_;
   rules::LoadReport report_;
+  rules::Interest interest_;  // of the loaded rules, computed once
   std::unique_ptr<outputs::AlertOutputs> outputs_;
   bool kill_enabled_ = true;
   bool kernel_path_filter_ = true;
