@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "agent/audit_log.h"
+#include "agent/console.h"
+#include "agent/dashboard_files.h"
 #include "agent/decision_cache.h"
 #include "agent/fanotify_listener.h"
 #include "agent/integrity_engine.h"
@@ -23,6 +25,8 @@ namespace vigil::agent {
 
 struct Agent::Parts {
   AgentConfig config;
+  // First, so it is destroyed last: the other parts feed its store until they are gone.
+  std::unique_ptr<Console> console;
   std::unique_ptr<AuditLog> audit;
   std::unique_ptr<DecisionCache> cache;
   std::unique_ptr<MeasurementSink> sink;
@@ -84,6 +88,7 @@ ima::MeasurementEntry make_boot_aggregate(tpm::PcrBackend& pcrs, const std::stri
 Agent::Agent(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 Agent::~Agent() { stop(); }
 const AgentConfig& Agent::config() const { return parts_->config; }
+std::string Agent::console_url() const { return parts_->console ? parts_->console->url() : ""; }
 
 Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
   auto parts = std::make_unique<Parts>();
@@ -96,15 +101,27 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
 
   auto rules = load_ruleset(cfg);
   if (!rules) return std::unexpected(rules.error());
+  if (cfg.console.enabled) {
+    auto console = Console::open(cfg.console);
+    if (!console) return std::unexpected(console.error());
+    parts->console = std::move(*console);
+  }
+  ConsoleFeed* feed = parts->console ? &parts->console->feed() : nullptr;
   auto audit = AuditLog::open(cfg.audit_log);
   if (!audit) return std::unexpected(audit.error());
   parts->audit = std::move(*audit);
+  if (feed) parts->audit->set_observer([feed](const nlohmann::json& entry) { feed->on_audit(entry); });
   auto pcrs = tpm::open_pcr_backend(cfg.tpm);
   if (!pcrs) return std::unexpected(pcrs.error());
   auto log = ima::MeasurementLog::open(cfg.state_dir);
   if (!log) return std::unexpected(log.error());
   ima::MeasurementEntry boot = make_boot_aggregate(**pcrs, cfg.tpm, cfg.hash);
   parts->sink = std::make_unique<MeasurementSink>(std::move(*log), std::move(*pcrs));
+  if (feed) {
+    parts->sink->set_observer([feed](const ima::MeasurementEntry& entry, std::size_t index, std::string_view verdict) {
+      feed->on_measurement(entry, index, verdict);
+    });
+  }
   std::string extend_error;
   if (auto recorded = parts->sink->record(std::move(boot), &extend_error); !recorded || !extend_error.empty()) {
     return fail("recording boot_aggregate: " + (recorded ? extend_error : recorded.error().message));
@@ -146,14 +163,55 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
   }
   parts->marked_mask = (*rules)->fanotify_mask;
   if (cfg.runtime.enabled) {
-    auto runtime = RuntimeMonitor::start(cfg.runtime);
+    auto runtime = RuntimeMonitor::start(cfg.runtime, feed, cfg.console.events_sampled_per_bucket);
     if (!runtime) return std::unexpected(runtime.error());
     parts->runtime = std::move(*runtime);
   }
   parts->audit->record({{"event", "start"}, {"mode", mode_name(cfg.mode)}, {"watch", cfg.watch},
                         {"kernel_cache", parts->kernel_cache ? "on" : "off: " + parts->kernel_cache_note},
                         {"pcrs", parts->sink->pcrs().describe()}, {"rules", (*rules)->policy.rules.size()}});
-  return std::unique_ptr<Agent>(new Agent(std::move(parts)));
+  auto agent = std::unique_ptr<Agent>(new Agent(std::move(parts)));
+  if (agent->parts_->console) {
+    if (auto served = agent->parts_->console->serve(agent->console_sources(), dashboard_files()); !served)
+      return std::unexpected(served.error());
+  }
+  return agent;
+}
+
+ConsoleSources Agent::console_sources() const {
+  Parts* p = parts_.get();
+  ConsoleSources sources;
+  sources.status = [this] { return status(); };
+  sources.integrity = [p] {
+    nlohmann::json pcrs = nlohmann::json::object();
+    for (const auto& [bank, value] : p->sink->read_pcr(10)) pcrs[std::string(crypto::hash_name(bank))] = {{"10", value.hex()}};
+    const auto& listener = p->listener->stats();
+    return nlohmann::json{{"mode", mode_name(p->config.mode)},
+                          {"watch", p->config.watch},
+                          {"measurements", p->sink->log().size()},
+                          {"pcrs", pcrs},
+                          {"pcr_backend", p->sink->pcrs().describe()},
+                          {"decisions",
+                           {{"allowed", listener.allowed.load()},
+                            {"denied", listener.denied.load()},
+                            {"timeouts", listener.timeouts.load()}}}};
+  };
+  sources.policy = [p] {
+    const auto ruleset = p->engine->ruleset();
+    return nlohmann::json{{"source", ruleset->policy_source},
+                          {"text", ruleset->policy_text},
+                          {"rules", ruleset->policy.rules.size()},
+                          {"keyrings", [&] {
+                             nlohmann::json names = nlohmann::json::array();
+                             for (const auto& [name, keyring] : ruleset->keyrings) names.push_back(name);
+                             return names;
+                           }()},
+                          {"warnings", ruleset->warnings}};
+  };
+  sources.runtime = p->runtime.get();
+  sources.mode = std::string(mode_name(p->config.mode));
+  sources.watch = p->config.watch;
+  return sources;
 }
 
 Result<void> Agent::reload() {
@@ -194,8 +252,12 @@ Result<void> Agent::reload() {
 }
 
 void Agent::stop() {
-  if (parts_) parts_->runtime.reset();
-  if (parts_ && parts_->listener) parts_->listener->stop();
+  if (!parts_) return;
+  // The server reads the other parts: it goes first. The store goes last, taking what they flushed.
+  if (parts_->console) parts_->console->stop_serving();
+  parts_->runtime.reset();
+  if (parts_->listener) parts_->listener->stop();
+  if (parts_->console) parts_->console->flush();
 }
 
 nlohmann::json Agent::status() const {
@@ -229,7 +291,8 @@ nlohmann::json Agent::status() const {
                                 {"kills", parts_->kernel_cache->stats().kills.load()},
                                 {"watch_failures", parts_->kernel_cache->stats().watch_failures.load()}}
                : nlohmann::json{{"enabled", false}, {"why", parts_->kernel_cache_note}}},
-          {"runtime", parts_->runtime ? parts_->runtime->status() : nlohmann::json{{"enabled", false}}}};
+          {"runtime", parts_->runtime ? parts_->runtime->status() : nlohmann::json{{"enabled", false}}},
+          {"console", parts_->console ? parts_->console->status() : nlohmann::json{{"enabled", false}}}};
 }
 
 int run_agent(const std::string& config_path, const std::string& mode_override) {
@@ -267,6 +330,10 @@ int run_agent(const std::string& config_path, const std::string& mode_override) 
   std::printf("vigil agent: ready, mode %s, watching", std::string(mode_name(cfg.mode)).c_str());
   for (const auto& mount : cfg.watch) std::printf(" %s", mount.c_str());
   std::printf("; state in %s\n", cfg.state_dir.c_str());
+  if (const std::string url = (*agent)->console_url(); !url.empty()) {
+    std::printf("vigil agent: console at %s (from another host: bearer token in %s)\n", url.c_str(),
+                cfg.console.token_file.c_str());
+  }
   std::fflush(stdout);
 
   for (;;) {

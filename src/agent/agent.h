@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/config.h"
+#include "agent/console.h"
 #include "common/error.h"
 
 namespace vigil::agent {
@@ -20,10 +21,13 @@ class Agent {
   void stop();
   nlohmann::json status() const;
   const AgentConfig& config() const;
+  // Where the console serves (empty when it is off).
+  std::string console_url() const;
 
  private:
   struct Parts;
   explicit Agent(std::unique_ptr<Parts> parts);
+  ConsoleSources console_sources() const;
   std::unique_ptr<Parts> parts_;
 };
 

@@ -38,9 +38,10 @@ void AuditLog::record(nlohmann::json entry) {
   while (done < line.size()) {
     const ssize_t wrote = ::write(fd_, line.data() + done, line.size() - done);
     if (wrote < 0 && errno == EINTR) continue;
-    if (wrote <= 0) return;  // a full disk must not stop decisions; the count of lost lines is in stats
+    if (wrote <= 0) break;  // a full disk must not stop decisions
     done += static_cast<size_t>(wrote);
   }
+  if (observer_) observer_(entry);
 }
 
 }  // namespace vigil::agent

@@ -1,5 +1,7 @@
 #include "agent/config.h"
 
+#include "agent/config_console.h"
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -55,12 +57,13 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
   if (root.IsNull()) {
     config.audit_log = config.state_dir + "/audit.jsonl";
     config.runtime.state_dir = config.state_dir;
+    default_console_paths(config.state_dir, config.console);
     return config;
   }
   if (!root.IsMap()) return fail(where(source, root) + ": the config must be a mapping of keys to values");
 
   static const std::set<std::string> kKnown = {"mode", "state_dir", "policy", "policy_text", "hash", "tpm",
-                                                "keyrings", "watch", "decision", "audit_log", "runtime", "rules", "outputs"};
+                                                "keyrings", "watch", "decision", "audit_log", "runtime", "rules", "outputs", "console"};
   for (const auto& item : root) {
     const std::string key = item.first.as<std::string>();
     const YAML::Node& value = item.second;
@@ -178,6 +181,8 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
           return fail(where(source, setting.first) + ": unknown key 'rules." + name + "'");
         }
       }
+    } else if (key == "console") {
+      if (auto ok = parse_console_section(value, source, config.console); !ok) return std::unexpected(ok.error());
     } else if (key == "outputs") {
       auto outputs = outputs::outputs_config_from_yaml(value, source);
       if (!outputs) return std::unexpected(outputs.error());
@@ -221,6 +226,7 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
   }
   if (config.audit_log.empty()) config.audit_log = config.state_dir + "/audit.jsonl";
   config.runtime.state_dir = config.state_dir;
+  default_console_paths(config.state_dir, config.console);
   return config;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 // vigil agent configuration (YAML). Every key is optional; defaults are safe (log mode).
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -39,6 +40,19 @@ struct RuntimeConfig {
   std::string state_dir;           // copied from AgentConfig for the default alert file
 };
 
+// The console (config key `console`; docs/api.md, docs/store.md): store, HTTP API, dashboard.
+struct ConsoleConfig {
+  bool enabled = true;
+  std::string address = "127.0.0.1";
+  int port = 7373;                 // 0: any free port (the agent prints the URL)
+  std::string tls_cert, tls_key;   // both: HTTPS
+  std::string token_file;          // default: <state_dir>/console.token
+  std::string store_path;          // default: <state_dir>/console.db
+  unsigned max_age_hours = 24 * 7;
+  std::uint64_t max_size_bytes = std::uint64_t{512} << 20;
+  unsigned events_sampled_per_bucket = 5;  // events kept per container and syscall every 10 s
+};
+
 struct AgentConfig {
   Mode mode = Mode::log;
   std::string state_dir = "/var/lib/vigil";
@@ -55,6 +69,7 @@ struct AgentConfig {
   KernelCache kernel_cache = KernelCache::automatic;  // decision.kernel_cache: auto | on | off
   std::string audit_log;                        // default: <state_dir>/audit.jsonl
   RuntimeConfig runtime;
+  ConsoleConfig console;
   std::string source;                           // file the config came from, for messages
 };
 

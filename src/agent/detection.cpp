@@ -7,6 +7,8 @@
 
 #include "agent/default_rules.h"
 #include "agent/process_killer.h"
+#include "agent/process_tree.h"
+#include "common/time_text.h"
 #include "path_filter.h"
 #include "state/process_table.h"
 
@@ -33,7 +35,8 @@ bool is_syscall(EventType type) { return events::syscall_nr_of(type) >= 0; }
 
 }  // namespace
 
-Result<std::unique_ptr<Detection>> Detection::start(const RuntimeConfig& config) {
+Result<std::unique_ptr<Detection>> Detection::start(const RuntimeConfig& config,
+                                                    std::unique_ptr<outputs::AlertSink> console_sink) {
   std::unique_ptr<Detection> detection(new Detection());
   detection->kill_enabled_ = config.rules.kill;
   detection->kernel_path_filter_ = config.rules.kernel_path_filter;
@@ -47,6 +50,7 @@ Result<std::unique_ptr<Detection>> Detection::start(const RuntimeConfig& config)
     detection->sources_ = config.rules.files;
   }
   detection->interest_ = detection->rules_.interest();
+  detection->summaries_ = detection->rules_.rules();
   const rules::LoadReport& report = detection->report_;
   if (!report.ok()) {
     std::string message = "rules: " + std::to_string(report.errors.size()) + " error(s):";
@@ -71,6 +75,8 @@ Result<std::unique_ptr<Detection>> Detection::start(const RuntimeConfig& config)
   auto outputs = outputs::make_outputs(outputs_config);
   if (!outputs) return fail("outputs: " + outputs.error().message);
   detection->outputs_ = std::move(*outputs);
+  // Deep enough that a burst of alerts waits for the store instead of being dropped.
+  if (console_sink) detection->outputs_->add(std::move(console_sink), outputs::DeliveryOptions{.min_priority = outputs::Priority::debug, .queue_size = 65536});
   return detection;
 }
 
@@ -146,6 +152,13 @@ void Detection::raise(const rules::Match& match, const events::Event& event, con
   alert.tags.assign(match.tags.begin(), match.tags.end());
   for (const auto& field : match.fields) alert.output_fields[std::string(field.name)] = std::string(field.value);
   alert.pid = event.task.pid;
+  alert.process_tree = process_tree_json(table, event.task.pid);
+  {
+    std::lock_guard lock(last_hit_mutex_);
+    auto found = last_hit_ns_.find(match.rule);
+    if (found == last_hit_ns_.end()) last_hit_ns_.emplace(std::string(match.rule), alert.time_ns);
+    else found->second = std::max(found->second, alert.time_ns);
+  }
   const state::Process* process = table.find(event.task.pid);
   if (process != nullptr && process->container) {
     if (process->container->id != "host") {
@@ -202,6 +215,59 @@ nlohmann::json Detection::status() const {
   }
   rules_status["outputs"] = sinks;
   return rules_status;
+}
+
+std::vector<Detection::RuleHit> Detection::rule_hits() const {
+  std::vector<RuleHit> hits;
+  std::lock_guard lock(last_hit_mutex_);
+  for (const auto& rule : rules_.rule_counters()) {
+    RuleHit hit{std::string(rule.rule), rule.matches, 0};
+    if (auto found = last_hit_ns_.find(rule.rule); found != last_hit_ns_.end()) hit.last_hit_ns = found->second;
+    hits.push_back(std::move(hit));
+  }
+  return hits;
+}
+
+nlohmann::json Detection::rules_json() const {
+  std::map<std::string, RuleHit> hits;
+  for (auto& hit : rule_hits()) hits[hit.rule] = hit;
+  nlohmann::json loaded = nlohmann::json::array();
+  for (const auto& rule : summaries_) {
+    nlohmann::json item = {{"name", rule.name},
+                           {"description", rule.description},
+                           {"priority", rules::priority_name(rule.priority)},
+                           {"enabled", rule.enabled},
+                           {"tags", rule.tags},
+                           {"action", rules::action_name(rule.action)},
+                           {"source", rule.file + ":" + std::to_string(rule.line)},
+                           {"hits", 0}};
+    if (auto found = hits.find(rule.name); found != hits.end()) {
+      item["hits"] = found->second.hits;
+      if (found->second.last_hit_ns != 0) item["last_hit"] = rfc3339_ns(found->second.last_hit_ns);
+    }
+    loaded.push_back(std::move(item));
+  }
+  // Rules left out are warnings on the rule's item that end in "skipped" (rules::RuleSet::load_*).
+  nlohmann::json skipped = nlohmann::json::array();
+  nlohmann::json warnings = nlohmann::json::array();
+  constexpr std::string_view kRulePrefix = "rule '";
+  for (const auto& warning : report_.warnings) {
+    warnings.push_back(warning.to_string());
+    const bool is_rule = warning.item.starts_with(kRulePrefix) && warning.item.ends_with("'");
+    if (is_rule && warning.message.ends_with("skipped")) {
+      skipped.push_back({{"name", warning.item.substr(kRulePrefix.size(), warning.item.size() - kRulePrefix.size() - 1)},
+                         {"reason", warning.message},
+                         {"source", warning.file + ":" + std::to_string(warning.line)}});
+    }
+  }
+  const rules::EvalCounters counters = rules_.counters();
+  return {{"enabled", true},
+          {"sources", sources_},
+          {"loaded", loaded},
+          {"skipped", skipped},
+          {"warnings", warnings},
+          {"counters",
+           {{"events_evaluated", counters.events}, {"matches", counters.matches}, {"eval_ns", counters.eval_ns}}}};
 }
 
 }  // namespace vigil::agent

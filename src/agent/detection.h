@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -30,7 +31,10 @@ class Detection {
  public:
   // Loads the rule files (or the embedded default) and sets up the outputs. Rule errors fail
   // the start (file:line: reason); rules skipped for unsupported fields are only warned about.
-  static Result<std::unique_ptr<Detection>> start(const RuntimeConfig& config);
+  // `console_sink`, when given, receives every alert besides the configured outputs (the
+  // console's store).
+  static Result<std::unique_ptr<Detection>> start(const RuntimeConfig& config,
+                                                  std::unique_ptr<outputs::AlertSink> console_sink = nullptr);
   ~Detection();
 
   // The syscalls to record: what the rules match plus what the process table needs for the
@@ -46,6 +50,15 @@ class Detection {
   void on_event(const events::Event& event, const state::ProcessTable& table, std::int64_t boot_to_wall_ns);
 
   nlohmann::json status() const;
+  // The rules as the console shows them (docs/api.md "Rules"): loaded with hits, skipped with
+  // reasons, warnings. Safe from any thread.
+  nlohmann::json rules_json() const;
+  struct RuleHit {
+    std::string rule;
+    std::uint64_t hits = 0;
+    std::int64_t last_hit_ns = 0;
+  };
+  std::vector<RuleHit> rule_hits() const;
   const rules::LoadReport& load_report() const { return report_; }
 
  private:
@@ -61,6 +74,9 @@ class Detection {
   bool kernel_path_filter_ = true;
   pid_t self_ = 0;
   std::vector<std::string> sources_;  // rule files loaded, for status
+  std::vector<rules::RuleSummary> summaries_;  // what loaded, computed once
+  mutable std::mutex last_hit_mutex_;         // raise() writes, the console reads
+  std::map<std::string, std::int64_t, std::less<>> last_hit_ns_;
   std::atomic<std::uint64_t> alerts_{0}, kills_{0}, kernel_kills_{0}, kill_failures_{0}, own_events_skipped_{0};
 };
 

@@ -69,9 +69,19 @@ std::optional<std::vector<uint8_t>> read_ima_xattr(int fd) {
 
 Result<std::shared_ptr<const Ruleset>> load_ruleset(const AgentConfig& config) {
   auto rules = std::make_shared<Ruleset>();
-  ima::PolicyParse parsed = !config.policy_text.empty() ? ima::parse_policy(config.policy_text, config.source + ":policy_text")
-                            : !config.policy_path.empty() ? ima::load_policy_file(config.policy_path)
-                                                          : ima::parse_policy(kDefaultPolicy, "built-in policy");
+  if (!config.policy_text.empty()) {
+    rules->policy_source = config.source + ":policy_text";
+    rules->policy_text = config.policy_text;
+  } else if (!config.policy_path.empty()) {
+    rules->policy_source = config.policy_path;
+    auto text = ima::read_policy_file(config.policy_path);
+    if (!text) return std::unexpected(text.error());
+    rules->policy_text = std::move(*text);
+  } else {
+    rules->policy_source = "built-in policy";
+    rules->policy_text = kDefaultPolicy;
+  }
+  ima::PolicyParse parsed = ima::parse_policy(rules->policy_text, rules->policy_source);
   if (!parsed.ok()) {
     std::string text;
     for (const auto& error : parsed.errors) text += (text.empty() ? "" : "\n") + error.text();
@@ -185,7 +195,7 @@ Appraisal IntegrityEngine::appraise(int fd, const Ruleset& rules, const ima::Pol
 }
 
 void IntegrityEngine::measure(int fd, const FileVersion& version, const ima::PolicyDecision& decision,
-                              const std::string& path, pid_t pid) {
+                              const std::string& path, pid_t pid, std::string_view verdict) {
   ima::MeasurementEntry entry;
   entry.pcr = decision.pcr;
   entry.template_name = decision.template_name;
@@ -200,7 +210,7 @@ void IntegrityEngine::measure(int fd, const FileVersion& version, const ima::Pol
     if (decision.template_name == ima::TemplateName::ima_sig) {
       if (auto value = read_ima_xattr(fd)) entry.signature = std::move(*value);
     }
-    recorded = sink_.record(std::move(entry), &extend_error);
+    recorded = sink_.record(std::move(entry), &extend_error, verdict);
   }
   if (!recorded) {
     // Not in the list: a later access measures again.
@@ -388,7 +398,9 @@ Verdict IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanotify_mask) {
     }
   }
   if (decision.measure && cache_.claim_measurement(version, decision.template_name, decision.pcr)) {
-    measure(fd, version, decision, ensure_path(), pid);
+    // The verdict travels with the entry to the console; unappraised files have none.
+    measure(fd, version, decision, ensure_path(), pid,
+            decision.appraise ? (verdict == Verdict::allow ? "allow" : "deny") : "");
   }
   if (decision.audit && cache_.claim_measurement(version, decision.template_name, 0xff)) {
     thread_local crypto::Hasher hasher;

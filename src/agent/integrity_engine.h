@@ -27,6 +27,8 @@ namespace vigil::agent {
 // Everything SIGHUP replaces, swapped as one immutable snapshot.
 struct Ruleset {
   ima::Policy policy;
+  std::string policy_source;  // the policy file, "<config>:policy_text" or "built-in policy"
+  std::string policy_text;    // as parsed (shown by the console)
   std::map<std::string, ima::Keyring> keyrings;
   std::vector<std::string> warnings;
   bool needs_subject = false;  // policy has uid/euid/gid/egid conditions
@@ -88,7 +90,7 @@ class IntegrityEngine {
   Appraisal appraise(int fd, const Ruleset& rules, const ima::PolicyDecision& decision, std::string& reason) const;
   // Called once the caller has claimed this (version, template, pcr).
   void measure(int fd, const FileVersion& version, const ima::PolicyDecision& decision, const std::string& path,
-               pid_t pid);
+               pid_t pid, std::string_view verdict);
 
   const AgentConfig& config_;
   DecisionCache& cache_;

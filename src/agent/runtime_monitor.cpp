@@ -4,7 +4,11 @@
 #include <chrono>
 #include <cstdio>
 
+#include "agent/activity_recorder.h"
+#include "agent/console_feed.h"
 #include "agent/detection.h"
+#include "agent/process_tree.h"
+#include "common/time_text.h"
 #include "events/counters.h"
 #include "events/live/live_source.h"
 #include "state/container_resolver.h"
@@ -17,6 +21,8 @@ struct RuntimeMonitor::Pipeline {
   std::unique_ptr<state::ContainerResolver> containers;
   std::unique_ptr<state::ProcessTable> table;
   std::unique_ptr<Detection> detection;  // null when rules are off
+  ConsoleFeed* console = nullptr;
+  std::unique_ptr<ActivityRecorder> activity;  // with a console
   nlohmann::json interest;               // what the rules asked of the kernel
   std::int64_t boot_to_wall_ns = 0;
   std::string source_error;  // a failure that stopped the thread
@@ -24,13 +30,15 @@ struct RuntimeMonitor::Pipeline {
   mutable std::mutex table_mutex;
 };
 
-Result<std::unique_ptr<RuntimeMonitor>> RuntimeMonitor::start(const RuntimeConfig& config) {
+Result<std::unique_ptr<RuntimeMonitor>> RuntimeMonitor::start(const RuntimeConfig& config, ConsoleFeed* console,
+                                                             unsigned events_sampled_per_bucket) {
   auto pipeline = std::make_unique<Pipeline>();
+  pipeline->console = console;
   events::LiveSourceOptions options;
   options.ring_buffer_bytes = config.ring_buffer_bytes;
   options.types = config.syscalls;
   if (config.rules.enabled) {
-    auto detection = Detection::start(config);
+    auto detection = Detection::start(config, console ? console->alert_sink() : nullptr);
     if (!detection) return std::unexpected(detection.error());
     pipeline->detection = std::move(*detection);
     // Only what the rules need, plus whatever the config asks for on top.
@@ -75,6 +83,7 @@ Result<std::unique_ptr<RuntimeMonitor>> RuntimeMonitor::start(const RuntimeConfi
   }
   const events::TimeAnchor anchor = pipeline->source->time_anchor();
   pipeline->boot_to_wall_ns = anchor.wall_ns - static_cast<std::int64_t>(anchor.boot_ns);
+  if (console) pipeline->activity = std::make_unique<ActivityRecorder>(console->store(), events_sampled_per_bucket, anchor);
 
   auto containers = state::ContainerResolver::for_host();
   if (!containers) {
@@ -95,6 +104,8 @@ RuntimeMonitor::RuntimeMonitor(std::unique_ptr<Pipeline> pipeline) : pipeline_(s
 RuntimeMonitor::~RuntimeMonitor() {
   stopping_ = true;
   if (thread_.joinable()) thread_.join();
+  if (pipeline_->activity) pipeline_->activity->flush();
+  record_rule_hits();
 }
 
 void RuntimeMonitor::run() {
@@ -105,8 +116,10 @@ void RuntimeMonitor::run() {
                                     [&](const events::Event& event, std::span<const std::uint8_t>) {
                                       if (!lock.owns_lock()) lock.lock();
                                       if (p.detection) p.detection->on_event(event, *p.table, p.boot_to_wall_ns);
+                                      if (p.activity) p.activity->on_event(event, *p.table);
                                       p.table->apply(event);
                                     });
+    if (p.activity && p.activity->tick(wall_clock_ns())) record_rule_hits();
     if (!batch) {
       std::lock_guard guard(p.table_mutex);
       p.source_error = batch.error().message;
@@ -114,6 +127,55 @@ void RuntimeMonitor::run() {
       return;
     }
   }
+}
+
+void RuntimeMonitor::record_rule_hits() {
+  Pipeline& p = *pipeline_;
+  if (!p.detection || !p.console) return;
+  for (const Detection::RuleHit& hit : p.detection->rule_hits()) {
+    if (hit.hits == 0) continue;
+    p.console->store().set_rule_hits(
+        store::RuleHits{.rule = hit.rule, .hits = static_cast<std::int64_t>(hit.hits), .last_hit_ns = hit.last_hit_ns});
+  }
+}
+
+nlohmann::json RuntimeMonitor::processes_json(const std::optional<std::string>& container_id) const {
+  nlohmann::json items = nlohmann::json::array();
+  std::lock_guard lock(pipeline_->table_mutex);
+  std::vector<const state::Process*> live;
+  pipeline_->table->for_each_live([&](const state::Process& process) {
+    if (container_id) {
+      const bool on_host = !process.container || process.container->id == "host" || process.container->id.empty();
+      if (container_id->empty() ? !on_host : (on_host || process.container->id != *container_id)) return;
+    }
+    live.push_back(&process);
+  });
+  std::ranges::sort(live, {}, &state::Process::pid);
+  for (const state::Process* process : live) items.push_back(process_json(*process));
+  return items;
+}
+
+nlohmann::json RuntimeMonitor::running_containers_json() const {
+  nlohmann::json containers = nlohmann::json::object();
+  std::lock_guard lock(pipeline_->table_mutex);
+  pipeline_->table->for_each_live([&](const state::Process& process) {
+    const bool on_host = !process.container || process.container->id == "host" || process.container->id.empty();
+    const std::string id = on_host ? "" : process.container->id;
+    nlohmann::json& entry = containers[id];
+    if (entry.is_null()) entry = {{"name", on_host ? "host" : process.container->name}, {"processes", 0}};
+    entry["processes"] = entry["processes"].get<std::int64_t>() + 1;
+  });
+  return containers;
+}
+
+nlohmann::json RuntimeMonitor::process_tree_json(std::uint32_t pid) const {
+  std::lock_guard lock(pipeline_->table_mutex);
+  return agent::process_tree_json(*pipeline_->table, pid);
+}
+
+std::optional<nlohmann::json> RuntimeMonitor::rules_json() const {
+  if (!pipeline_->detection) return std::nullopt;
+  return pipeline_->detection->rules_json();
 }
 
 nlohmann::json RuntimeMonitor::status() const {

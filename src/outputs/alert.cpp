@@ -45,28 +45,6 @@ std::optional<Priority> priority_from_name(std::string_view name) {
   return std::nullopt;
 }
 
-int64_t wall_clock_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string rfc3339_ns(int64_t time_ns) {
-  // Floor division, so times before 1970 still get a fraction in [0, 1e9).
-  int64_t seconds = time_ns / 1'000'000'000;
-  int64_t fraction = time_ns % 1'000'000'000;
-  if (fraction < 0) {
-    fraction += 1'000'000'000;
-    seconds -= 1;
-  }
-  const time_t t = static_cast<time_t>(seconds);
-  struct tm utc{};
-  if (gmtime_r(&t, &utc) == nullptr) return "1970-01-01T00:00:00.000000000Z";
-  char text[64];
-  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", utc.tm_year + 1900, utc.tm_mon + 1,
-                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<long long>(fraction));
-  return text;
-}
-
 nlohmann::json alert_to_json(const Alert& alert) {
   nlohmann::json out = nlohmann::json::object();
   out["time"] = rfc3339_ns(alert.time_ns);
@@ -81,6 +59,7 @@ nlohmann::json alert_to_json(const Alert& alert) {
   out["action"] = alert.action;
   out["container"] = {{"id", alert.container_id}, {"name", alert.container_name}};
   out["pid"] = alert.pid;
+  if (alert.process_tree.is_array() && !alert.process_tree.empty()) out["process_tree"] = alert.process_tree;
   return out;
 }
 

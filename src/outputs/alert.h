@@ -2,7 +2,7 @@
 // The alert model: what a rule match hands to the outputs, and its renderings.
 // The JSON shape is Falco's (`time`, `rule`, `priority`, `output`, `output_fields`, `source`,
 // `tags`, `hostname`) so tools that consume Falco alerts read vigil's unchanged; vigil adds
-// `action`, `container` and `pid`.
+// `action`, `container`, `pid` and `process_tree`.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -10,6 +10,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "common/time_text.h"
 
 namespace vigil::outputs {
 
@@ -44,12 +46,14 @@ struct Alert {
   std::string container_id;      // empty on the host
   std::string container_name;
   int64_t pid = 0;
+  // The process and its ancestors when the rule matched, the process first: objects with
+  // pid, ppid, name, exe, cmdline, uid. Rendered as "process_tree" when not empty.
+  nlohmann::json process_tree = nlohmann::json::array();
 };
 
-// Now, as Alert::time_ns wants it.
-int64_t wall_clock_ns();
-// RFC 3339 in UTC with nanoseconds, as Falco's `time`: 2024-05-16T09:10:11.123456789Z.
-std::string rfc3339_ns(int64_t time_ns);
+// Now (as Alert::time_ns wants it) and Falco's `time` text: see common/time_text.h.
+using vigil::rfc3339_ns;
+using vigil::wall_clock_ns;
 
 nlohmann::json alert_to_json(const Alert& alert);
 // One JSON object on one line, ending in '\n'. Invalid UTF-8 in strings (paths and command

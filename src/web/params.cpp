@@ -1,0 +1,202 @@
+#include "web/params.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <ctime>
+
+#include "rules/rules.h"
+
+namespace vigil::web {
+
+namespace {
+
+std::string shown(std::string_view text) {
+  std::string out = "'";
+  for (char c : text.substr(0, 80)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  if (text.size() > 80) out += "...";
+  return out + "'";
+}
+
+bool all_digits(std::string_view text) {
+  return !text.empty() && std::ranges::all_of(text, [](char c) { return c >= '0' && c <= '9'; });
+}
+
+template <class T>
+bool parse_number(std::string_view text, T& out) {
+  if (text.empty()) return false;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return error == std::errc{} && end == text.data() + text.size();
+}
+
+// "YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)"; 't'/' ' accepted for 'T', 'z' for 'Z'.
+std::optional<std::int64_t> parse_rfc3339_ns(std::string_view text) {
+  if (text.size() < 20) return std::nullopt;
+  auto digits = [&](std::size_t at, std::size_t count, int& out) {
+    if (at + count > text.size() || !all_digits(text.substr(at, count))) return false;
+    return parse_number(text.substr(at, count), out);
+  };
+  int year, month, day, hour, minute, second;
+  if (!digits(0, 4, year) || text[4] != '-' || !digits(5, 2, month) || text[7] != '-' || !digits(8, 2, day) ||
+      (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !digits(11, 2, hour) || text[13] != ':' ||
+      !digits(14, 2, minute) || text[16] != ':' || !digits(17, 2, second))
+    return std::nullopt;
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return std::nullopt;
+  std::size_t at = 19;
+  std::int64_t fraction_ns = 0;
+  if (at < text.size() && text[at] == '.') {
+    ++at;
+    const std::size_t start = at;
+    std::int64_t scale = 100'000'000;
+    while (at < text.size() && text[at] >= '0' && text[at] <= '9') {
+      fraction_ns += (text[at] - '0') * scale;
+      scale /= 10;
+      ++at;
+    }
+    if (at == start) return std::nullopt;
+  }
+  std::int64_t offset_s = 0;
+  if (at < text.size() && (text[at] == 'Z' || text[at] == 'z')) {
+    ++at;
+  } else if (at < text.size() && (text[at] == '+' || text[at] == '-')) {
+    int offset_hour, offset_minute;
+    if (!digits(at + 1, 2, offset_hour) || at + 3 >= text.size() || text[at + 3] != ':' ||
+        !digits(at + 4, 2, offset_minute) || offset_hour > 23 || offset_minute > 59)
+      return std::nullopt;
+    offset_s = (offset_hour * 3600 + offset_minute * 60) * (text[at] == '+' ? 1 : -1);
+    at += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (at != text.size()) return std::nullopt;
+  std::tm parts{};
+  parts.tm_year = year - 1900;
+  parts.tm_mon = month - 1;
+  parts.tm_mday = day;
+  parts.tm_hour = hour;
+  parts.tm_min = minute;
+  parts.tm_sec = second;
+  const std::int64_t seconds = static_cast<std::int64_t>(::timegm(&parts)) - offset_s;
+  // Beyond ±292 years of 1970 ns do not fit an int64.
+  if (seconds < -9'000'000'000LL || seconds > 9'000'000'000LL) return std::nullopt;
+  return seconds * 1'000'000'000LL + fraction_ns;
+}
+
+// "1795456800" or "1795456800.25".
+std::optional<std::int64_t> parse_unix_seconds_ns(std::string_view text) {
+  const std::size_t dot = text.find('.');
+  std::string_view whole = text.substr(0, dot);
+  if (!all_digits(whole) || whole.size() > 10) return std::nullopt;
+  std::int64_t seconds = 0;
+  if (!parse_number(whole, seconds)) return std::nullopt;
+  std::int64_t fraction_ns = 0;
+  if (dot != std::string_view::npos) {
+    std::string_view fraction = text.substr(dot + 1);
+    if (!all_digits(fraction) || fraction.size() > 9) return std::nullopt;
+    std::int64_t scale = 100'000'000;
+    for (char c : fraction) {
+      fraction_ns += (c - '0') * scale;
+      scale /= 10;
+    }
+  }
+  return seconds * 1'000'000'000LL + fraction_ns;
+}
+
+}  // namespace
+
+Result<void> only_known_params(const ApiRequest& request, std::initializer_list<std::string_view> known) {
+  for (const auto& [name, value] : request.params) {
+    if (name == "token") continue;
+    if (std::ranges::find(known, std::string_view(name)) == known.end()) {
+      std::string list;
+      for (std::string_view k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+      return fail("unknown parameter " + shown(name) + (list.empty() ? "; this path takes none" : "; expected one of: " + list));
+    }
+  }
+  return {};
+}
+
+Result<std::optional<std::string>> single_param(const ApiRequest& request, std::string_view name) {
+  auto [first, last] = request.params.equal_range(std::string(name));
+  if (first == last) return std::optional<std::string>{};
+  if (std::next(first) != last) return fail("parameter '" + std::string(name) + "' given more than once");
+  return std::optional<std::string>{first->second};
+}
+
+std::vector<std::string> repeated_param(const ApiRequest& request, std::string_view name) {
+  std::vector<std::string> values;
+  auto [first, last] = request.params.equal_range(std::string(name));
+  for (auto it = first; it != last; ++it) values.push_back(it->second);
+  return values;
+}
+
+Result<std::int64_t> parse_time_ns(std::string_view text) {
+  if (auto ns = parse_unix_seconds_ns(text)) return *ns;
+  if (auto ns = parse_rfc3339_ns(text)) return *ns;
+  return fail(shown(text) + " is not a time; expected RFC 3339 (2026-11-23T18:00:00Z) or Unix seconds");
+}
+
+Result<std::optional<std::int64_t>> time_param(const ApiRequest& request, std::string_view name) {
+  auto value = single_param(request, name);
+  if (!value) return std::unexpected(value.error());
+  if (!*value) return std::optional<std::int64_t>{};
+  auto ns = parse_time_ns(**value);
+  if (!ns) return fail("parameter '" + std::string(name) + "': " + ns.error().message);
+  return std::optional<std::int64_t>{*ns};
+}
+
+Result<std::optional<std::int64_t>> int_param(const ApiRequest& request, std::string_view name, std::int64_t min,
+                                              std::int64_t max) {
+  auto value = single_param(request, name);
+  if (!value) return std::unexpected(value.error());
+  if (!*value) return std::optional<std::int64_t>{};
+  std::int64_t number = 0;
+  if (!all_digits(**value) || !parse_number(std::string_view(**value), number) || number < min || number > max) {
+    return fail("parameter '" + std::string(name) + "': " + shown(**value) + " is not an integer in [" +
+                std::to_string(min) + ", " + std::to_string(max) + "]");
+  }
+  return std::optional<std::int64_t>{number};
+}
+
+Result<store::Paging> paging_params(const ApiRequest& request) {
+  store::Paging paging;
+  auto limit = int_param(request, "limit", 1, 1000);
+  if (!limit) return std::unexpected(limit.error());
+  if (*limit) paging.limit = static_cast<int>(**limit);
+  auto before = int_param(request, "before", 1, INT64_MAX);
+  if (!before) return std::unexpected(before.error());
+  paging.before_id = *before;
+  return paging;
+}
+
+Result<std::optional<int>> priority_param(const ApiRequest& request) {
+  auto value = single_param(request, "priority");
+  if (!value) return std::unexpected(value.error());
+  if (!*value) return std::optional<int>{};
+  rules::Priority priority{};
+  if (!rules::parse_priority(**value, priority)) {
+    return fail("parameter 'priority': " + shown(**value) +
+                " is not a priority; expected emergency, alert, critical, error, warning, notice, informational or debug");
+  }
+  return std::optional<int>{static_cast<int>(priority)};
+}
+
+bool valid_container_id(std::string_view id) {
+  return !id.empty() && id.size() <= 64 && std::ranges::all_of(id, [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '.' ||
+           c == '-';
+  });
+}
+
+Result<std::optional<std::string>> container_param(const ApiRequest& request) {
+  auto value = single_param(request, "container");
+  if (!value) return std::unexpected(value.error());
+  if (!*value) return std::optional<std::string>{};
+  if (**value == "host") return std::optional<std::string>{std::string()};
+  if (!valid_container_id(**value)) {
+    return fail("parameter 'container': " + shown(**value) + " is not a container id (or 'host')");
+  }
+  return *value;
+}
+
+}  // namespace vigil::web

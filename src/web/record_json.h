@@ -1,0 +1,17 @@
+#pragma once
+// Stored records as the console API shows them (docs/api.md).
+#include <nlohmann/json.hpp>
+
+#include "store/store.h"
+
+namespace vigil::web {
+
+// `with_process_tree`: the single-alert view keeps "process_tree"; lists leave it out.
+nlohmann::json alert_json(const store::AlertRecord& alert, bool with_process_tree);
+nlohmann::json event_json(const store::EventRecord& event);
+nlohmann::json measurement_json(const store::MeasurementRecord& measurement);
+nlohmann::json decision_json(const store::DecisionRecord& decision);
+// "Warning" for 4; "Unknown" outside 0..7.
+std::string priority_text(int level);
+
+}  // namespace vigil::web
