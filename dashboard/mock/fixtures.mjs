@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 // Fixture data shaped like docs/api.md, generated relative to "now" so the last hour has
 // activity. Deterministic (a small LCG), so screenshots look the same run to run.
 
@@ -126,11 +128,5 @@ export function buildFixtures(now = Date.now()) {
 }
 
 export function hex(n) {
-  let s = '';
-  let x = n * 2654435761;
-  while (s.length < 64) {
-    x = (x * 1103515245 + 12345) % 4294967296;
-    s += x.toString(16).padStart(8, '0');
-  }
-  return s.slice(0, 64);
+  return createHash('sha256').update(`vigil-mock-${n}`).digest('hex');
 }

@@ -105,6 +105,17 @@ export function fmtTime(iso: string | null | undefined): string {
   );
 }
 
+// "18:00:01.123" today, "11-23 18:00:01" on another day.
+export function fmtShortTime(iso: string | null | undefined): string {
+  const full = fmtTime(iso);
+  if (!iso) return full;
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return full;
+  const today = new Date();
+  const sameDay = d.toDateString() === today.toDateString();
+  return sameDay ? full.slice(11) : full.slice(5, 19);
+}
+
 export function fmtDuration(seconds: number | undefined): string {
   if (seconds === undefined || !Number.isFinite(seconds)) return '—';
   const s = Math.floor(seconds);

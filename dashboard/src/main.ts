@@ -1,7 +1,7 @@
 // vigil's dashboard: a header (navigation, health, stream state), an error banner and one page
 // at a time, chosen by the hash: #/alerts[/ID], #/containers[/ID], #/integrity, #/rules.
 import './style.css';
-import { api, onUnauthorized } from './api';
+import { api, ApiError, onUnauthorized } from './api';
 import { h, clear, fmtDuration } from './dom';
 import { connectStream, onStreamState } from './stream';
 import { mountBanner, showError, clearErrors, promptToken } from './ui';
@@ -126,7 +126,7 @@ async function refreshHealth(): Promise<void> {
     healthEl.title = JSON.stringify(health, null, 2);
   } catch (err) {
     healthEl.className = 'health bad';
-    healthEl.textContent = 'agent unreachable';
+    healthEl.textContent = err instanceof ApiError && err.status ? `health: HTTP ${err.status}` : 'agent unreachable';
     showError(err);
   }
 }

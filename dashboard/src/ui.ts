@@ -29,7 +29,7 @@ export function showError(err: unknown): void {
   if (!bannerEl.querySelector('ul')) {
     clear(bannerEl);
     bannerEl.append(
-      h('strong', null, 'Something went wrong'),
+      h('strong', null, 'The dashboard could not load everything'),
       h('ul'),
       h(
         'div',

@@ -3,7 +3,7 @@
 // fields and its process tree (GET /api/alerts/{id}).
 import { api } from '../api';
 import {
-  h, clear, table, tableRow, empty, loading, badge, fmtTime, fmtValue, containerLabel, mono,
+  h, clear, table, tableRow, empty, loading, badge, fmtTime, fmtShortTime, fmtValue, containerLabel, mono,
   priorityClass, priorityLevel, PRIORITY_NAMES, type Column,
 } from '../dom';
 import { onAlert } from '../stream';
@@ -36,11 +36,11 @@ class AlertsView {
   private tbody: HTMLTableSectionElement | null = null;
 
   private readonly columns: Column<Alert>[] = [
-    { label: 'Time', cell: (a) => h('time', { datetime: a.time }, fmtTime(a.time)), class: 'nowrap' },
+    { label: 'Time', cell: (a) => h('time', { datetime: a.time, title: fmtTime(a.time) }, fmtShortTime(a.time)), class: 'nowrap' },
     { label: 'Priority', cell: (a) => badge(a.priority) },
     { label: 'Rule', cell: (a) => h('span', { class: 'rule-name' }, a.rule) },
-    { label: 'Container', cell: (a) => containerLabel(a.container), class: 'nowrap' },
-    { label: 'Output', cell: (a) => h('span', { class: 'output' }, a.output ?? ''), class: 'wide' },
+    { label: 'Container', cell: (a) => h('span', { title: containerLabel(a.container) }, a.container?.id && a.container.id !== 'host' ? (a.container.name || a.container.id) : 'host'), class: 'nowrap' },
+    { label: 'Output', cell: (a) => h('span', { class: 'output' }, a.output ?? ''), class: 'wide col-output' },
   ];
 
   mount(root: HTMLElement, arg: string | undefined): void {

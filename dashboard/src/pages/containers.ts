@@ -3,7 +3,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { api } from '../api';
-import { h, clear, table, empty, loading, badge, fmtTime, containerLabel, mono, type Column } from '../dom';
+import { h, clear, table, empty, loading, badge, fmtTime, fmtShortTime, containerLabel, mono, type Column } from '../dom';
 import { showError } from '../ui';
 import type { Activity, ActivityAlert, Container, Page, Process } from '../types';
 import type { PageModule } from '../main';
@@ -102,7 +102,7 @@ function select(id: string | undefined): void {
   const procs = h('div', { class: 'processes', 'data-testid': 'process-list' }, loading());
   detailEl.append(
     h('div', { class: 'page-head' },
-      h('h2', null, known ? containerLabel(known) : id),
+      h('h2', { 'data-testid': 'container-title' }, known ? containerLabel(known) : id),
       h('button', { type: 'button', class: 'ghost', onclick: () => select(id) }, 'Refresh')),
     h('h3', null, 'Activity, last hour (events per 10 s)'),
     chartBox,
@@ -151,12 +151,14 @@ function renderMarkers(alerts: ActivityAlert[], box: HTMLElement): void {
     box.append(h('p', { class: 'muted small' }, 'No alerts in this period.'));
     return;
   }
+  const MAX = 12;
+  const newest = [...alerts].sort((a, b) => b.time_ns - a.time_ns).slice(0, MAX);
   box.append(
-    h('p', { class: 'small muted' }, 'Alert markers:'),
-    h('ul', { class: 'marker-list' }, alerts.map((a) => h('li', null,
+    h('p', { class: 'small muted' }, `Alert markers (${alerts.length}${alerts.length > MAX ? `, newest ${MAX} listed` : ''}):`),
+    h('ul', { class: 'marker-list' }, newest.map((a) => h('li', null,
       h('span', { class: 'swatch', style: `background:${markerColour(a.priority)}` }),
       h('a', { href: `#/alerts/${a.id}` }, a.rule),
-      h('span', { class: 'muted' }, ' ', fmtTime(new Date(a.time_ns / 1e6).toISOString())),
+      h('span', { class: 'muted' }, ' ', fmtShortTime(new Date(a.time_ns / 1e6).toISOString())),
       ' ', badge(a.priority)))),
   );
 }
@@ -266,7 +268,11 @@ export const containersPage: PageModule = {
     root.append(h('div', { class: 'page-head' }, h('h1', null, 'Containers')), listEl, detailEl);
     select(arg);
     void loadList().then(() => {
-      if (selected) listEl.querySelector(`tr[data-container-id="${CSS.escape(selected)}"]`)?.classList.add('selected');
+      if (!selected) return;
+      listEl.querySelector(`tr[data-container-id="${CSS.escape(selected)}"]`)?.classList.add('selected');
+      const known = containers.find((c) => c.id === selected);
+      const title = detailEl.querySelector('[data-testid="container-title"]');
+      if (known && title) title.textContent = containerLabel(known);
     });
   },
   update(arg) {
