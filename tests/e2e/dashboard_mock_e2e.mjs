@@ -141,6 +141,11 @@ async function tokenPrompt(browser, url, check, out, shots) {
 }
 
 async function main() {
+  const major = Number(process.versions.node.split('.')[0]);
+  if (major < 20) {
+    console.error(`dashboard_mock_e2e: SKIP: playwright-core needs node >= 20, this is ${process.versions.node}`);
+    return 77;
+  }
   const args = parseArgs(process.argv.slice(2), { dist: 'value', out: 'value', 'node-modules': 'value', 'within-ms': 'value' });
   const dist = path.resolve(args.dist ?? path.join(repoRoot, 'dashboard', 'dist'));
   if (!fs.existsSync(path.join(dist, 'index.html'))) {
