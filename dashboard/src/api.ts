@@ -80,7 +80,9 @@ export async function api<T>(path: string, query?: Query): Promise<T> {
 }
 
 // EventSource cannot send headers: the token goes in the URL (docs/api.md, Access).
-export function streamUrl(): string {
+// since_id: after a reconnect that the browser did not do itself (no Last-Event-ID), the agent
+// replays what came after the last alert seen.
+export function streamUrl(sinceId?: number): string {
   const token = getToken();
-  return withQuery('/api/stream', { token });
+  return withQuery('/api/stream', { token, since_id: sinceId });
 }

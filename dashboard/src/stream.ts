@@ -13,6 +13,7 @@ const stateListeners = new Set<StateListener>();
 let source: EventSource | null = null;
 let state: StreamState = 'connecting';
 let retryTimer: number | undefined;
+let lastId: number | undefined; // the newest alert id received
 
 function setState(next: StreamState): void {
   state = next;
@@ -42,7 +43,7 @@ export function connectStream(): void {
   }
   source?.close();
   setState('connecting');
-  const es = new EventSource(streamUrl());
+  const es = new EventSource(streamUrl(lastId));
   source = es;
   es.onopen = () => setState('open');
   es.onerror = () => {
@@ -61,6 +62,7 @@ export function connectStream(): void {
       return;
     }
     if (typeof alert.id !== 'number') return;
+    if (lastId === undefined || alert.id > lastId) lastId = alert.id;
     for (const fn of alertListeners) fn(alert);
   });
 }
