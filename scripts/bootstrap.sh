@@ -8,12 +8,16 @@ for pkg in "${wanted[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
 done
-if ((${#missing[@]} == 0)); then
+# Debian's own nodejs comes without npm (a separate package); nodesource's nodejs, which these
+# machines have, provides npm itself and conflicts with Debian's npm. So npm is not in deps.txt:
+# it is installed below only when the npm command is missing.
+need_npm() { ! command -v npm >/dev/null 2>&1; }
+if ((${#missing[@]} == 0)) && ! need_npm; then
   exit 0
 fi
-echo "bootstrap: installing ${missing[*]}"
+echo "bootstrap: installing ${missing[*]:-npm}"
 if [[ $(id -u) -ne 0 ]]; then
-  echo "bootstrap: not root; run: sudo apt-get install -y ${missing[*]}" >&2
+  echo "bootstrap: not root; run: sudo apt-get install -y ${missing[*]:-npm} (and npm if the npm command is then missing)" >&2
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
@@ -26,4 +30,10 @@ trap 'if [[ -n "$restore" ]]; then mv -f "$restore" "$guard"; else rm -f "$guard
 printf '#!/bin/sh\nexit 101\n' >"$guard"
 chmod 755 "$guard"
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if ((${#missing[@]} > 0)); then
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if need_npm; then
+  echo "bootstrap: installing npm (this nodejs does not provide it)"
+  apt-get install -y -qq --no-install-recommends npm
+fi
