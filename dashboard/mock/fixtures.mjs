@@ -97,6 +97,7 @@ export function buildFixtures(now = Date.now()) {
         cmdline: name === 'nginx' ? (i === 0 ? 'nginx: master process nginx -g daemon off;' : 'nginx: worker process') : name === 'vigil' ? '/usr/bin/vigil agent --config /etc/vigil/vigil.yaml' : name,
         uid: name === 'postgres' ? 999 : 0, gid: 0, tty: null,
         start_time_ns: Number(nowNs - BigInt(3600 + i * 60) * 1000000000n),
+        start_time: isoNs(nowNs - BigInt(3600 + i * 60) * 1000000000n),
         container: { id: c.id, name: c.name },
       });
     });
@@ -107,7 +108,7 @@ export function buildFixtures(now = Date.now()) {
   for (let i = 0; i < 230; i++) {
     const path = i === 0 ? 'boot_aggregate' : pick(paths);
     const t = nowNs - BigInt((230 - i) * 15) * 1000000000n;
-    const verdict = path === '/tmp/x' ? 'unknown' : path === '/usr/local/bin/tool' ? 'mismatch' : 'ok';
+    const verdict = path === '/tmp/x' ? '' : path === '/usr/local/bin/tool' ? 'deny' : 'allow';
     measurements.push({
       id: i + 1, index: i, time: isoNs(t), time_ns: Number(t), pcr: 10, template: 'ima-ng',
       template_hash: hex(40 + (i % 7)), file_hash: `sha256:${hex(64 + i)}`, path, verdict,

@@ -208,7 +208,7 @@ function api(req, url) {
   }
   if (p === '/api/integrity/measurements') {
     let items = state.measurements;
-    if (q.has('verdict')) items = items.filter((x) => x.verdict === q.get('verdict'));
+    if (q.has('verdict')) { const want = q.get('verdict') === 'none' ? '' : q.get('verdict'); items = items.filter((x) => x.verdict === want); }
     if (q.has('path')) items = items.filter((x) => x.path.startsWith(q.get('path')));
     return page(items, q);
   }

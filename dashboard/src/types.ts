@@ -52,6 +52,7 @@ export interface Process extends TreeProcess {
   gid?: number;
   tty?: string | number | null;
   start_time_ns?: number;
+  start_time?: string;
   container?: ContainerRef | null;
 }
 

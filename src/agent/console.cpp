@@ -1,5 +1,7 @@
 #include "agent/console.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -36,7 +38,7 @@ class AgentBackend final : public web::ConsoleBackend {
       runtime["rules"] = status.contains("rules");
     }
     return {{"status", "ok"},
-            {"version", "vigil " VIGIL_VERSION},
+            {"version", VIGIL_VERSION},
             {"hostname", hostname_},
             {"started", rfc3339_ns(started_ns_)},
             {"uptime_s", (wall_clock_ns() - started_ns_) / 1'000'000'000},
@@ -96,6 +98,12 @@ Result<std::unique_ptr<Console>> Console::open(const ConsoleConfig& config) {
   if (!token) return std::unexpected(token.error());
   if (!note.empty()) std::fprintf(stderr, "vigil agent: %s\n", note.c_str());
   parts->token = std::move(*token);
+  // SQLite gives the WAL and shared-memory files the database file's mode: alerts and command
+  // lines are for root's eyes, so the file starts out 0600.
+  if (int fd = ::open(config.store_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600); fd >= 0) {
+    ::fchmod(fd, 0600);
+    ::close(fd);
+  }
   store::StoreConfig store_config;
   store_config.path = config.store_path;
   store_config.max_age = std::chrono::hours(config.max_age_hours);

@@ -1,5 +1,6 @@
 #include "agent/process_tree.h"
 
+#include "common/time_text.h"
 #include "state/process_table.h"
 
 namespace vigil::agent {
@@ -26,11 +27,13 @@ nlohmann::json process_tree_json(const state::ProcessTable& table, std::uint32_t
   return tree;
 }
 
-nlohmann::json process_json(const state::Process& process) {
+nlohmann::json process_json(const state::Process& process, std::int64_t boot_to_wall_ns) {
   nlohmann::json item = tree_entry(process);
   item["gid"] = id_or_null(process.gid);
   item["tty"] = process.tty;
-  item["start_time_ns"] = process.start_time_ns;
+  const std::int64_t started_ns = static_cast<std::int64_t>(process.start_time_ns) + boot_to_wall_ns;
+  item["start_time_ns"] = started_ns;
+  item["start_time"] = rfc3339_ns(started_ns);
   const bool in_container = process.container && process.container->id != "host";
   item["container"] = {{"id", in_container ? process.container->id : "host"},
                        {"name", in_container ? process.container->name : "host"}};

@@ -151,7 +151,7 @@ nlohmann::json RuntimeMonitor::processes_json(const std::optional<std::string>& 
     live.push_back(&process);
   });
   std::ranges::sort(live, {}, &state::Process::pid);
-  for (const state::Process* process : live) items.push_back(process_json(*process));
+  for (const state::Process* process : live) items.push_back(process_json(*process, pipeline_->boot_to_wall_ns));
   return items;
 }
 

@@ -257,10 +257,10 @@ Result<std::vector<ContainerSummary>> query_containers(Database& db) {
   constexpr const char* kSql = R"sql(
 WITH seen(container_id, first_s, last_s, events, alerts) AS (
   SELECT container_id, min(bucket_start_s), max(bucket_start_s), sum(count), 0
-    FROM activity WHERE container_id != '' GROUP BY container_id
+    FROM activity GROUP BY container_id
   UNION ALL
   SELECT container_id, min(time_ns) / 1000000000, max(time_ns) / 1000000000, 0, count(*)
-    FROM alerts WHERE container_id != '' GROUP BY container_id)
+    FROM alerts GROUP BY container_id)
 SELECT container_id, min(first_s), max(last_s), sum(events), sum(alerts),
   coalesce(nullif((SELECT name FROM container_names n WHERE n.container_id = seen.container_id), ''),
            (SELECT container_name FROM alerts a WHERE a.container_id = seen.container_id ORDER BY a.id DESC LIMIT 1),

@@ -210,8 +210,9 @@ Result<ApiResponse> Api::containers() const {
                                    {"name", summary.container_id.empty() ? "host" : summary.container_name},
                                    {"running", false},
                                    {"processes", 0},
-                                   {"first_seen", summary.first_seen_s},
-                                   {"last_seen", summary.last_seen_s},
+                                   {"first_seen", rfc3339_ns(summary.first_seen_s * kNsPerSecond)},
+                                   {"last_seen", rfc3339_ns(summary.last_seen_s * kNsPerSecond)},
+                                   {"last_seen_s", summary.last_seen_s},
                                    {"events", summary.events},
                                    {"alerts", summary.alerts}};
   }
@@ -220,8 +221,9 @@ Result<ApiResponse> Api::containers() const {
     for (const auto& [id, live] : running->items()) {
       nlohmann::json& item = by_id[id];
       if (item.is_null()) {
-        item = {{"id", id.empty() ? "host" : id}, {"name", id.empty() ? "host" : ""}, {"first_seen", now_s},
-                {"last_seen", now_s}, {"events", 0}, {"alerts", 0}};
+        item = {{"id", id.empty() ? "host" : id}, {"name", id.empty() ? "host" : ""},
+                {"first_seen", rfc3339_ns(now_s * kNsPerSecond)}, {"last_seen", rfc3339_ns(now_s * kNsPerSecond)},
+                {"last_seen_s", now_s}, {"events", 0}, {"alerts", 0}};
       }
       item["running"] = true;
       item["processes"] = live.value("processes", 0);
@@ -230,9 +232,16 @@ Result<ApiResponse> Api::containers() const {
   }
   std::vector<nlohmann::json> items;
   for (auto& [id, item] : by_id) items.push_back(std::move(item));
+  // A running container is seen now, whatever the store last counted.
+  for (auto& item : items) {
+    if (item["running"].get<bool>()) {
+      item["last_seen_s"] = wall_clock_ns() / kNsPerSecond;
+      item["last_seen"] = rfc3339_ns(item["last_seen_s"].get<std::int64_t>() * kNsPerSecond);
+    }
+  }
   std::ranges::stable_sort(items, [](const nlohmann::json& a, const nlohmann::json& b) {
     if (a["running"] != b["running"]) return a["running"].get<bool>();
-    return a["last_seen"].get<std::int64_t>() > b["last_seen"].get<std::int64_t>();
+    return a["last_seen_s"].get<std::int64_t>() > b["last_seen_s"].get<std::int64_t>();
   });
   return json_response(200, {{"items", items}});
 }
@@ -281,7 +290,11 @@ Result<ApiResponse> Api::activity(std::string_view id, const ApiRequest& request
   if (!alerts) return store_failure(alerts.error());
   nlohmann::json markers = nlohmann::json::array();
   for (auto it = alerts->items.rbegin(); it != alerts->items.rend(); ++it) {
-    markers.push_back({{"id", it->id}, {"time_ns", it->time_ns}, {"rule", it->rule}, {"priority", priority_text(it->priority)}});
+    markers.push_back({{"id", it->id},
+                       {"time", rfc3339_ns(it->time_ns)},
+                       {"time_ns", it->time_ns},
+                       {"rule", it->rule},
+                       {"priority", priority_text(it->priority)}});
   }
   std::string name = id == "host" ? "host" : "";
   if (auto seen = store_.containers()) {

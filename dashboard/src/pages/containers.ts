@@ -39,7 +39,7 @@ const processColumns: Column<Process>[] = [
   { label: 'Name', cell: (p) => h('strong', null, p.name ?? '?') },
   { label: 'UID', cell: (p) => p.uid ?? '—', class: 'num' },
   { label: 'Command line', cell: (p) => mono(p.cmdline || p.exe || ''), class: 'wide' },
-  { label: 'Started', cell: (p) => (p.start_time_ns ? fmtTime(new Date(p.start_time_ns / 1e6).toISOString()) : '—'), class: 'nowrap' },
+  { label: 'Started', cell: (p) => (p.start_time ? fmtTime(p.start_time) : '—'), class: 'nowrap' },
 ];
 
 function destroyChart(): void {

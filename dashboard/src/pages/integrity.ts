@@ -8,9 +8,10 @@ import type { PageModule } from '../main';
 
 let generation = 0;
 
+// The agent records allow or deny for appraised files and nothing for files only measured.
 function verdict(v: string | undefined): HTMLElement {
-  const value = v ?? 'unknown';
-  const cls = /^(ok|allow|allowed|pass|good|known)$/i.test(value) ? 'ok' : /deny|denied|fail|bad|unknown|tamper|mismatch/i.test(value) ? 'bad' : 'warn';
+  const value = v ? v : 'measured';
+  const cls = value === 'allow' ? 'ok' : value === 'deny' ? 'bad' : 'warn';
   return h('span', { class: `pill ${cls}` }, value);
 }
 
@@ -123,7 +124,8 @@ export const integrityPage: PageModule = {
     const head = h('div', { 'data-testid': 'integrity-summary' }, loading());
     const pcrBox = h('div', { class: 'pcrs' });
     const verdictSel = h('select', { name: 'verdict' },
-      ['', 'ok', 'unknown', 'mismatch', 'deny'].map((v) => h('option', { value: v }, v || 'any verdict')));
+      [['', 'any verdict'], ['allow', 'allow'], ['deny', 'deny'], ['none', 'measured only']].map(([v, label]) =>
+        h('option', { value: v }, label)));
     const pathIn = h('input', { name: 'path', placeholder: 'path prefix, e.g. /usr/bin/' });
     const measurements = pagedList<Measurement>({
       path: '/api/integrity/measurements',

@@ -74,6 +74,10 @@ void ConsoleServer::Impl::install_routes() {
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Cache-Control", "no-store");
+    // The dashboard's own files hold no data, and a browser elsewhere must load them to reach
+    // the page that asks for the token; everything with data (/api, /metrics) needs it.
+    const bool has_data = req.path.rfind("/api", 0) == 0 || req.path == "/metrics";
+    if (!has_data) return httplib::Server::HandlerResponse::Unhandled;
     switch (check_access(req.remote_addr, req.get_header_value("Authorization"), token_param(req), options.token)) {
       case Access::allowed:
         return httplib::Server::HandlerResponse::Unhandled;
