@@ -52,9 +52,15 @@ inline std::vector<nlohmann::json> read_json_objects(const std::string& path) {
 
 class AgentProcess {
  public:
+  // A config without a `console` section gets one on an ephemeral loopback port, so tests never
+  // compete for the default 7373 (console_url() tells where it is).
   AgentProcess(const std::string& config_path, const std::string& state_dir, int watchdog_seconds = 120)
       : state_dir_(state_dir) {
     out_path_ = state_dir + ".out";
+    if (const std::string text = read_text(config_path);
+        text.find("\nconsole:") == std::string::npos && text.rfind("console:", 0) != 0) {
+      write_text(config_path, text + "\nconsole:\n  listen: 127.0.0.1:0\n");
+    }
     pid_ = ::fork();
     if (pid_ == 0) {
       const int out = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -115,6 +121,15 @@ class AgentProcess {
   }
 
   void signal(int sig) const { ::kill(pid_, sig); }
+  // The console's base URL the agent printed ("http://127.0.0.1:41234/"), or "".
+  std::string console_url() const {
+    const std::string text = output();
+    const std::string marker = "console at ";
+    const std::size_t at = text.find(marker);
+    if (at == std::string::npos) return "";
+    const std::size_t end = text.find(' ', at + marker.size());
+    return text.substr(at + marker.size(), end == std::string::npos ? std::string::npos : end - at - marker.size());
+  }
   bool ready() const { return ready_; }
   pid_t pid() const { return pid_; }
   std::string output() const { return read_text(out_path_); }
