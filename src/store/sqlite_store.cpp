@@ -202,6 +202,11 @@ Result<std::unique_ptr<Store>> open_sqlite_store(const StoreConfig& config) {
   auto db = Database::open(config.path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (!db) return std::unexpected(db.error());
   if (auto ready = prepare_schema(*db); !ready) return std::unexpected(ready.error());
+  // The writer's page cache holds the index pages every insert touches (64 MiB instead of
+  // SQLite's 2 MiB); fewer, larger checkpoints cost fewer fsyncs.
+  if (auto tuned = db->exec("PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint=4000"); !tuned) {
+    return std::unexpected(tuned.error());
+  }
   auto writer = BatchWriter::create(*db);
   if (!writer) return std::unexpected(writer.error());
   return std::unique_ptr<Store>(std::make_unique<SqliteStore>(config, std::move(*db), std::move(*writer)));
