@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -588,6 +589,47 @@ TEST(StoreCounters, ContainersFromActivityAndAlerts) {
   EXPECT_EQ(c.last_seen_s, t + 200);
   EXPECT_EQ(c.events, 7);
   EXPECT_EQ(c.alerts, 1);
+}
+
+TEST(StoreCounters, NonsenseInputIsKeptNotFatal) {
+  test::TempDir dir;
+  auto store = open_store(config_in(dir));
+  ASSERT_TRUE(store);
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  // (Rows at kMin are older than any max_age: retention may take them at once.)
+  ASSERT_TRUE(store->add_activity({kMin, "c", "execve", kMax}));
+  ASSERT_TRUE(store->add_activity({kMax, "c", "execve", kMax}));
+  ASSERT_TRUE(store->add_activity({-15, "c", "execve", 1}));  // floors to -20
+  AlertRecord alert = make_alert(1);
+  constexpr char kOdd[] = "nul\0inside \xff\xfe not UTF-8";
+  alert.output = std::string(kOdd, sizeof kOdd - 1);
+  alert.time_ns = kMax;
+  ASSERT_TRUE(store->add_alert(alert));
+  ASSERT_TRUE(store->flush(5s));
+
+  auto cells = store->activity({"c", -20, kMax});
+  ASSERT_TRUE(cells) << cells.error().message;
+  ASSERT_EQ(cells->size(), 2u);
+  EXPECT_EQ((*cells)[0].bucket_start_s, -20);
+  EXPECT_EQ((*cells)[1].bucket_start_s, kMax - kMax % 10);
+  EXPECT_EQ((*cells)[1].count, kMax);
+  EXPECT_TRUE(store->activity({"c", kMin, kMin}));
+  AlertQuery query;
+  query.paging.before_id = kMin;
+  auto page = store->alerts(query);
+  ASSERT_TRUE(page);
+  EXPECT_TRUE(page->items.empty());
+  query.paging.before_id = kMax;
+  query.paging.limit = std::numeric_limits<int>::min();
+  query.since_ns = kMin;
+  page = store->alerts(query);
+  ASSERT_TRUE(page) << page.error().message;
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].output, alert.output);
+  EventQuery events;
+  events.text = "\\\\%_'\"";
+  EXPECT_TRUE(store->events(events));
 }
 
 // ---- retention -----------------------------------------------------------------------------
