@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
 #include <optional>
 #include <string_view>
@@ -12,6 +13,8 @@ namespace {
 // Rows per delete transaction: small enough that a batch commit waits milliseconds, not
 // seconds, for the write lock.
 constexpr std::int64_t kChunkRows = 5000;
+// The first chunk deleted for size, per table: it measures how many bytes a row frees.
+constexpr std::int64_t kFirstSizeChunkRows = 100;
 
 // Tables with a time_ns column and an index on it.
 constexpr std::array<std::string_view, 4> kTimedTables = {"events", "alerts", "decisions", "measurements"};
@@ -23,13 +26,13 @@ std::uint64_t file_size(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
 }
 
-// Deletes up to kChunkRows rows of table chosen by `which` (a WHERE/ORDER BY tail, at most
-// one parameter); how many went.
-Result<std::int64_t> delete_chunk(Database& db, std::string_view table, std::string_view which,
+// Deletes up to `rows` rows of table chosen by `which` (a WHERE/ORDER BY tail, at most one
+// parameter); how many went.
+Result<std::int64_t> delete_chunk(Database& db, std::string_view table, std::int64_t rows, std::string_view which,
                                   std::optional<std::int64_t> param = std::nullopt) {
   const std::string name(table);
   auto stmt = db.cached("DELETE FROM " + name + " WHERE id IN (SELECT id FROM " + name + " " + std::string(which) +
-                        " LIMIT " + std::to_string(kChunkRows) + ")");
+                        " LIMIT " + std::to_string(rows) + ")");
   if (!stmt) return std::unexpected(stmt.error());
   if (param) {
     if (auto bound = (*stmt)->bind(1, *param); !bound) return std::unexpected(bound.error());
@@ -42,7 +45,7 @@ Result<std::uint64_t> delete_older(Database& db, std::int64_t cutoff_ns) {
   std::uint64_t deleted = 0;
   for (std::string_view table : kTimedTables) {
     for (;;) {
-      auto chunk = delete_chunk(db, table, "WHERE time_ns < ?", cutoff_ns);
+      auto chunk = delete_chunk(db, table, kChunkRows, "WHERE time_ns < ?", cutoff_ns);
       if (!chunk) return std::unexpected(chunk.error());
       deleted += static_cast<std::uint64_t>(*chunk);
       if (*chunk < kChunkRows) break;
@@ -103,17 +106,37 @@ Result<std::uint64_t> delete_beyond_size(Database& db, std::uint64_t max_size_by
   // Down to 90 %, so the next few batches do not start it again at once.
   const std::uint64_t target = max_size_bytes / 10 * 9;
   std::uint64_t deleted = 0;
-  for (;;) {
-    auto used = used_bytes(db);
-    if (!used) return std::unexpected(used.error());
-    if (*used <= target) return deleted;
+  auto used = used_bytes(db);
+  if (!used) return std::unexpected(used.error());
+  // Rows differ in size between tables and stores: each table's first chunk is small and
+  // measures the bytes a row frees, the next ones delete about what is still too much.
+  std::string_view measured_table;
+  double bytes_per_row = 0;
+  while (*used > target) {
     auto victim = next_victim(db);
     if (!victim) return std::unexpected(victim.error());
     if (victim->empty()) return deleted;  // only counters and names left
-    auto chunk = delete_chunk(db, *victim, "ORDER BY time_ns");
+    if (*victim != measured_table) {
+      measured_table = *victim;
+      bytes_per_row = 0;
+    }
+    std::int64_t rows = kFirstSizeChunkRows;
+    if (bytes_per_row > 0) {
+      rows = std::clamp(static_cast<std::int64_t>(static_cast<double>(*used - target) / bytes_per_row) + 1,
+                        std::int64_t{1}, kChunkRows);
+    }
+    auto chunk = delete_chunk(db, *victim, rows, "ORDER BY time_ns");
     if (!chunk) return std::unexpected(chunk.error());
     deleted += static_cast<std::uint64_t>(*chunk);
+    auto now_used = used_bytes(db);
+    if (!now_used) return std::unexpected(now_used.error());
+    // Pages free only when emptied: a chunk may free nothing; keep the last estimate then.
+    if (*chunk > 0 && *now_used < *used) {
+      bytes_per_row = static_cast<double>(*used - *now_used) / static_cast<double>(*chunk);
+    }
+    used = now_used;
   }
+  return deleted;
 }
 
 // Gives freed pages back to the file system: incremental_vacuum moves them to the end and

@@ -7,7 +7,8 @@ namespace {
 
 // Indexes serve the queries of store.h: keyset pages walk (filter column, id) backwards, so a
 // filtered page newest first is an index range scan; time_ns indexes serve time ranges and
-// retention's "oldest first".
+// retention's "oldest first". The container indexes carry time_ns so a container's time
+// range and containers()' first/last seen are answered from the index alone.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE alerts(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
