@@ -53,20 +53,34 @@ void ActivityRecorder::on_event(const events::Event& event, const state::Process
 
 bool ActivityRecorder::tick(std::int64_t now_wall_ns) {
   const std::int64_t now_bucket = now_wall_ns / kNsPerSecond / store::kActivityBucketSeconds * store::kActivityBucketSeconds;
-  if (bucket_start_s_ == 0 || now_bucket <= bucket_start_s_) return false;
-  flush();
-  bucket_start_s_ = now_bucket;
-  return true;
+  if (bucket_start_s_ == 0) return false;
+  if (now_bucket > bucket_start_s_) {
+    flush();
+    bucket_start_s_ = now_bucket;
+    return true;
+  }
+  // The store adds counts to a bucket, so the open bucket can go out in parts: the chart is
+  // then at most kPartialFlushNs behind instead of a whole bucket.
+  if (now_wall_ns - last_partial_flush_ns_ >= kPartialFlushNs) {
+    write_counts();
+    last_partial_flush_ns_ = now_wall_ns;
+  }
+  return false;
 }
 
-void ActivityRecorder::flush() {
+void ActivityRecorder::write_counts() {
   for (auto& [key, cell] : cells_) {
     if (cell.count == 0) continue;
     store_.add_activity(store::ActivityCount{.bucket_start_s = bucket_start_s_,
                                              .container_id = cell.container_id,
                                              .type = std::string(events::event_type_name(key.type)),
                                              .count = cell.count});
+    cell.count = 0;
   }
+}
+
+void ActivityRecorder::flush() {
+  write_counts();
   // Containers come and go: forget their cells (and the pointers) with the bucket.
   cells_.clear();
   named_.clear();

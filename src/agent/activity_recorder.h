@@ -52,7 +52,11 @@ class ActivityRecorder {
   unsigned samples_per_bucket_;
   events::TimeAnchor anchor_;
   std::int64_t boot_to_wall_ns_;
+  void write_counts();  // adds the counts so far to the store and zeroes them
+
+  static constexpr std::int64_t kPartialFlushNs = 2'000'000'000;
   std::int64_t bucket_start_s_ = 0;
+  std::int64_t last_partial_flush_ns_ = 0;
   std::unordered_map<Key, Cell, KeyHash> cells_;
   std::unordered_map<const void*, bool> named_;  // containers whose name the store has
 };

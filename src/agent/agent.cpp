@@ -304,7 +304,7 @@ int run_agent(const std::string& config_path, const std::string& mode_override) 
   if (mode_override == "enforce") config->mode = Mode::enforce;
   else if (mode_override == "log") config->mode = Mode::log;
   else if (mode_override == "fix") config->mode = Mode::fix;
-  if (config->watch.empty() && !config->runtime.enabled) {
+  if (config->watch.empty() && !config->runtime.enabled && !config->console.enabled) {
     std::fprintf(stderr, "vigil agent: %s: 'watch' lists no mount points; nothing to do\n", config->source.c_str());
     return 2;
   }

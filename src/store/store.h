@@ -190,6 +190,7 @@ class Store {
   // Oldest bucket first.
   virtual Result<std::vector<ActivityCount>> activity(const ActivityQuery& query) const = 0;
   virtual Result<std::vector<RuleHits>> rule_hits() const = 0;
+  // Every container seen, and the host (container_id ""), sorted by id.
   virtual Result<std::vector<ContainerSummary>> containers() const = 0;
 
   virtual StoreStats stats() const = 0;

@@ -544,7 +544,7 @@ TEST(StoreCounters, ContainersFromActivityAndAlerts) {
   ASSERT_TRUE(store);
   const std::int64_t t = 1'700'000'000;
   // "a": activity only, named later; "b": alerts only (name from the newest alert);
-  // "c": both, with a set name; the host has both and is not a container.
+  // "c": both, with a set name; the host ("") has both and is listed first (ids sort).
   ASSERT_TRUE(store->add_activity({t, "a", "execve", 2}));
   ASSERT_TRUE(store->add_activity({t + 50, "a", "openat", 3}));
   store->set_container_name("a", "alpha");
@@ -567,22 +567,26 @@ TEST(StoreCounters, ContainersFromActivityAndAlerts) {
 
   auto containers = store->containers();
   ASSERT_TRUE(containers) << containers.error().message;
-  ASSERT_EQ(containers->size(), 3u);
-  const ContainerSummary& a = (*containers)[0];
+  ASSERT_EQ(containers->size(), 4u);
+  const ContainerSummary& host = (*containers)[0];
+  EXPECT_EQ(host.container_id, "");
+  EXPECT_EQ(host.events, 100);
+  EXPECT_EQ(host.alerts, 1);
+  const ContainerSummary& a = (*containers)[1];
   EXPECT_EQ(a.container_id, "a");
   EXPECT_EQ(a.container_name, "alpha");
   EXPECT_EQ(a.first_seen_s, t);
   EXPECT_EQ(a.last_seen_s, t + 50);
   EXPECT_EQ(a.events, 5);
   EXPECT_EQ(a.alerts, 0);
-  const ContainerSummary& b = (*containers)[1];
+  const ContainerSummary& b = (*containers)[2];
   EXPECT_EQ(b.container_id, "b");
   EXPECT_EQ(b.container_name, "new-b");
   EXPECT_EQ(b.first_seen_s, t + 5);
   EXPECT_EQ(b.last_seen_s, t + 100);
   EXPECT_EQ(b.events, 0);
   EXPECT_EQ(b.alerts, 2);
-  const ContainerSummary& c = (*containers)[2];
+  const ContainerSummary& c = (*containers)[3];
   EXPECT_EQ(c.container_id, "c");
   EXPECT_EQ(c.container_name, "charlie");
   EXPECT_EQ(c.first_seen_s, t + 20);
