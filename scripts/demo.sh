@@ -56,4 +56,5 @@ fi
 config=${VIGIL_CONFIG:-$repo/config/default.yaml}
 step "vigil agent --config ${config#$repo/} (Ctrl-C to stop)"
 echo "measurement list: /var/lib/vigil/ascii_runtime_measurements; audit: /var/lib/vigil/audit.jsonl"
+echo "dashboard: the URL the agent prints below (http://127.0.0.1:7373/ by default)"
 exec "$vigil" agent --config "$config"

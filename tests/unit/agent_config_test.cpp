@@ -157,3 +157,54 @@ TEST(AgentConfig, BadRulesSettingsNameTheirLine) {
   ASSERT_FALSE(output);
   EXPECT_NE(output.error().message.find("c.yaml:2"), std::string::npos) << output.error().message;
 }
+
+TEST(AgentConfig, ConsoleDefaults) {
+  auto config = parse_config("state_dir: /s\n", "c.yaml");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_TRUE(config->console.enabled);
+  EXPECT_EQ(config->console.address, "127.0.0.1");
+  EXPECT_EQ(config->console.port, 7373);
+  EXPECT_EQ(config->console.token_file, "/s/console.token");
+  EXPECT_EQ(config->console.store_path, "/s/console.db");
+  EXPECT_TRUE(config->console.tls_cert.empty());
+  EXPECT_EQ(config->console.max_age_hours, 168u);
+}
+
+TEST(AgentConfig, ConsoleSettings) {
+  auto config = parse_config(
+      "console:\n  listen: '[::1]:0'\n  tls_cert: /c.pem\n  tls_key: /k.pem\n  token_file: /t\n"
+      "  events_sampled_per_bucket: 0\n  store:\n    path: /db\n    max_age_hours: 2\n    max_size_mb: 3\n",
+      "c.yaml");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->console.address, "::1");
+  EXPECT_EQ(config->console.port, 0);
+  EXPECT_EQ(config->console.tls_cert, "/c.pem");
+  EXPECT_EQ(config->console.tls_key, "/k.pem");
+  EXPECT_EQ(config->console.token_file, "/t");
+  EXPECT_EQ(config->console.events_sampled_per_bucket, 0u);
+  EXPECT_EQ(config->console.store_path, "/db");
+  EXPECT_EQ(config->console.max_age_hours, 2u);
+  EXPECT_EQ(config->console.max_size_bytes, std::uint64_t{3} << 20);
+  auto off = parse_config("console:\n  enabled: false\n", "c.yaml");
+  ASSERT_TRUE(off);
+  EXPECT_FALSE(off->console.enabled);
+}
+
+TEST(AgentConfig, BadConsoleSettingsNameTheirLine) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"console:\n  listen: localhost:80\n", "c.yaml:2: console.listen: 'localhost' is not an IP address"},
+      {"console:\n  listen: 127.0.0.1:70000\n", "c.yaml:2: console.listen: port must be 0..65535"},
+      {"console:\n  listen: 127.0.0.1\n", "c.yaml:2: console.listen: expected address:port"},
+      {"console:\n  enabled: maybe\n", "c.yaml:2: console.enabled must be true or false"},
+      {"console:\n  tls_cert: /c\n", "c.yaml:2: console.tls_cert and console.tls_key go together"},
+      {"console:\n  port: 1\n", "c.yaml:2: unknown key 'console.port'"},
+      {"console:\n  store:\n    max_size_mb: 0\n", "c.yaml:3: console.store.max_size_mb must be a whole number"},
+      {"console:\n  store:\n    keep: 1\n", "c.yaml:3: unknown key 'console.store.keep'"},
+      {"console: [1]\n", "c.yaml:1: console must be a mapping"},
+  };
+  for (const auto& [text, expected] : cases) {
+    auto config = parse_config(text, "c.yaml");
+    ASSERT_FALSE(config) << text;
+    EXPECT_NE(config.error().message.find(expected), std::string::npos) << text << " -> " << config.error().message;
+  }
+}
