@@ -42,6 +42,8 @@ bench: build
 	VIGIL=$(BUILD)/src/vigil bench/sign.sh
 	VIGIL=$(BUILD)/src/vigil bench/exec_overhead.sh
 	VIGIL=$(BUILD)/src/vigil bench/events.sh
+	cmake --build $(BUILD) -j$(JOBS) --target vigil_store_bench
+	STORE_BENCH=$(BUILD)/bench/vigil_store_bench bench/store.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
