@@ -274,6 +274,7 @@ nlohmann::json Agent::status() const {
           {"invalidations", listener.invalidations.load()},
           {"overflows", listener.overflows.load()},
           {"read_errors", listener.read_errors.load()},
+          {"decision_latency", listener.latency.to_json()},
           {"decisions", engine.decisions.load()},
           {"cache_hits", engine.cache_hits.load()},
           {"appraisal_failures", engine.appraisal_failures.load()},

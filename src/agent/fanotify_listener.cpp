@@ -121,13 +121,14 @@ void FanotifyListener::stop() {
   }
 }
 
-void FanotifyListener::respond(int fd, Verdict verdict) {
+void FanotifyListener::respond(int fd, Verdict verdict, int64_t arrived_ns) {
   fanotify_response response{};
   response.fd = fd;
   response.response = verdict == Verdict::allow ? FAN_ALLOW : FAN_DENY;
   while (::write(fanotify_fd_, &response, sizeof response) < 0 && errno == EINTR) {
   }
   (verdict == Verdict::allow ? stats_.allowed : stats_.denied).fetch_add(1, std::memory_order_relaxed);
+  stats_.latency.record(monotonic_ns() - arrived_ns);
 }
 
 bool FanotifyListener::answer_slot(Slot& slot, uint64_t pending_state, Verdict verdict) {
@@ -137,7 +138,7 @@ bool FanotifyListener::answer_slot(Slot& slot, uint64_t pending_state, Verdict v
   uint64_t expected = pending_state;
   const uint64_t generation = pending_state & ~kStateMask;
   if (!slot.state.compare_exchange_strong(expected, generation | kAnswering, std::memory_order_acq_rel)) return false;
-  respond(fd, verdict);
+  respond(fd, verdict, slot.arrived_ns);
   slot.state.store(generation | kAnswered, std::memory_order_release);
   return true;
 }
@@ -180,6 +181,8 @@ void FanotifyListener::reader_loop() {
                    length < 0 ? std::strerror(errno) : "end of file");
       ::_exit(3);
     }
+    // One clock read per batch: every event in it had arrived by now.
+    const int64_t arrived_ns = monotonic_ns();
     auto* event = reinterpret_cast<fanotify_event_metadata*>(buffer);
     ssize_t left = length;
     for (; FAN_EVENT_OK(event, left); event = FAN_EVENT_NEXT(event, left)) {
@@ -203,14 +206,14 @@ void FanotifyListener::reader_loop() {
       // never opens files, so a worker can never wait on itself.
       if (event->pid == self) {
         stats_.own_events.fetch_add(1, std::memory_order_relaxed);
-        respond(event->fd, Verdict::allow);
+        respond(event->fd, Verdict::allow, arrived_ns);
         ::close(event->fd);
         continue;
       }
       if (fast_) {
         if (const std::optional<Verdict> verdict = fast_(event->fd, event->pid, event->mask)) {
           stats_.fast_answers.fetch_add(1, std::memory_order_relaxed);
-          respond(event->fd, *verdict);
+          respond(event->fd, *verdict, arrived_ns);
           ::close(event->fd);
           continue;
         }
@@ -228,7 +231,7 @@ void FanotifyListener::reader_loop() {
       if (index == SIZE_MAX) {
         // Never block the reader (fapolicyd's queue-full deadlock): answer with the default now.
         stats_.queue_full.fetch_add(1, std::memory_order_relaxed);
-        respond(event->fd, options_.on_deadline);
+        respond(event->fd, options_.on_deadline, arrived_ns);
         ::close(event->fd);
         continue;
       }
@@ -236,6 +239,7 @@ void FanotifyListener::reader_loop() {
       slot.fd = event->fd;
       slot.pid = event->pid;
       slot.mask = event->mask;
+      slot.arrived_ns = arrived_ns;
       slot.deadline_ns.store(monotonic_ns() + options_.deadline.count() * 1'000'000, std::memory_order_relaxed);
       const uint64_t generation = slot.state.load(std::memory_order_relaxed) >> 2;
       in_flight_.fetch_add(1, std::memory_order_relaxed);

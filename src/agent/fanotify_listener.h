@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/latency_histogram.h"
 #include "common/error.h"
 
 namespace vigil::agent {
@@ -33,6 +34,8 @@ struct ListenerStats {
   std::atomic<uint64_t> invalidations{0};
   std::atomic<uint64_t> overflows{0};
   std::atomic<uint64_t> read_errors{0};   // the kernel could not create an event fd (EMFILE...)
+  // From the read that brought a permission event to its answer, however it was answered.
+  LatencyHistogram latency;
 };
 
 class FanotifyListener {
@@ -75,6 +78,7 @@ class FanotifyListener {
     int fd = -1;
     pid_t pid = 0;
     uint64_t mask = 0;
+    int64_t arrived_ns = 0;  // monotonic, when the reader read it
   };
 
   FanotifyListener(int fanotify_fd, int wake_fd, const Options& options, Decider decider, Invalidator invalidator,
@@ -82,7 +86,7 @@ class FanotifyListener {
   void reader_loop();
   void worker_loop();
   void watchdog_loop();
-  void respond(int fd, Verdict verdict);
+  void respond(int fd, Verdict verdict, int64_t arrived_ns);
   bool answer_slot(Slot& slot, uint64_t pending_state, Verdict verdict);
   void release_slot(size_t index);
 
