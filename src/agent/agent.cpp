@@ -330,6 +330,7 @@ int run_agent(const std::string& config_path, const std::string& mode_override) 
   }
   std::printf("vigil agent: ready, mode %s, watching", std::string(mode_name(cfg.mode)).c_str());
   for (const auto& mount : cfg.watch) std::printf(" %s", mount.c_str());
+  if (cfg.watch.empty()) std::printf(" no mounts");
   std::printf("; state in %s\n", cfg.state_dir.c_str());
   if (const std::string url = (*agent)->console_url(); !url.empty()) {
     std::printf("vigil agent: console at %s (from another host: bearer token in %s)\n", url.c_str(),
