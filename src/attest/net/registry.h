@@ -1,0 +1,62 @@
+#pragma once
+// The verifier's registry of agents and secrets, behind an interface so a server database can
+// replace SQLite later (open_sqlite_registry: <state>/verifier.db, WAL).
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "attest/appraisal.h"
+#include "common/error.h"
+
+namespace vigil::attest {
+
+enum class AgentState { registered, trusted, untrusted, unreachable };
+std::string_view agent_state_name(AgentState state);  // "registered", "trusted", ...
+
+struct AgentRecord {
+  std::string id;                       // the CN of its client certificate
+  std::vector<uint8_t> expected_ek;     // TPM2B_PUBLIC or SubjectPublicKeyInfo DER pinned by `verifier agent add`
+  std::vector<uint8_t> ak_public;       // TPM2B_PUBLIC after activation; empty before
+  std::string policy_json;              // its runtime policy (vigil format)
+  AgentState state = AgentState::registered;
+  std::string reason;                   // why untrusted/unreachable; the first failing entry
+  bool activated = false;
+  ListProgress progress;
+  int64_t last_round_ns = 0;            // wall clock of the last good evidence
+  uint64_t rounds = 0;
+};
+
+struct StoredSecret {
+  std::string name;
+  std::string selector;                 // agent id glob(s), comma separated
+  std::string cipher;                   // "sm4-ctr-hmac-sm3" or "aes-256-gcm"
+  std::vector<uint8_t> sealed;          // nonce || ciphertext || tag (docs/attestation.md)
+};
+
+struct SecretLogEntry {
+  int64_t time_ns = 0;
+  std::string agent;
+  std::string secret;
+  bool released = false;
+  std::string reason;
+};
+
+class Registry {
+ public:
+  virtual ~Registry() = default;
+  virtual Result<void> put_agent(const AgentRecord& agent) = 0;  // insert or replace
+  virtual Result<std::optional<AgentRecord>> agent(const std::string& id) = 0;
+  virtual Result<std::vector<AgentRecord>> agents() = 0;
+  virtual Result<bool> remove_agent(const std::string& id) = 0;
+  virtual Result<void> put_secret(const StoredSecret& secret) = 0;
+  virtual Result<std::optional<StoredSecret>> secret(const std::string& name) = 0;
+  virtual Result<std::vector<std::string>> secret_names() = 0;
+  virtual Result<void> log_secret_access(const SecretLogEntry& entry) = 0;
+  virtual Result<std::vector<SecretLogEntry>> secret_log(size_t limit) = 0;
+};
+
+Result<std::unique_ptr<Registry>> open_sqlite_registry(const std::string& path);
+
+}  // namespace vigil::attest
