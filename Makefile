@@ -6,6 +6,10 @@ JOBS        ?= $(shell nproc)
 WERROR      ?= ON
 FUZZ_SECONDS ?= 30
 CMAKE_FLAGS ?=
+# ccache (when installed) keys on paths relative to the checkout, so every clone and build tree
+# of this repo shares hits.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: all deps build run test unit-asan fuzz bench clean
 
