@@ -3,6 +3,7 @@
 #include "attest/evidence_json.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "attest/json_text.h"
 
@@ -47,6 +48,39 @@ std::optional<std::vector<uint8_t>> from_hex(std::string_view text) {
     out[i] = static_cast<uint8_t>((hi << 4) | lo);
   }
   return out;
+}
+
+// Counts binary_runtime_measurements records by their length fields only, so an oversized
+// round is refused before any entry is hashed. Stops (and leaves the rest to the parser) at
+// the first record that does not fit.
+size_t count_records(std::span<const uint8_t> records, size_t stop_after) {
+  auto u32_at = [&](size_t offset) {
+    uint32_t value;
+    std::memcpy(&value, records.data() + offset, sizeof value);  // native endianness, as the kernel writes
+    return value;
+  };
+  size_t count = 0;
+  size_t offset = 0;
+  while (offset < records.size() && count <= stop_after) {
+    constexpr size_t kHeader = 4 + 20 + 4;
+    if (records.size() - offset < kHeader) break;
+    const uint32_t name_size = u32_at(offset + 24);
+    offset += kHeader;
+    if (records.size() - offset < name_size) break;
+    const bool ima_template = std::string_view(reinterpret_cast<const char*>(records.data() + offset), name_size) == "ima";
+    offset += name_size;
+    if (ima_template) {
+      if (records.size() - offset < 24) break;
+      offset += 20;
+    }
+    if (records.size() - offset < 4) break;
+    const uint32_t data_size = u32_at(offset);
+    offset += 4;
+    if (records.size() - offset < data_size) break;
+    offset += data_size;
+    ++count;
+  }
+  return count;
 }
 
 std::string dump(const json& document) { return document.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -293,12 +327,11 @@ Result<RoundEvidence> parse_round_evidence(std::string_view json_text) {
   evidence.list_start = *list_start;
   auto records = bytes_field(*document, "entries", what, kMaxRecordBytes);
   if (!records) return std::unexpected(records.error());
+  if (count_records(*records, kMaxEntries) > kMaxEntries) {
+    return fail(std::string(what) + ": more than " + std::to_string(kMaxEntries) + " entries in one round");
+  }
   auto entries = ima::parse_binary_list(*records);
   if (!entries) return fail(std::string(what) + ": \"entries\": " + entries.error().message);
-  if (entries->size() > kMaxEntries) {
-    return fail(std::string(what) + ": " + std::to_string(entries->size()) + " entries, more than " +
-                std::to_string(kMaxEntries) + " per round");
-  }
   evidence.entries = std::move(*entries);
   return evidence;
 }

@@ -187,8 +187,10 @@ Result<void> collect_keylime_keys(const json& value, std::vector<std::string>& p
   if (depth > 4) return fail("\"verification-keys\" is nested too deeply");
   if (value.is_string()) {
     const auto& text = value.get_ref<const std::string&>();
-    if (text.empty()) return {};
-    if (text.find("-----BEGIN") != std::string::npos) {
+    const size_t first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos) return {};
+    const bool looks_like_json = text[first] == '[' || text[first] == '{' || text[first] == '"';
+    if (!looks_like_json && text.find("-----BEGIN") != std::string::npos) {
       pems.push_back(text);
       return {};
     }
@@ -252,7 +254,7 @@ std::string describe_allowed(const std::vector<crypto::Digest>& allowed) {
 Result<void> compile_runtime_policy(RuntimePolicy& policy) {
   ima::Keyring keyring;
   for (size_t i = 0; i < policy.key_pems.size(); ++i) {
-    const std::string source = name_of(policy.source, "runtime policy") + " key " + std::to_string(i + 1);
+    const std::string source = (policy.source.empty() ? std::string("key ") : policy.source + ": key ") + std::to_string(i + 1);
     if (auto added = add_pem_keys(keyring, policy.key_pems[i], source); !added) return added;
   }
   auto matchers = std::make_shared<ExcludeMatchers>();
