@@ -118,7 +118,10 @@ class SoftwareTpm {
   // algo: ecdsa_p256 (the agent's AK), ecdsa_p384 or rsa2048; sig_hash: the signing scheme's hash.
   explicit SoftwareTpm(crypto::KeyAlgo algo = crypto::KeyAlgo::ecdsa_p256,
                        crypto::HashAlgo sig_hash = crypto::HashAlgo::sha256)
-      : sig_hash_(sig_hash), ak_private_(generated_key(algo)), ak_(public_area(ak_private_, algo)) {
+      : SoftwareTpm(generated_key(algo), sig_hash) {}
+  // With a given AK (a fixed key makes reproducible evidence, e.g. fuzzing seeds).
+  explicit SoftwareTpm(crypto::Key ak_private, crypto::HashAlgo sig_hash = crypto::HashAlgo::sha256)
+      : sig_hash_(sig_hash), ak_private_(std::move(ak_private)), ak_(public_area(ak_private_)) {
     reboot();
   }
 
@@ -132,14 +135,14 @@ class SoftwareTpm {
   }
   // Filled directly (not parsed from a TPM2B_PUBLIC): the name is not the real TPMT_PUBLIC
   // hash, but 0x000b || sha256 of the key, unique per key as a real name is.
-  static tpm::TpmPublic public_area(const crypto::Key& key, crypto::KeyAlgo algo) {
+  static tpm::TpmPublic public_area(const crypto::Key& key) {
     auto bits = key.public_key_bits();
     EXPECT_TRUE(bits);
     Marshal name;
     name.u16(0x000B).raw(hash_of(crypto::HashAlgo::sha256, bits ? *bits : std::vector<uint8_t>{}).view());
     return tpm::TpmPublic{
         .marshalled = {},
-        .kind = algo == crypto::KeyAlgo::rsa2048 ? tpm::TpmKeyKind::rsa : tpm::TpmKeyKind::ecc,
+        .kind = key.type() == crypto::KeyType::rsa ? tpm::TpmKeyKind::rsa : tpm::TpmKeyKind::ecc,
         .name_alg = crypto::HashAlgo::sha256,
         .object_attributes = 0x00050072,  // fixedTPM fixedParent sensitiveDataOrigin userWithAuth restricted sign
         .key = key,
