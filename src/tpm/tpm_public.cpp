@@ -42,23 +42,15 @@ std::string hex16(uint16_t value) {
   return text;
 }
 
-// Asymmetric schemes a public area may name (TPMI_ALG_ASYM_SCHEME and TPMI_ALG_KDF values).
-bool known_scheme(uint16_t id) {
-  switch (id) {
-    case 0x0014:  // RSASSA
-    case 0x0015:  // RSAES
-    case 0x0016:  // RSAPSS
-    case 0x0017:  // OAEP
-    case 0x0018:  // ECDSA
-    case 0x0019:  // ECDH
-    case 0x001a:  // ECDAA
-    case 0x001b:  // SM2
-    case 0x001c:  // ECSCHNORR
-    case 0x001d:  // ECMQV
-      return true;
-    default:
-      return false;
+// Asymmetric schemes a public area of each key type may name (TPMI_ALG_RSA_SCHEME,
+// TPMI_ALG_ECC_SCHEME).
+bool known_scheme(uint16_t type, uint16_t id) {
+  if (type == kTpmAlgRsa) {
+    return id == 0x0014 /* RSASSA */ || id == 0x0015 /* RSAES */ || id == 0x0016 /* RSAPSS */ ||
+           id == 0x0017 /* OAEP */;
   }
+  return id == 0x0018 /* ECDSA */ || id == 0x0019 /* ECDH */ || id == 0x001a /* ECDAA */ || id == 0x001b /* SM2 */ ||
+         id == 0x001c /* ECSCHNORR */ || id == 0x001d /* ECMQV */;
 }
 
 bool known_kdf(uint16_t id) {
@@ -96,14 +88,18 @@ struct KeyShape {
 
 // TPMT_*_SCHEME: the scheme id and, for every scheme but NULL and RSAES, its hash (ECDAA also
 // a count).
-Result<void> read_scheme(ByteReader& in, KeyShape& out) {
+Result<void> read_scheme(ByteReader& in, uint16_t type, KeyShape& out) {
   auto scheme = in.u16("scheme");
   if (!scheme) return std::unexpected(scheme.error());
   out.scheme = *scheme;
-  if (out.scheme == kTpmAlgNull || out.scheme == kTpmAlgRsaes) return {};
-  if (!known_scheme(out.scheme)) return fail("unsupported scheme " + hex16(out.scheme));
+  if (out.scheme == kTpmAlgNull) return {};
+  if (!known_scheme(type, out.scheme)) {
+    return fail("unsupported scheme " + hex16(out.scheme) + " for " + (type == kTpmAlgRsa ? "an RSA" : "an ECC") + " key");
+  }
+  if (out.scheme == kTpmAlgRsaes) return {};
   auto hash = in.u16("scheme hash");
   if (!hash) return std::unexpected(hash.error());
+  if (!hash_from_tpm_alg(*hash)) return fail("unsupported scheme hash " + hex16(*hash));
   out.scheme_hash = *hash;
   if (out.scheme == kTpmAlgEcdaa) {
     if (auto count = in.u16("ECDAA count"); !count) return std::unexpected(count.error());
@@ -161,7 +157,7 @@ Result<crypto::Key> ecc_key(const char* group, std::span<const uint8_t> x, std::
 
 // parameters + unique of an RSA key (TPMS_RSA_PARMS, TPM2B_PUBLIC_KEY_RSA).
 Result<crypto::Key> read_rsa(ByteReader& in, KeyShape& out) {
-  if (auto scheme = read_scheme(in, out); !scheme) return std::unexpected(scheme.error());
+  if (auto scheme = read_scheme(in, kTpmAlgRsa, out); !scheme) return std::unexpected(scheme.error());
   auto bits = in.u16("RSA key bits");
   if (!bits) return std::unexpected(bits.error());
   auto exponent = in.u32("RSA exponent");
@@ -183,7 +179,7 @@ Result<crypto::Key> read_rsa(ByteReader& in, KeyShape& out) {
 
 // parameters + unique of an ECC key (TPMS_ECC_PARMS, TPMS_ECC_POINT).
 Result<crypto::Key> read_ecc(ByteReader& in, KeyShape& out) {
-  if (auto scheme = read_scheme(in, out); !scheme) return std::unexpected(scheme.error());
+  if (auto scheme = read_scheme(in, kTpmAlgEcc, out); !scheme) return std::unexpected(scheme.error());
   auto curve = in.u16("ECC curve");
   if (!curve) return std::unexpected(curve.error());
   auto kdf = in.u16("ECC KDF scheme");

@@ -152,6 +152,17 @@ class TpmAttestation : public testing::Test {
     return listed.out;
   }
 
+  // Sessions the TPM still holds, loaded or context-saved, "" when none.
+  std::string sessions() {
+    std::string out;
+    for (const char* kind : {"handles-loaded-session", "handles-saved-session"}) {
+      auto listed = run({"tpm2_getcap", kind, "-T", swtpm_->tcti_spec()}, 30);
+      EXPECT_EQ(listed.exit_code, 0) << listed.err;
+      out += listed.out;
+    }
+    return out;
+  }
+
   TempDir dir_;
   std::unique_ptr<SwtpmProcess> swtpm_;
   std::unique_ptr<tpm::AttestationTpm> tpm_;  // after swtpm_: gone before swtpm is killed
@@ -251,6 +262,7 @@ TEST_F(TpmAttestation, SoftwareCredentialActivatesOnlyForTheAk) {
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_EQ(*again, secret);
   EXPECT_EQ(transient_handles().find("0x80"), std::string::npos) << transient_handles();
+  EXPECT_EQ(sessions(), "");
 }
 
 TEST_F(TpmAttestation, Tpm2MakecredentialOutputActivates) {

@@ -222,6 +222,12 @@ TEST(TpmPublic, RefusesMalformedAndUnsupportedAreas) {
   auto null_name = ak;
   null_name[5] = 0x10;  // nameAlg TPM_ALG_NULL
   expect_error(null_name, "unsupported nameAlg 0x0010");
+  auto rsa_scheme = ak;
+  rsa_scheme[15] = 0x14;  // RSASSA on an ECC key
+  expect_error(rsa_scheme, "unsupported scheme 0x0014 for an ECC key");
+  auto scheme_hash = ak;
+  scheme_hash[17] = 0x99;
+  expect_error(scheme_hash, "unsupported scheme hash 0x0099");
   auto curve = ak;
   curve[19] = 0x05;  // TPM_ECC_NIST_P521
   expect_error(curve, "unsupported ECC curve 0x0005");
