@@ -18,7 +18,11 @@
 namespace vigil::attest {
 
 struct ExcludeMatchers {
-  std::vector<std::regex> regexes;
+  struct Matcher {
+    std::string literal_prefix;  // every match starts with it: paths without it skip the regex
+    std::regex regex;
+  };
+  std::vector<Matcher> matchers;
 };
 
 namespace {
@@ -142,11 +146,38 @@ bool excluded(const RuntimePolicy& policy, const std::string& path) {
   }
   if (policy.exclude_matchers) {
     // Keylime uses Python's re.match: anchored at the start, not at the end.
-    for (const auto& regex : policy.exclude_matchers->regexes) {
-      if (std::regex_search(path, regex, std::regex_constants::match_continuous)) return true;
+    for (const auto& matcher : policy.exclude_matchers->matchers) {
+      if (!path.starts_with(matcher.literal_prefix)) continue;  // std::regex allocates: avoid it
+      if (std::regex_search(path, matcher.regex, std::regex_constants::match_continuous)) return true;
     }
   }
   return false;
+}
+
+// The literal text every match of an (anchored) ECMAScript pattern starts with: "/tmp/" for
+// "/tmp/.*", "" when the pattern has an alternation or starts with something not literal.
+std::string literal_prefix(std::string_view pattern) {
+  if (pattern.find('|') != std::string_view::npos) return {};
+  if (pattern.starts_with('^')) pattern.remove_prefix(1);
+  static constexpr std::string_view kSpecial = ".[]()*+?{}|^$\\";
+  std::string prefix;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    char c = pattern[i];
+    size_t width = 1;
+    if (c == '\\') {
+      // An escaped punctuation character is itself; \d, \w, \b, \0 ... are classes or assertions.
+      if (i + 1 >= pattern.size() || std::isalnum(static_cast<unsigned char>(pattern[i + 1]))) break;
+      c = pattern[i + 1];
+      width = 2;
+    } else if (kSpecial.find(c) != std::string_view::npos) {
+      break;
+    }
+    const size_t next = i + width;
+    if (next < pattern.size() && std::string_view("*+?{").find(pattern[next]) != std::string_view::npos) break;
+    prefix += c;
+    i = next - 1;
+  }
+  return prefix;
 }
 
 Result<std::regex> compile_regex(const std::string& pattern) {
@@ -261,7 +292,7 @@ Result<void> compile_runtime_policy(RuntimePolicy& policy) {
   for (const auto& pattern : policy.exclude_regexes) {
     auto regex = compile_regex(pattern);
     if (!regex) return std::unexpected(regex.error());
-    matchers->regexes.push_back(std::move(*regex));
+    matchers->matchers.push_back({literal_prefix(pattern), std::move(*regex)});
   }
   policy.keyring = std::move(keyring);
   policy.exclude_matchers = std::move(matchers);
