@@ -159,10 +159,12 @@ std::string describe_selection(const tpm::PcrSelection& selection) {
   return text;
 }
 
-QuoteCheck problem(QuoteCheck check, QuoteProblem what, std::string reason) {
+// Takes check by reference: the reason is often built from check.info, and a by-value
+// parameter could be moved from before that argument is evaluated (the order is unspecified).
+QuoteCheck problem(QuoteCheck&& check, QuoteProblem what, std::string reason) {
   check.problem = what;
   check.reason = std::move(reason);
-  return check;
+  return std::move(check);
 }
 
 }  // namespace
