@@ -140,10 +140,12 @@ std::string describe_selection(const tpm::PcrSelection& selection) {
   return text;
 }
 
-QuoteCheck problem(QuoteCheck check, QuoteProblem what, std::string reason) {
+// Takes check by reference: the reason is often built from check.info, and a by-value
+// parameter could be moved from before that argument is evaluated (the order is unspecified).
+QuoteCheck problem(QuoteCheck&& check, QuoteProblem what, std::string reason) {
   check.problem = what;
   check.reason = std::move(reason);
-  return check;
+  return std::move(check);
 }
 
 }  // namespace
@@ -223,7 +225,9 @@ QuoteCheck check_quote(const tpm::TpmPublic& ak, std::span<const uint8_t> expect
   // The agent's AK is a primary in the owner hierarchy: the TPM names it by its qualified name.
   const auto expected_signer = tpm::primary_qualified_name(ak, tpm::kTpmRhOwner);
   if (expected_signer.empty()) {
-    return problem(std::move(check), QuoteProblem::different_signer, "cannot compute the enrolled AK's qualified name");
+    return problem(std::move(check), QuoteProblem::different_signer,
+                   "cannot compute the enrolled AK's qualified name (name algorithm " +
+                       std::string(crypto::hash_name(ak.name_alg)) + ")");
   }
   if (!equal_bytes(check.info.qualified_signer, expected_signer)) {
     return problem(std::move(check), QuoteProblem::different_signer,
