@@ -4,7 +4,7 @@ ASAN_BUILD  ?= build-asan
 FUZZ_BUILD  ?= build-fuzz
 JOBS        ?= $(shell nproc)
 WERROR      ?= ON
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 15
 CMAKE_FLAGS ?=
 # ccache (when installed) keys on paths relative to the checkout, so every clone and build tree
 # of this repo shares hits.
