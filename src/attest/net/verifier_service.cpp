@@ -27,17 +27,6 @@ ServiceReply error_reply(int status, const std::string& message) { return {statu
 
 ServiceReply registry_failure(const Error& error) { return error_reply(500, "registry: " + error.message); }
 
-std::string to_hex(std::span<const uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string text;
-  text.reserve(bytes.size() * 2);
-  for (uint8_t byte : bytes) {
-    text += kDigits[byte >> 4];
-    text += kDigits[byte & 15];
-  }
-  return text;
-}
-
 Result<std::vector<uint8_t>> random_bytes(size_t size) {
   std::vector<uint8_t> bytes(size);
   if (RAND_bytes(bytes.data(), static_cast<int>(size)) != 1) return fail("no randomness: " + openssl_errors());
