@@ -385,7 +385,12 @@ TEST_F(VerifierWatchdog, TrustedAgentWithoutEvidenceBecomesUnreachableWithAnAler
   auto other = verifier->registry().agent("web-2");
   ASSERT_TRUE(other && other->has_value());
   EXPECT_EQ((*other)->state, AgentState::registered) << "only trusted agents go unreachable";
-  const std::string alerts = test::read_text(state / "alerts.jsonl");
+  // The alert line follows the registry update.
+  std::string alerts;
+  while (std::chrono::steady_clock::now() < deadline && alerts.find('\n') == std::string::npos) {
+    if (std::filesystem::exists(state / "alerts.jsonl")) alerts = test::read_text(state / "alerts.jsonl");
+    std::this_thread::sleep_for(10ms);
+  }
   auto line = json::parse(alerts.substr(0, alerts.find('\n')));
   EXPECT_EQ(line["agent"], "web-1");
   EXPECT_EQ(line["state"], "unreachable");

@@ -106,6 +106,12 @@ class TlsVerifier final : public Verifier {
     }
     TlsVerifier* raw = verifier.get();
     verifier->server_thread_ = std::thread([raw] { raw->server_->listen_after_bind(); });
+    // httplib's stop() does nothing before the listen loop runs, and the loop would then accept
+    // forever: return only once it runs, so stop() right after start() still stops it.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!verifier->server_->is_running() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     verifier->watchdog_thread_ = std::thread([raw, period = config.interval] { raw->watch(period); });
     return std::unique_ptr<Verifier>(std::move(verifier));
   }
