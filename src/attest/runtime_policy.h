@@ -3,6 +3,7 @@
 // allowed digests per path (any hash vigil knows, SM3 and SHA-256 included), trusted keys for
 // ima-sig entries (RSA, ECDSA, SM2), and excluded paths. Keylime's runtime policy JSON imports.
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,6 +15,8 @@
 
 namespace vigil::attest {
 
+struct ExcludeMatchers;  // exclude_regexes compiled once (runtime_policy.cpp)
+
 struct RuntimePolicy {
   std::map<std::string, std::vector<crypto::Digest>> digests;  // path -> allowed file digests
   std::vector<std::string> exclude_globs;    // fnmatch(3) patterns, FNM_PATHNAME off
@@ -21,7 +24,14 @@ struct RuntimePolicy {
   std::vector<std::string> key_pems;         // PEM public keys or certificates, as given
   ima::Keyring keyring;                      // built from key_pems by parse/import
   std::string source;                        // file it came from, for messages
+  // Built from exclude_regexes by parse/import/compile_runtime_policy; shared by copies.
+  std::shared_ptr<const ExcludeMatchers> exclude_matchers;
 };
+
+// Builds keyring and exclude_matchers from key_pems and exclude_regexes (parse, import and
+// generate call it; call it again after changing those fields). Errors name the bad key or
+// regex. Until it is called, check_entry trusts no key and excludes nothing by regex.
+Result<void> compile_runtime_policy(RuntimePolicy& policy);
 
 // vigil's format (JSON, docs/attestation.md). Untrusted input: fuzzed. Errors name the field
 // and, for JSON syntax errors, the byte offset.
