@@ -2,7 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include <filesystem>
@@ -37,16 +36,8 @@ std::vector<uint8_t> read_endorsement_key(const std::string& path) {
 }
 
 std::string tpm_public_pem(const std::vector<uint8_t>& tpm2b_public) {
-  auto parsed = unwrap(tpm::parse_tpm_public(tpm2b_public));
-  BIO* bio = BIO_new(BIO_s_mem());
-  if (bio == nullptr || PEM_write_bio_PUBKEY(bio, parsed.key.get()) != 1) {
-    BIO_free(bio);
-    throw UsageError("cannot encode the endorsement key: " + openssl_errors());
-  }
-  char* data = nullptr;
-  const long length = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<size_t>(length));
-  BIO_free(bio);
+  const std::string pem = tpm::public_key_pem(unwrap(tpm::parse_tpm_public(tpm2b_public)));
+  if (pem.empty()) throw UsageError("cannot encode the endorsement key: " + openssl_errors());
   return pem;
 }
 
