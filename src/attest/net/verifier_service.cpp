@@ -318,7 +318,8 @@ ServiceReply VerifierService::secret(const std::string& agent_id, const std::str
   auto plaintext = vault->unseal(*cipher, (*stored)->sealed, secret_associated_data(name, (*stored)->selector));
   if (!plaintext) return refuse_secret(agent_id, name, 500, plaintext.error().message);
   // Logged before it leaves: a release that cannot be logged does not happen.
-  if (auto logged = registry_->log_secret_access({wall_clock_ns(), agent_id, name, true, "released"}); !logged) {
+  const std::string why = "trusted, last good round " + std::to_string(age_ms) + " ms ago";
+  if (auto logged = registry_->log_secret_access({wall_clock_ns(), agent_id, name, true, why}); !logged) {
     return registry_failure(logged.error());
   }
   ServiceReply reply{200, dump(json{{"name", name}, {"data", base64_encode(*plaintext)}})};
