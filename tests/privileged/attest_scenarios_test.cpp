@@ -402,3 +402,34 @@ TEST_F(AttestScenarios, TrustedAgentIsRefusedItsSecretWithinOneIntervalAfterTamp
 
 }  // namespace
 }  // namespace vigil::attest
+
+namespace vigil::attest {
+namespace {
+
+TEST_F(AttestScenarios, RebootStartsANewListAndTheAgentStaysTrusted) {
+  register_agent();
+  expect_trusted_round(kAllowed.size());
+  ASSERT_EQ(swtpm->restart(), "");  // PCRs back to zero, resetCount one up
+  ASSERT_EQ(::truncate(list->path().c_str(), 0), 0);
+  list->add(entry_for("/usr/bin/bash", "bash binary v5"));
+  list->add(entry_for("/usr/bin/ls", "ls binary v1"));
+  expect_trusted_round(2);
+  const AgentRecord agent = agent_record();
+  EXPECT_EQ(agent.state, AgentState::trusted) << agent.reason;
+  EXPECT_EQ(agent.progress.entries_verified, 2u);
+}
+
+TEST_F(AttestScenarios, ListShrunkWithoutARebootIsAGap) {
+  register_agent();
+  expect_trusted_round(kAllowed.size());
+  // Same TPM boot, but the list the agent reads lost its first entries.
+  ASSERT_EQ(::truncate(list->path().c_str(), 0), 0);
+  list->add(entry_for("/usr/bin/ls", "ls binary v1"));
+  auto round = attest_once();
+  ASSERT_TRUE(round) << round.error().message;
+  EXPECT_EQ(round->state, "untrusted");
+  expect_untrusted("list-gap");
+}
+
+}  // namespace
+}  // namespace vigil::attest

@@ -142,6 +142,13 @@ Result<RoundReply> run_round(httplib::SSLClient& client, tpm::AttestationTpm& tp
   evidence.quote = std::move(*quote);
   evidence.list_start = challenge->list_start;
   auto entries = list.read_from(challenge->list_start);
+  if (!entries && list.indexed_records() < challenge->list_start) {
+    // The list is shorter than what the verifier has verified: a new list since a reboot (or
+    // an agent restart). Send it from the start; the verifier accepts that only with a quote
+    // showing a TPM reset, and otherwise calls it a gap.
+    evidence.list_start = 0;
+    entries = list.read_from(0);
+  }
   if (!entries) return std::unexpected(entries.error());
   evidence.entries = std::move(*entries);
   auto answer = request(client, "POST", "/v1/evidence", to_json(evidence));
