@@ -27,7 +27,9 @@ ListProgress initial_progress();
 struct RoundEvidence {
   tpm::QuoteEvidence quote;
   uint64_t list_start = 0;                 // index of the first entry in `entries`
-  std::vector<ima::MeasurementEntry> entries;  // parsed from binary_runtime_measurements records
+  // Parsed from binary_runtime_measurements records; the replay uses each entry's
+  // template_sha256, which the parsers (and compute_template_hashes) fill from its fields.
+  std::vector<ima::MeasurementEntry> entries;
 };
 
 enum class Verdict { trusted, untrusted };

@@ -44,6 +44,8 @@ Result<nlohmann::json> parse(std::string_view text, std::string_view what) {
   const size_t at = locator.position > 0 ? locator.position - 1 : 0;
   std::string message = locator.message;
   if (const size_t cut = message.find("syntax error"); cut != std::string::npos) message = message.substr(cut);
+  // "; last read: '...'" quotes the input itself: untrusted bytes stay out of messages.
+  if (const size_t cut = message.find("; last read"); cut != std::string::npos) message.resize(cut);
   return fail(std::string(what) + ": JSON syntax error at byte " + std::to_string(at) +
               (message.empty() ? std::string() : ": " + message));
 }

@@ -6,14 +6,13 @@
 #include <cstdlib>
 
 #include "attest/runtime_policy.h"
+#include "attest/runtime_policy_parts.h"
 #include "common/tree_walk.h"
 
 namespace vigil::attest {
 namespace {
 
-void add_unique(std::vector<crypto::Digest>& digests, const crypto::Digest& digest) {
-  if (std::find(digests.begin(), digests.end(), digest) == digests.end()) digests.push_back(digest);
-}
+using policy_parts::add_unique;
 
 // Where a file under root lands in the policy: prefix + its path below root, or its
 // absolute path when there is no prefix.

@@ -17,7 +17,6 @@ namespace {
 
 constexpr uint32_t kTpmGeneratedValue = 0xff544347;
 constexpr uint16_t kTpmStAttestQuote = 0x8018;
-constexpr uint32_t kOwnerHierarchy = 0x40000001;  // TPM_RH_OWNER
 constexpr size_t kMaxNameSize = 2 + crypto::kMaxDigestSize;  // sizeof(TPMU_NAME)
 constexpr size_t kMaxDataSize = crypto::kMaxDigestSize;      // sizeof(TPMT_HA) minus the alg
 constexpr uint32_t kMaxSelections = 16;                      // HASH_COUNT in every TPM vigil saw
@@ -47,24 +46,6 @@ std::string hex_prefix(std::span<const uint8_t> bytes) {
 
 bool equal_bytes(std::span<const uint8_t> a, std::span<const uint8_t> b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end());
-}
-
-// The qualified name of a primary key in the owner hierarchy: nameAlg || H_nameAlg(QN(owner) ||
-// name), where the qualified name of a hierarchy is its handle. The TPM reports this as the
-// quote's qualifiedSigner. TODO: use tpm::primary_qualified_name once tpm_public.h has it.
-Result<std::vector<uint8_t>> primary_qualified_name(const tpm::TpmPublic& key, uint32_t hierarchy) {
-  const auto alg = wire::tpm_alg_from_hash(key.name_alg);
-  if (!alg) return fail("name algorithm " + std::string(crypto::hash_name(key.name_alg)) + " has no TPM id");
-  std::vector<uint8_t> input = {static_cast<uint8_t>(hierarchy >> 24), static_cast<uint8_t>(hierarchy >> 16),
-                                static_cast<uint8_t>(hierarchy >> 8), static_cast<uint8_t>(hierarchy)};
-  input.insert(input.end(), key.name.begin(), key.name.end());
-  thread_local crypto::Hasher hasher;
-  auto digest = hasher.of_bytes(key.name_alg, input);
-  if (!digest) return std::unexpected(digest.error());
-  std::vector<uint8_t> name = {static_cast<uint8_t>(*alg >> 8), static_cast<uint8_t>(*alg & 0xff)};
-  const auto bytes = digest->view();
-  name.insert(name.end(), bytes.begin(), bytes.end());
-  return name;
 }
 
 struct ParsedSignature {
@@ -159,10 +140,12 @@ std::string describe_selection(const tpm::PcrSelection& selection) {
   return text;
 }
 
-QuoteCheck problem(QuoteCheck check, QuoteProblem what, std::string reason) {
+// Takes check by reference: the reason is often built from check.info, and a by-value
+// parameter could be moved from before that argument is evaluated (the order is unspecified).
+QuoteCheck problem(QuoteCheck&& check, QuoteProblem what, std::string reason) {
   check.problem = what;
   check.reason = std::move(reason);
-  return check;
+  return std::move(check);
 }
 
 }  // namespace
@@ -239,15 +222,17 @@ QuoteCheck check_quote(const tpm::TpmPublic& ak, std::span<const uint8_t> expect
   auto signature = parse_signature(evidence.signature);
   if (!signature) return problem(std::move(check), QuoteProblem::malformed, "signature: " + signature.error().message);
 
-  auto expected_signer = primary_qualified_name(ak, kOwnerHierarchy);
-  if (!expected_signer) {
+  // The agent's AK is a primary in the owner hierarchy: the TPM names it by its qualified name.
+  const auto expected_signer = tpm::primary_qualified_name(ak, tpm::kTpmRhOwner);
+  if (expected_signer.empty()) {
     return problem(std::move(check), QuoteProblem::different_signer,
-                   "cannot compute the enrolled AK's qualified name: " + expected_signer.error().message);
+                   "cannot compute the enrolled AK's qualified name (name algorithm " +
+                       std::string(crypto::hash_name(ak.name_alg)) + ")");
   }
-  if (!equal_bytes(check.info.qualified_signer, *expected_signer)) {
+  if (!equal_bytes(check.info.qualified_signer, expected_signer)) {
     return problem(std::move(check), QuoteProblem::different_signer,
                    "quote signed by " + hex_prefix(check.info.qualified_signer) + ", enrolled AK is " +
-                       hex_prefix(*expected_signer));
+                       hex_prefix(expected_signer));
   }
 
   const bool scheme_fits = (signature->scheme == wire::kAlgEcdsa && ak.kind == tpm::TpmKeyKind::ecc) ||

@@ -18,6 +18,8 @@ void add_keygen_command(CLI::App& app, int& exit_code);
 void add_sign_command(CLI::App& app, int& exit_code);
 void add_verify_command(CLI::App& app, int& exit_code);
 void add_policy_command(CLI::App& app, int& exit_code);
+// `policy generate` and `policy import-keylime` (runtime policies for attestation).
+void add_runtime_policy_subcommands(CLI::App& policy, int& exit_code);
 void add_agent_command(CLI::App& app, int& exit_code);
 void add_capture_command(CLI::App& app, int& exit_code);
 void add_rules_command(CLI::App& app, int& exit_code);

@@ -85,13 +85,15 @@ int run_policy_check(const PolicyCheckArgs& args) {
 }  // namespace
 
 void add_policy_command(CLI::App& app, int& exit_code) {
-  CLI::App* policy = app.add_subcommand("policy", "IMA policies (the kernel's language, plus path= and keyring=)");
+  CLI::App* policy = app.add_subcommand(
+      "policy", "IMA policies (the kernel's language, plus path= and keyring=) and attestation runtime policies");
   policy->require_subcommand(1);
   auto args = std::make_shared<PolicyCheckArgs>();
   CLI::App* check = policy->add_subcommand("check", "Parse policy files and report every error and warning by line");
   check->add_flag("--json", args->json, "Print one JSON document with each file's rules, errors and warnings");
   check->add_option("files", args->files, "Policy files")->required();
   check->callback([args, &exit_code] { exit_code = run_policy_check(*args); });
+  add_runtime_policy_subcommands(*policy, exit_code);
 }
 
 }  // namespace vigil::cli

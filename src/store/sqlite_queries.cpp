@@ -122,6 +122,7 @@ EventRecord read_event(const Statement& row) {
   event.process = row.column_text(5);
   event.summary = row.column_text(6);
   event.json = row.column_text(7);
+  event.container_name = row.column_text(8);
   return event;
 }
 
@@ -196,8 +197,13 @@ Result<Page<EventRecord>> query_events(Database& db, const EventQuery& query) {
   if (query.container_id) filter.add("container_id = ?", {*query.container_id});
   if (query.pid) filter.add("pid = ?", {*query.pid});
   if (!query.text.empty()) filter.add("summary LIKE ? ESCAPE '\\'", {like_contains_pattern(query.text)});
-  return read_page<EventRecord>(db, "SELECT id, time_ns, type, container_id, pid, process, summary, json FROM events",
-                                std::move(filter), query.paging, read_event);
+  // The name is looked up when read (a primary-key probe per row), so a name learned after the
+  // event was stored shows too, and no row carries a copy of it.
+  return read_page<EventRecord>(
+      db,
+      "SELECT id, time_ns, type, container_id, pid, process, summary, json, "
+      "coalesce((SELECT name FROM container_names n WHERE n.container_id = events.container_id), '') FROM events",
+      std::move(filter), query.paging, read_event);
 }
 
 Result<Page<MeasurementRecord>> query_measurements(Database& db, const MeasurementQuery& query) {

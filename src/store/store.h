@@ -41,6 +41,8 @@ struct EventRecord {
   std::string process;       // proc.name at the time
   std::string summary;       // one human-readable line
   std::string json;          // the event as `vigil capture --json` prints it
+  // Read only: the name set_container_name() gave container_id ("" when none); writers leave it.
+  std::string container_name;
 };
 
 // One measurement-list entry with the appraisal verdict of the same access.

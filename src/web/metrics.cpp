@@ -111,7 +111,11 @@ void runtime_metrics(PrometheusText& out, const nlohmann::json& runtime) {
   const nlohmann::json& outputs = member(rules, "outputs");
   if (outputs.is_array()) {
     for (const auto& output : outputs) {
-      const std::string name = output.value("name", "");
+      // json::value() throws on a non-object or a non-string name: this document is rendered
+      // as it comes, so take what is usable and never throw out of /metrics.
+      if (!output.is_object()) continue;
+      const nlohmann::json& given = member(output, "name");
+      const std::string name = given.is_string() ? given.get<std::string>() : std::string();
       for (const char* outcome : {"delivered", "dropped", "failed"})
         out.sample("vigil_output_alerts_total", {{"output", name}, {"outcome", outcome}}, number(output, outcome));
     }

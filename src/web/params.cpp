@@ -29,6 +29,18 @@ bool parse_number(std::string_view text, T& out) {
   return error == std::errc{} && end == text.data() + text.size();
 }
 
+// Times as ns since the epoch fit int64 within about ±292 years of 1970: both forms of a time
+// parameter stop at ±9e9 s (the year 2255), so the product below can never overflow.
+constexpr std::int64_t kMaxSeconds = 9'000'000'000;
+
+// February 29 exists in leap years only; timegm() would roll any day past a month's end into
+// the next month instead of refusing it.
+int days_in_month(int year, int month) {
+  constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return month == 2 && leap ? 29 : kDays[month - 1];
+}
+
 // "YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)"; 't'/' ' accepted for 'T', 'z' for 'Z'.
 std::optional<std::int64_t> parse_rfc3339_ns(std::string_view text) {
   if (text.size() < 20) return std::nullopt;
@@ -41,7 +53,9 @@ std::optional<std::int64_t> parse_rfc3339_ns(std::string_view text) {
       (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !digits(11, 2, hour) || text[13] != ':' ||
       !digits(14, 2, minute) || text[16] != ':' || !digits(17, 2, second))
     return std::nullopt;
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return std::nullopt;
+  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 ||
+      second > 60)
+    return std::nullopt;
   std::size_t at = 19;
   std::int64_t fraction_ns = 0;
   if (at < text.size() && text[at] == '.') {
@@ -77,8 +91,7 @@ std::optional<std::int64_t> parse_rfc3339_ns(std::string_view text) {
   parts.tm_min = minute;
   parts.tm_sec = second;
   const std::int64_t seconds = static_cast<std::int64_t>(::timegm(&parts)) - offset_s;
-  // Beyond ±292 years of 1970 ns do not fit an int64.
-  if (seconds < -9'000'000'000LL || seconds > 9'000'000'000LL) return std::nullopt;
+  if (seconds < -kMaxSeconds || seconds > kMaxSeconds) return std::nullopt;
   return seconds * 1'000'000'000LL + fraction_ns;
 }
 
@@ -88,7 +101,7 @@ std::optional<std::int64_t> parse_unix_seconds_ns(std::string_view text) {
   std::string_view whole = text.substr(0, dot);
   if (!all_digits(whole) || whole.size() > 10) return std::nullopt;
   std::int64_t seconds = 0;
-  if (!parse_number(whole, seconds)) return std::nullopt;
+  if (!parse_number(whole, seconds) || seconds > kMaxSeconds) return std::nullopt;
   std::int64_t fraction_ns = 0;
   if (dot != std::string_view::npos) {
     std::string_view fraction = text.substr(dot + 1);
@@ -133,6 +146,15 @@ std::vector<std::string> repeated_param(const ApiRequest& request, std::string_v
 Result<std::int64_t> parse_time_ns(std::string_view text) {
   if (auto ns = parse_unix_seconds_ns(text)) return *ns;
   if (auto ns = parse_rfc3339_ns(text)) return *ns;
+  // A number too large for seconds is most likely a time_ns (or a JavaScript Date.now()) pasted
+  // back from a response: say so, not just "not a time".
+  const std::string_view whole = text.substr(0, text.find('.'));
+  std::int64_t seconds = 0;
+  if (all_digits(whole) && (!parse_number(whole, seconds) || seconds > kMaxSeconds)) {
+    return fail(shown(text) + " is too large for Unix seconds (at most " + std::to_string(kMaxSeconds) +
+                "); time_ns values are nanoseconds and Date.now() is milliseconds: give seconds "
+                "(1795456800.25) or RFC 3339 (2026-11-23T18:00:00Z)");
+  }
   return fail(shown(text) + " is not a time; expected RFC 3339 (2026-11-23T18:00:00Z) or Unix seconds");
 }
 

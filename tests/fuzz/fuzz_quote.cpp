@@ -40,7 +40,12 @@ vigil::tpm::TpmPublic make_ak() {
                                .name_alg = vigil::crypto::HashAlgo::sha256,
                                .object_attributes = 0x00050072,
                                .key = key,
-                               .name = name};
+                               .name = name,
+                               .symmetric = {},
+                               .scheme = 0x0018,  // ECDSA
+                               .scheme_hash = 0x000B,
+                               .curve = 0x0003,   // P-256
+                               .key_bits = 256};
 }
 
 struct Cursor {

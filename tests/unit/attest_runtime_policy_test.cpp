@@ -275,6 +275,18 @@ TEST(CheckEntry, OrderAndReasons) {
   EXPECT_TRUE(verdict.allowed);
   EXPECT_EQ(verdict.reason, "excluded");
   EXPECT_TRUE(attest::check_entry(policy, file_entry("/var/cache/x", "x")).allowed);
+
+  // Regexes are tried only on paths that start with their literal prefix: patterns whose start
+  // is optional or alternated must still match.
+  RuntimePolicy tricky;
+  tricky.exclude_regexes = {"x*/opt/", "/nope|/srv/", "\\/data\\.d/", "/ho?me/"};
+  ASSERT_TRUE(attest::compile_runtime_policy(tricky));
+  for (const char* path : {"/opt/a", "xx/opt/a", "/srv/a", "/data.d/a", "/hme/a", "/home/a"}) {
+    EXPECT_TRUE(attest::check_entry(tricky, file_entry(path, "x")).allowed) << path;
+  }
+  for (const char* path : {"/data-d/a", "/hoome/a", "/x/opt/a"}) {
+    EXPECT_FALSE(attest::check_entry(tricky, file_entry(path, "x")).allowed) << path;
+  }
   EXPECT_TRUE(attest::check_entry(policy, violation_entry("/tmp/x")).allowed);  // excluded first
 
   verdict = attest::check_entry(policy, file_entry("/usr/bin/ls", "trojan"));

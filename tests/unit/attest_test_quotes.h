@@ -140,13 +140,20 @@ class SoftwareTpm {
     EXPECT_TRUE(bits);
     Marshal name;
     name.u16(0x000B).raw(hash_of(crypto::HashAlgo::sha256, bits ? *bits : std::vector<uint8_t>{}).view());
+    const bool rsa = key.type() == crypto::KeyType::rsa;
+    const bool p384 = key.describe().find("384") != std::string::npos;
     return tpm::TpmPublic{
         .marshalled = {},
-        .kind = key.type() == crypto::KeyType::rsa ? tpm::TpmKeyKind::rsa : tpm::TpmKeyKind::ecc,
+        .kind = rsa ? tpm::TpmKeyKind::rsa : tpm::TpmKeyKind::ecc,
         .name_alg = crypto::HashAlgo::sha256,
         .object_attributes = 0x00050072,  // fixedTPM fixedParent sensitiveDataOrigin userWithAuth restricted sign
         .key = key,
         .name = name.out,
+        .symmetric = {},
+        .scheme = static_cast<uint16_t>(rsa ? 0x0014 : 0x0018),  // RSASSA or ECDSA
+        .scheme_hash = 0x000B,
+        .curve = static_cast<uint16_t>(rsa ? 0 : (p384 ? 0x0004 : 0x0003)),
+        .key_bits = static_cast<uint16_t>(rsa ? 2048 : (p384 ? 384 : 256)),
     };
   }
 

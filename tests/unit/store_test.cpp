@@ -139,6 +139,38 @@ TEST(StoreRecords, EventWrittenAndReadBack) {
   EXPECT_EQ(read.process, "bash");
   EXPECT_EQ(read.summary, "bash opened /etc/shadow");
   EXPECT_EQ(read.json, written.json);
+  EXPECT_EQ(read.container_name, "");  // no name known for "abc"
+}
+
+TEST(StoreRecords, EventsCarryTheContainerNameKnownWhenRead) {
+  test::TempDir dir;
+  auto store = open_store(config_in(dir));
+  ASSERT_TRUE(store);
+  EventRecord in_container = make_event(1);
+  in_container.container_id = "abc";
+  EventRecord on_host = make_event(2);
+  EventRecord in_other = make_event(3);
+  in_other.container_id = "def";
+  store->set_container_name("abc", "web");
+  ASSERT_TRUE(store->add_event(in_container));
+  ASSERT_TRUE(store->add_event(on_host));
+  ASSERT_TRUE(store->add_event(in_other));
+  ASSERT_TRUE(store->flush(5s));
+  auto page = store->events({});
+  ASSERT_TRUE(page) << page.error().message;
+  ASSERT_EQ(page->items.size(), 3u);
+  EXPECT_EQ(page->items[2].container_name, "web");
+  EXPECT_EQ(page->items[1].container_name, "");
+  EXPECT_EQ(page->items[0].container_name, "");
+  // A name learned later applies to the stored events too; filters still work.
+  store->set_container_name("def", "db");
+  ASSERT_TRUE(store->flush(5s));
+  EventQuery query;
+  query.container_id = "def";
+  page = store->events(query);
+  ASSERT_TRUE(page) << page.error().message;
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].container_name, "db");
 }
 
 TEST(StoreRecords, MeasurementWrittenAndReadBack) {
@@ -687,6 +719,29 @@ TEST(StoreRetention, ByAgeDeletesOlderRowsInEveryTable) {
   auto activity = store->activity({"c", 0, now / kSecondNs + 100});
   ASSERT_TRUE(activity);
   EXPECT_EQ(activity->size(), 1u);
+}
+
+TEST(StoreRetention, TheLargestAgesKeepEverythingWithoutOverflow) {
+  // max_age in ns does not fit int64 beyond about 2.5 million hours; the cutoff must saturate
+  // instead of wrapping into the future and deleting everything.
+  for (const std::chrono::hours age : {std::chrono::hours::max(), std::chrono::hours(2'562'048),
+                                       std::chrono::hours(std::numeric_limits<std::int64_t>::max() / 3'600'000'000'000)}) {
+    test::TempDir dir;
+    StoreConfig config = config_in(dir);
+    config.max_age = age;
+    auto store = open_store(config);
+    ASSERT_TRUE(store);
+    AlertRecord old = make_alert(1);
+    old.time_ns = 0;
+    ASSERT_TRUE(store->add_alert(old));
+    ASSERT_TRUE(store->add_alert(make_alert(2)));
+    ASSERT_TRUE(store->flush(5s));
+    ASSERT_TRUE(store->enforce_retention());
+    auto alerts = store->alerts({});
+    ASSERT_TRUE(alerts);
+    EXPECT_EQ(alerts->items.size(), 2u) << age.count() << " h";
+    EXPECT_EQ(store->stats().deleted_by_retention, 0u);
+  }
 }
 
 TEST(StoreRetention, BySizeDeletesOldestEventsFirstThenAlertsAndTheFileShrinks) {

@@ -1,5 +1,7 @@
 #include "web/http/server.h"
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
@@ -42,6 +44,7 @@ struct ConsoleServer::Impl {
   std::thread thread;
   int port = 0;
   std::atomic<bool> stopping{false};
+  std::atomic<bool> listen_returned{false};
   std::mutex stop_mutex;
   std::condition_variable stop_signal;
   std::atomic<int> stream_clients{0};
@@ -112,6 +115,7 @@ void ConsoleServer::Impl::install_routes() {
       return;
     }
     nlohmann::json status = backend.status();
+    if (!status.is_object()) status = nlohmann::json::object();  // ["console"] would throw on anything else
     status["console"] = this->status();
     res.set_content(render_metrics(status), "text/plain; version=0.0.4; charset=utf-8");
   });
@@ -147,7 +151,11 @@ void ConsoleServer::Impl::serve_file(const httplib::Request& req, httplib::Respo
   }
   res.set_header("Content-Security-Policy", std::string(kDashboardPolicy));
   // Hashed asset names never change content; index.html must be re-read after an upgrade.
-  if (path.rfind("/assets/", 0) == 0) res.set_header("Cache-Control", "public, max-age=31536000, immutable");
+  // set_header() adds a header: replace the pre-routing handler's no-store instead of sending both.
+  if (path.rfind("/assets/", 0) == 0) {
+    res.headers.erase("Cache-Control");
+    res.set_header("Cache-Control", "public, max-age=31536000, immutable");
+  }
   res.set_content(std::string(file->body), std::string(file->content_type).c_str());
 }
 
@@ -246,6 +254,13 @@ Result<std::unique_ptr<ConsoleServer>> ConsoleServer::start(ServerOptions option
   } else {
     impl->server = std::make_unique<httplib::Server>();
   }
+  // httplib's default sets SO_REUSEPORT, with which a second agent (or anything else of the same
+  // user) binds the same port without an error and the kernel splits the connections between
+  // them. SO_REUSEADDR alone still allows a restart while old connections are in TIME_WAIT.
+  impl->server->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   impl->install_routes();
   if (o.port == 0) {
     impl->port = impl->server->bind_to_any_port(o.address);
@@ -257,7 +272,14 @@ Result<std::unique_ptr<ConsoleServer>> ConsoleServer::start(ServerOptions option
                 " (in use, or not an address of this host)");
   }
   Impl* raw = impl.get();
-  impl->thread = std::thread([raw] { raw->server->listen_after_bind(); });
+  impl->thread = std::thread([raw] {
+    raw->server->listen_after_bind();
+    raw->listen_returned = true;
+  });
+  // httplib's stop() does nothing until listen_after_bind() has marked the server running, so a
+  // stop() right after start() would leave it listening and join() waiting forever: return
+  // only once it runs (or has already given up).
+  while (!raw->server->is_running() && !raw->listen_returned) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return std::unique_ptr<ConsoleServer>(new ConsoleServer(std::move(impl)));
 }
 
