@@ -145,6 +145,10 @@ struct CertificateRequest {
   std::string organization;
   int validity_days = 3650;
   bool is_ca = false;
+  // subjectAltName entries as OpenSSL spells them: "DNS:localhost", "IP:127.0.0.1".
+  std::vector<std::string> subject_alt_names;
+  // extendedKeyUsage of a non-CA certificate: "codeSigning" (IMA), "serverAuth", "clientAuth".
+  std::string extended_key_usage = "codeSigning";
 };
 // Self-signed when issuer is null. The SubjectKeyIdentifier is SHA-1 over the public key
 // bits (RFC 5280 method 1), the value IMA's key id is taken from.

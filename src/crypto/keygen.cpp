@@ -126,8 +126,15 @@ Result<Certificate> make_certificate(const Key& subject_key, const CertificateRe
                             std::pair{NID_authority_key_identifier, "keyid:always"}}) {
     if (auto r = add_extension(cert, &ctx, nid, value); !r) return std::unexpected(r.error());
   }
-  if (!request.is_ca) {
-    if (auto r = add_extension(cert, &ctx, NID_ext_key_usage, "codeSigning"); !r) return std::unexpected(r.error());
+  if (!request.is_ca && !request.extended_key_usage.empty()) {
+    if (auto r = add_extension(cert, &ctx, NID_ext_key_usage, request.extended_key_usage.c_str()); !r) {
+      return std::unexpected(r.error());
+    }
+  }
+  if (!request.subject_alt_names.empty()) {
+    std::string names;
+    for (const std::string& entry : request.subject_alt_names) names += (names.empty() ? "" : ",") + entry;
+    if (auto r = add_extension(cert, &ctx, NID_subject_alt_name, names.c_str()); !r) return std::unexpected(r.error());
   }
   if (auto r = sign_certificate(cert, issuer_key ? *issuer_key : subject_key); !r) return std::unexpected(r.error());
   return holder;

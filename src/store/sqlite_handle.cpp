@@ -97,6 +97,13 @@ Result<void> Statement::bind(int index, std::string_view text) {
                "bind");
 }
 
+Result<void> Statement::bind_blob(int index, std::span<const std::uint8_t> bytes) {
+  // sqlite3_bind_blob64 with a null pointer binds NULL; any non-null pointer works for size 0.
+  static const std::uint8_t kEmpty = 0;
+  const void* data = bytes.empty() ? &kEmpty : bytes.data();
+  return check(sqlite3_bind_blob64(stmt_.get(), index, data, bytes.size(), SQLITE_STATIC), "bind");
+}
+
 Result<bool> Statement::step() {
   const int rc = sqlite3_step(stmt_.get());
   if (rc == SQLITE_ROW) return true;
@@ -124,6 +131,12 @@ std::string Statement::column_text(int column) const {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_.get(), column));
   if (!text) return {};
   return std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt_.get(), column)));
+}
+
+std::vector<std::uint8_t> Statement::column_blob(int column) const {
+  const auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_.get(), column));
+  if (!data) return {};
+  return std::vector<std::uint8_t>(data, data + sqlite3_column_bytes(stmt_.get(), column));
 }
 
 }  // namespace vigil::store

@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "common/error.h"
 
@@ -58,6 +60,8 @@ class Statement {
   // the statement is reset.
   Result<void> bind(int index, std::int64_t value);
   Result<void> bind(int index, std::string_view text);
+  // Bytes as a BLOB (an empty span binds a zero-length BLOB, not NULL); not copied either.
+  Result<void> bind_blob(int index, std::span<const std::uint8_t> bytes);
   // Steps once: true while a row is available, false when done.
   Result<bool> step();
   // Steps until done (INSERT, UPDATE, DELETE), then resets.
@@ -68,6 +72,7 @@ class Statement {
 
   std::int64_t column_int(int column) const { return sqlite3_column_int64(stmt_.get(), column); }
   std::string column_text(int column) const;
+  std::vector<std::uint8_t> column_blob(int column) const;
   bool column_is_null(int column) const { return sqlite3_column_type(stmt_.get(), column) == SQLITE_NULL; }
   // Rows changed by the last run().
   std::int64_t changes() const { return sqlite3_changes64(sqlite3_db_handle(stmt_.get())); }
