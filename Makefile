@@ -48,8 +48,8 @@ bench: build
 	VIGIL=$(BUILD)/src/vigil bench/events.sh
 	cmake --build $(BUILD) -j$(JOBS) --target vigil_store_bench
 	STORE_BENCH=$(BUILD)/bench/vigil_store_bench bench/store.sh
-	cmake --build $(BUILD) -j$(JOBS) --target vigil_verifier_bench
-	VERIFIER_BENCH=$(BUILD)/bench/vigil_verifier_bench bench/verifier.sh
+	cmake --build $(BUILD) -j$(JOBS) --target vigil_verifier_bench vigil_verifier_agents_bench
+	VERIFIER_BENCH=$(BUILD)/bench/vigil_verifier_bench AGENTS_BENCH=$(BUILD)/bench/vigil_verifier_agents_bench bench/verifier.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
