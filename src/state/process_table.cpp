@@ -236,7 +236,34 @@ void ProcessTable::refresh_after_exec(Process& process, const ExecFacts& exec) {
     return;
   }
   ++counters_.exec_not_refreshed;
-  process.exe.assign(exec.filename);
+  assign_exe_without_proc(process, exec.filename);
+}
+
+// The process is gone from /proc (a short program exits before its record is read), so the
+// exec record is all there is. fexecve(3) and execveat(fd, "", AT_EMPTY_PATH) name the file
+// "/dev/fd/N": the fd table may know what N was (memfd_create, open), and the kernel names the
+// task after the file's dentry ("memfd:NAME" for a memfd), so fileless execution stays visible.
+void ProcessTable::assign_exe_without_proc(Process& process, std::string_view filename) {
+  std::string_view number;
+  for (std::string_view prefix : {std::string_view("/dev/fd/"), std::string_view("/proc/self/fd/")}) {
+    if (filename.starts_with(prefix)) number = filename.substr(prefix.size());
+  }
+  int fd = -1;
+  if (!number.empty() && number.size() <= 9 && number.find_first_not_of("0123456789") == std::string_view::npos) {
+    fd = 0;
+    for (const char digit : number) fd = fd * 10 + (digit - '0');
+  }
+  if (fd >= 0) {
+    if (const FdEntry* entry = process.fds.find(fd); entry != nullptr && !entry->path.empty()) {
+      process.exe.assign(entry->path);
+      return;
+    }
+    if (process.comm.starts_with("memfd:")) {
+      process.exe.assign(process.comm);
+      return;
+    }
+  }
+  process.exe.assign(filename);
 }
 
 void ProcessTable::on_exec(const TaskFacts& task, const ExecFacts& exec) {
@@ -251,7 +278,7 @@ void ProcessTable::on_exec(const TaskFacts& task, const ExecFacts& exec) {
   if (options_.refresh_from_proc_on_exec) {
     refresh_after_exec(*process, exec);
   } else {
-    process->exe.assign(exec.filename);
+    assign_exe_without_proc(*process, exec.filename);
   }
   process->fds.close_on_exec();
 }

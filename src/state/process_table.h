@@ -152,6 +152,7 @@ class ProcessTable {
   void refresh_header(Process& process, const TaskFacts& task);
   void set_cgroup(Process& process, std::uint64_t cgroup_id);
   void refresh_after_exec(Process& process, const ExecFacts& exec);
+  void assign_exe_without_proc(Process& process, std::string_view filename);
   void apply_fd_event(Process& process, const events::Event& event);
 
   ContainerResolver& containers_;

@@ -531,3 +531,33 @@ TEST(StateApply, ZombiesAreNotSeeded) {
   EXPECT_EQ(t.find(1001), nullptr) << "exited before the probe saw it; reaping makes no event";
   EXPECT_EQ(t.counters().seed_zombies, 1u);
 }
+
+// A program run from memory exits before /proc can be read: fexecve's "/dev/fd/N" is resolved
+// through the fd table, or the name the kernel gave the task, so proc.exepath still says memfd.
+TEST(StateApply, FexecveOfAMemfdIsNamedWithoutProc) {
+  World w;
+  ProcessTable& t = *w.table;
+  using vigil::events::EventType;
+  const std::uint64_t cg = w.host_cgroup;
+  std::uint64_t ts = 100 * kSecond;
+  apply_record(t, fork_record(++ts, 100, 1, 900, cg, "bash"));
+  auto created = fd_args(0, 0);
+  created.str = "payload";
+  t.apply(syscall_event(EventType::memfd_create, ++ts, 900, cg, 3, created));
+  apply_record(t, exec_record(++ts, 900, 100, cg, "memfd:payload", "/dev/fd/3", nul_joined({"true"}), 1));
+  ASSERT_NE(t.find_live(900), nullptr);
+  EXPECT_EQ(t.find_live(900)->exe, "memfd:payload") << "from the fd table";
+
+  // The memfd_create was not seen: the kernel's task name for an fd exec is the file's name.
+  apply_record(t, fork_record(++ts, 100, 1, 901, cg, "bash"));
+  apply_record(t, exec_record(++ts, 901, 100, cg, "memfd:x", "/proc/self/fd/5", nul_joined({"x"}), 1));
+  EXPECT_EQ(t.find_live(901)->exe, "memfd:x");
+
+  // An fd exec of an ordinary file nobody saw opened keeps the record's filename.
+  apply_record(t, fork_record(++ts, 100, 1, 902, cg, "bash"));
+  apply_record(t, exec_record(++ts, 902, 100, cg, "tool", "/dev/fd/7", nul_joined({"tool"}), 1));
+  EXPECT_EQ(t.find_live(902)->exe, "/dev/fd/7");
+  apply_record(t, fork_record(++ts, 100, 1, 903, cg, "bash"));
+  apply_record(t, exec_record(++ts, 903, 100, cg, "memfd:y", "/dev/fd/x7", nul_joined({"y"}), 1));
+  EXPECT_EQ(t.find_live(903)->exe, "/dev/fd/x7") << "not an fd number";
+}
