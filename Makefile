@@ -4,7 +4,7 @@ ASAN_BUILD  ?= build-asan
 FUZZ_BUILD  ?= build-fuzz
 JOBS        ?= $(shell nproc)
 WERROR      ?= ON
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 15
 CMAKE_FLAGS ?=
 # ccache (when installed) keys on paths relative to the checkout, so every clone and build tree
 # of this repo shares hits.
@@ -48,8 +48,8 @@ bench: build
 	VIGIL=$(BUILD)/src/vigil bench/events.sh
 	cmake --build $(BUILD) -j$(JOBS) --target vigil_store_bench
 	STORE_BENCH=$(BUILD)/bench/vigil_store_bench bench/store.sh
-	cmake --build $(BUILD) -j$(JOBS) --target vigil_verifier_bench
-	VERIFIER_BENCH=$(BUILD)/bench/vigil_verifier_bench bench/verifier.sh
+	cmake --build $(BUILD) -j$(JOBS) --target vigil_verifier_bench vigil_verifier_agents_bench
+	VERIFIER_BENCH=$(BUILD)/bench/vigil_verifier_bench AGENTS_BENCH=$(BUILD)/bench/vigil_verifier_agents_bench bench/verifier.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

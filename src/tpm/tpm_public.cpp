@@ -366,7 +366,7 @@ std::vector<uint8_t> primary_qualified_name(const TpmPublic& key, uint32_t hiera
   std::vector<uint8_t> input = {static_cast<uint8_t>(hierarchy_handle >> 24), static_cast<uint8_t>(hierarchy_handle >> 16),
                                 static_cast<uint8_t>(hierarchy_handle >> 8), static_cast<uint8_t>(hierarchy_handle)};
   input.insert(input.end(), key.name.begin(), key.name.end());
-  crypto::Hasher hasher;
+  thread_local crypto::Hasher hasher;  // once per round per agent: keep its buffer
   auto digest = hasher.of_bytes(key.name_alg, input);
   if (!digest) return {};
   std::vector<uint8_t> qualified(key.name.begin(), key.name.begin() + 2);

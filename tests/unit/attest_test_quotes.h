@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
+#include <openssl/evp.h>
 
 #include <array>
 #include <cstdlib>
@@ -133,28 +135,40 @@ class SoftwareTpm {
     }
     return std::move(*key);
   }
-  // Filled directly (not parsed from a TPM2B_PUBLIC): the name is not the real TPMT_PUBLIC
-  // hash, but 0x000b || sha256 of the key, unique per key as a real name is.
-  static tpm::TpmPublic public_area(const crypto::Key& key) {
-    auto bits = key.public_key_bits();
-    EXPECT_TRUE(bits);
-    Marshal name;
-    name.u16(0x000B).raw(hash_of(crypto::HashAlgo::sha256, bits ? *bits : std::vector<uint8_t>{}).view());
+  // The AK's TPM2B_PUBLIC as a TPM would report it (restricted signing key, ECDSA or RSASSA
+  // with SHA-256), parsed like the verifier parses an enrolled AK: real name, real attributes.
+  static std::vector<uint8_t> marshalled_public(const crypto::Key& key) {
     const bool rsa = key.type() == crypto::KeyType::rsa;
-    const bool p384 = key.describe().find("384") != std::string::npos;
-    return tpm::TpmPublic{
-        .marshalled = {},
-        .kind = rsa ? tpm::TpmKeyKind::rsa : tpm::TpmKeyKind::ecc,
-        .name_alg = crypto::HashAlgo::sha256,
-        .object_attributes = 0x00050072,  // fixedTPM fixedParent sensitiveDataOrigin userWithAuth restricted sign
-        .key = key,
-        .name = name.out,
-        .symmetric = {},
-        .scheme = static_cast<uint16_t>(rsa ? 0x0014 : 0x0018),  // RSASSA or ECDSA
-        .scheme_hash = 0x000B,
-        .curve = static_cast<uint16_t>(rsa ? 0 : (p384 ? 0x0004 : 0x0003)),
-        .key_bits = static_cast<uint16_t>(rsa ? 2048 : (p384 ? 384 : 256)),
-    };
+    Marshal area;
+    area.u16(rsa ? 0x0001 : 0x0023).u16(0x000B).u32(0x00050072);  // fixedTPM fixedParent sensitiveDataOrigin userWithAuth restricted sign
+    area.u16(0);                                                   // authPolicy
+    area.u16(0x0010);                                              // symmetric: TPM_ALG_NULL
+    if (rsa) {
+      BIGNUM* modulus = nullptr;
+      EXPECT_EQ(EVP_PKEY_get_bn_param(key.get(), OSSL_PKEY_PARAM_RSA_N, &modulus), 1);
+      std::vector<uint8_t> n(static_cast<size_t>(BN_num_bytes(modulus)));
+      BN_bn2bin(modulus, n.data());
+      BN_free(modulus);
+      area.u16(0x0014).u16(0x000B).u16(static_cast<uint16_t>(n.size() * 8)).u32(0).sized(n);
+    } else {
+      auto point = key.public_key_bits();  // 0x04 || X || Y
+      EXPECT_TRUE(point && !point->empty() && (*point)[0] == 0x04);
+      const std::vector<uint8_t> bits = point ? *point : std::vector<uint8_t>{0x04};
+      const size_t half = (bits.size() - 1) / 2;
+      area.u16(0x0018).u16(0x000B).u16(half == 48 ? 0x0004 : 0x0003).u16(0x0010);
+      area.sized(std::span(bits).subspan(1, half)).sized(std::span(bits).subspan(1 + half, half));
+    }
+    Marshal tpm2b;
+    tpm2b.sized(area.out);
+    return tpm2b.out;
+  }
+  static tpm::TpmPublic public_area(const crypto::Key& key) {
+    auto parsed = tpm::parse_tpm_public(marshalled_public(key));
+    if (!parsed) {
+      ADD_FAILURE() << "the software AK's public area does not parse: " << parsed.error().message;
+      std::abort();
+    }
+    return std::move(*parsed);
   }
 
   const tpm::TpmPublic& ak() const { return ak_; }

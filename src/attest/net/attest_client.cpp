@@ -74,6 +74,7 @@ Result<std::unique_ptr<httplib::SSLClient>> connect(const ClientTls& tls) {
   client->set_read_timeout(kReadTimeoutSeconds, 0);
   client->set_write_timeout(kReadTimeoutSeconds, 0);
   client->set_keep_alive(true);
+  client->set_tcp_nodelay(true);  // small request bodies: no Nagle wait for the delayed ACK
   return client;
 }
 
@@ -200,6 +201,9 @@ Result<void> run_attest_client(const AttestClientConfig& config, const std::atom
       on_round(round->outcome);
       if (config.once) return {};
     }
+    // Close between rounds: an idle keep-alive connection would hold one of the verifier's
+    // worker threads for the whole interval, and a verifier serves many agents with few threads.
+    (*client)->stop();
     sleep_unless_stopped(interval, stop);
   }
   return {};

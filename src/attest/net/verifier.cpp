@@ -149,6 +149,11 @@ class TlsVerifier final : public Verifier {
   void install_routes() {
     VerifierService* service = service_.get();
     server_->set_payload_max_length(kMaxRequestBody);
+    // Answers are small: without TCP_NODELAY each one waits on the peer's delayed ACK (~40 ms).
+    server_->set_tcp_nodelay(true);
+    // A round is two requests on one connection; an idle connection holds a worker thread, so
+    // it is closed soon after the round instead of httplib's default 5 s.
+    server_->set_keep_alive_timeout(1);
     server_->Post("/v1/enroll", with_agent([service](const std::string& id, const httplib::Request& request) {
       return service->enroll(id, request.body);
     }));
