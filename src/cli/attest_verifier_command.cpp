@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "attest/appraisal.h"
 #include "attest/net/verifier.h"
@@ -25,6 +26,7 @@ struct VerifierArgs {
   int interval_ms = 2000;
   int unreachable_after = 3;
   std::string alerts;
+  std::vector<std::string> server_names;
   std::string agent;
   std::string out;
   std::string ek;
@@ -49,6 +51,15 @@ int run_verifier(const VerifierArgs& args) {
   config.interval = std::chrono::milliseconds(args.interval_ms);
   config.unreachable_after_intervals = args.unreachable_after;
   config.alerts_path = args.alerts;
+  // Names the server certificate carries besides 127.0.0.1, ::1, localhost and the listen
+  // host; they matter only when the certificate is first made.
+  std::vector<std::string> names = args.server_names;
+  if (const size_t colon = args.listen.rfind(':'); colon != std::string::npos) {
+    std::string host = args.listen.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    names.push_back(host);
+  }
+  unwrap(attest::ensure_verifier_pki(args.state, names));
   auto verifier = unwrap(attest::Verifier::start(config));
   std::printf("vigil verifier: listening on %s (port %d), state %s, interval %d ms\n", args.listen.c_str(),
               verifier->port(), args.state.c_str(), args.interval_ms);
@@ -165,6 +176,8 @@ void add_verifier_command(CLI::App& app, int& exit_code) {
   run->add_option("--unreachable-after", args->unreachable_after, "Intervals without evidence before unreachable")
       ->check(CLI::Range(1, 1000));
   run->add_option("--alerts", args->alerts, "Alert JSON lines file (default STATE/alerts.jsonl)");
+  run->add_option("--server-name", args->server_names,
+                  "Host name or address agents use, put in the server certificate when it is made (repeatable)");
   run->callback([args, &exit_code] { exit_code = run_verifier(*args); });
 
   CLI::App* issue = verifier->add_subcommand("issue", "Issue an agent's client certificate (OUT/agent.crt, agent.key, ca.crt)");

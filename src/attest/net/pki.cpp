@@ -2,6 +2,7 @@
 // certificates. Everything is ECDSA P-256 (fast handshakes, every TLS stack speaks it).
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "attest/net/verifier.h"
@@ -87,7 +88,11 @@ Result<void> ensure_verifier_pki(const std::string& state_dir, const std::vector
   request.subject_alt_names = {"IP:127.0.0.1", "IP:::1", "DNS:localhost"};
   for (const std::string& host : hosts) {
     if (host.empty() || host == "0.0.0.0" || host == "::") continue;
-    request.subject_alt_names.push_back((is_ip_address(host) ? "IP:" : "DNS:") + host);
+    std::string entry = (is_ip_address(host) ? "IP:" : "DNS:") + host;
+    if (std::find(request.subject_alt_names.begin(), request.subject_alt_names.end(), entry) ==
+        request.subject_alt_names.end()) {
+      request.subject_alt_names.push_back(std::move(entry));
+    }
   }
   auto cert = crypto::make_certificate(*key, request, &ca->key, &ca->cert);
   if (!cert) return std::unexpected(cert.error());
