@@ -1,6 +1,7 @@
 // The protocol's JSON bodies (docs/attestation.md, "Protocol"). Every parse_* reads untrusted
 // bytes: types are checked before use, sizes are capped before decoding, nothing throws.
 #include "attest/evidence_json.h"
+#include "attest/json_large_string.h"
 
 #include <algorithm>
 #include <cstring>
@@ -86,21 +87,26 @@ size_t count_records(std::span<const uint8_t> records, size_t stop_after) {
 std::string dump(const json& document) { return document.dump(-1, ' ', false, json::error_handler_t::replace); }
 
 // A base64 field, its decoded size capped (checked on the text first, so nothing big is decoded).
-Result<std::vector<uint8_t>> bytes_field(const json& object, std::string_view name, std::string_view what,
-                                         size_t max_size) {
-  auto text = json_text::string_field(object, name, what);
-  if (!text) return std::unexpected(text.error());
-  if (text->size() > (max_size + 2) / 3 * 4) {
+Result<std::vector<uint8_t>> bytes_of_base64(std::string_view text, std::string_view name, std::string_view what,
+                                             size_t max_size) {
+  if (text.size() > (max_size + 2) / 3 * 4) {
     return fail(std::string(what) + ": \"" + std::string(name) + "\" is longer than " + std::to_string(max_size) +
                 " bytes");
   }
-  auto bytes = base64_decode(*text);
+  auto bytes = base64_decode(text);
   if (!bytes) return fail(std::string(what) + ": \"" + std::string(name) + "\": " + bytes.error().message);
   if (bytes->size() > max_size) {
     return fail(std::string(what) + ": \"" + std::string(name) + "\" is longer than " + std::to_string(max_size) +
                 " bytes");
   }
   return bytes;
+}
+
+Result<std::vector<uint8_t>> bytes_field(const json& object, std::string_view name, std::string_view what,
+                                         size_t max_size) {
+  auto text = json_text::string_field(object, name, what);
+  if (!text) return std::unexpected(text.error());
+  return bytes_of_base64(*text, name, what, max_size);
 }
 
 Result<std::vector<uint8_t>> hex_field(const json& object, std::string_view name, std::string_view what,
@@ -285,7 +291,17 @@ Result<RoundChallenge> parse_round_challenge(std::string_view json_text) {
 
 Result<RoundEvidence> parse_round_evidence(std::string_view json_text) {
   constexpr std::string_view what = "evidence";
-  auto document = parse_object(json_text, what);
+  // The entries' base64 is most of the body: decoded where it lies, the rest parsed as a DOM
+  // with "entries" emptied (json_large_string.h).
+  std::string rest;
+  std::string_view entries_base64;
+  const auto entries_span = json_text::plain_top_level_string(json_text, "entries");
+  if (entries_span) {
+    entries_base64 = json_text.substr(entries_span->begin, entries_span->end - entries_span->begin);
+    rest.reserve(json_text.size() - entries_base64.size());
+    rest.append(json_text.substr(0, entries_span->begin)).append(json_text.substr(entries_span->end));
+  }
+  auto document = parse_object(entries_span ? std::string_view(rest) : json_text, what);
   if (!document) return std::unexpected(document.error());
   RoundEvidence evidence;
   if (const auto nonce = document->find("nonce"); nonce != document->end() && !nonce->is_null()) {
@@ -325,7 +341,8 @@ Result<RoundEvidence> parse_round_evidence(std::string_view json_text) {
   auto list_start = json_text::unsigned_field(*document, "list_start", what, UINT64_MAX);
   if (!list_start) return std::unexpected(list_start.error());
   evidence.list_start = *list_start;
-  auto records = bytes_field(*document, "entries", what, kMaxRecordBytes);
+  auto records = entries_span ? bytes_of_base64(entries_base64, "entries", what, kMaxRecordBytes)
+                              : bytes_field(*document, "entries", what, kMaxRecordBytes);
   if (!records) return std::unexpected(records.error());
   if (count_records(*records, kMaxEntries) > kMaxEntries) {
     return fail(std::string(what) + ": more than " + std::to_string(kMaxEntries) + " entries in one round");
