@@ -55,7 +55,7 @@ echo
 echo "verifier: agents sustained at a 2 s interval ($AGENT_ENTRIES new entries per round), counts $AGENT_COUNTS"
 mkdir -p "$WORK/agents" "$WORK/small"
 agents_out=$("$AGENTS_BENCH" --dir "$WORK/agents" --agents "$AGENT_COUNTS" --seconds "$SECONDS_EACH" --entries "$AGENT_ENTRIES" \
-  --client-threads 32 | tee /dev/stderr | tail -1)
+  --client-threads 16 | tee /dev/stderr | tail -1)
 vigil_agents=$(field sustained_agents <<<"$agents_out")
 "$VERIFIER_BENCH" --dir "$WORK/small" --rounds "$ROUNDS" --entries "$AGENT_ENTRIES" --threads 2 --seconds 1 >/dev/null
 small_json=$(/usr/bin/python3 "$here/keylime_style_verifier.py" "$WORK/small" "$SECONDS_EACH" 2)

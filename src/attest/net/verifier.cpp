@@ -4,6 +4,7 @@
 #include "attest/net/verifier.h"
 
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 #include <openssl/x509.h>
 
 #include <httplib.h>
@@ -19,6 +20,7 @@ namespace {
 
 // Evidence carries up to 64 MiB of records in base64 (docs/attestation.md caps).
 constexpr size_t kMaxRequestBody = 96u << 20;
+constexpr int kListenBacklog = 1024;  // the kernel caps it at net.core.somaxconn
 
 struct ListenAddress {
   std::string host;
@@ -99,11 +101,22 @@ class TlsVerifier final : public Verifier {
     verifier->server_->new_task_queue = [threads = std::max<size_t>(1, config.worker_threads)] {
       return new httplib::ThreadPool(threads);
     };
+    // httplib's default socket options add SO_REUSEPORT, which would let a second verifier bind
+    // the same port without an error; and the listen backlog it compiles in is 5, so agents
+    // connecting together (every interval, or all at once after a restart) had SYNs dropped and
+    // waited a 1 s retransmit. Take the listening socket to set the backlog after the bind.
+    int listening_socket = -1;
+    verifier->server_->set_socket_options([&listening_socket](socket_t socket) {
+      const int on = 1;
+      ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+      listening_socket = socket;
+    });
     verifier->port_ = address->port == 0 ? verifier->server_->bind_to_any_port(address->host)
                                          : (verifier->server_->bind_to_port(address->host, address->port) ? address->port : -1);
     if (verifier->port_ <= 0) {
       return fail("verifier: cannot listen on " + config.listen + " (in use, or not an address of this host)");
     }
+    if (listening_socket >= 0) ::listen(listening_socket, kListenBacklog);  // a second listen() only resizes the queue
     TlsVerifier* raw = verifier.get();
     verifier->server_thread_ = std::thread([raw] { raw->server_->listen_after_bind(); });
     // httplib's stop() does nothing before the listen loop runs, and the loop would then accept

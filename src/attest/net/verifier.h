@@ -19,7 +19,7 @@ struct VerifierConfig {
   std::chrono::milliseconds interval{2000};  // rounds per agent
   int unreachable_after_intervals = 3;       // no evidence for this long: unreachable
   std::string alerts_path;                   // JSON lines of state changes to untrusted/unreachable; "" = state_dir/alerts.jsonl
-  size_t worker_threads = 4;
+  size_t worker_threads = 16;             // blocking I/O per connection (TLS, fsync): more than the cores
 };
 
 // The CA and certificates under state_dir (ca.crt/ca.key, server.crt/server.key), created if
