@@ -399,3 +399,20 @@ TEST_F(VerifierWatchdog, TrustedAgentWithoutEvidenceBecomesUnreachableWithAnAler
 
 }  // namespace
 }  // namespace vigil::attest
+
+namespace vigil::attest {
+namespace {
+
+// Two verifiers on one port would split the agents between two registries without a word.
+TEST_F(VerifierOverTls, ASecondVerifierCannotTakeTheSamePort) {
+  test::TempDir other_state;
+  VerifierConfig config;
+  config.state_dir = other_state.path();
+  config.listen = "127.0.0.1:" + std::to_string(verifier->port());
+  auto second = Verifier::start(config);
+  ASSERT_FALSE(second) << "a second verifier listens on port " << verifier->port();
+  EXPECT_NE(second.error().message.find("cannot listen"), std::string::npos) << second.error().message;
+}
+
+}  // namespace
+}  // namespace vigil::attest
