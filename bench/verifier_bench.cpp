@@ -4,12 +4,10 @@
 // check every entry against the runtime policy). Writes the same rounds in the form a
 // Keylime-style verifier consumes (tpm2_checkquote inputs + ascii list) for the peer script.
 #include <gtest/gtest.h>
-#include <tss2/tss2_tpm2_types.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -56,33 +54,6 @@ std::string hex_of(std::span<const uint8_t> bytes) {
     out += digits[byte >> 4];
     out += digits[byte & 15];
   }
-  return out;
-}
-
-// The PCR file tpm2_quote -o writes and tpm2_checkquote -f reads (tpm2-tools 5).
-std::vector<uint8_t> tpm2_tools_pcr_file(const tpm::QuoteEvidence& quote) {
-  TPML_PCR_SELECTION selection{};
-  selection.count = 1;
-  selection.pcrSelections[0].hash = TPM2_ALG_SHA256;
-  selection.pcrSelections[0].sizeofSelect = 3;
-  for (uint32_t pcr : quote.selection.pcrs) selection.pcrSelections[0].pcrSelect[pcr / 8] |= 1u << (pcr % 8);
-  std::vector<TPML_DIGEST> lists;
-  for (size_t i = 0; i < quote.pcr_values.size(); ++i) {
-    if (i % 8 == 0) lists.push_back(TPML_DIGEST{});
-    TPML_DIGEST& list = lists.back();
-    list.digests[list.count].size = quote.pcr_values[i].size;
-    std::memcpy(list.digests[list.count].buffer, quote.pcr_values[i].bytes.data(), quote.pcr_values[i].size);
-    ++list.count;
-  }
-  const uint32_t count = static_cast<uint32_t>(lists.size());
-  std::vector<uint8_t> out;
-  const auto append = [&](const void* data, size_t size) {
-    const auto* bytes = static_cast<const uint8_t*>(data);
-    out.insert(out.end(), bytes, bytes + size);
-  };
-  append(&selection, sizeof selection);
-  append(&count, sizeof count);
-  for (const auto& list : lists) append(&list, sizeof list);
   return out;
 }
 

@@ -1,5 +1,6 @@
 #include "agent/console_feed.h"
 
+#include "common/hex_text.h"
 #include "common/time_text.h"
 #include "crypto/crypto.h"
 #include "ima/template.h"
@@ -20,17 +21,6 @@ class StoreAlertSink final : public outputs::AlertSink {
  private:
   store::Store& store_;
 };
-
-std::string hex_of(std::span<const std::uint8_t> bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string text;
-  text.reserve(bytes.size() * 2);
-  for (std::uint8_t byte : bytes) {
-    text += kHex[byte >> 4];
-    text += kHex[byte & 15];
-  }
-  return text;
-}
 
 // Audit times are RFC 3339 text; the store wants ns. The entry was just written, so "now" is
 // the same instant to within the call.
@@ -79,7 +69,7 @@ void ConsoleFeed::on_measurement(const ima::MeasurementEntry& entry, std::size_t
   record.time_ns = wall_clock_ns();
   record.pcr = static_cast<int>(entry.pcr);
   record.template_name = std::string(ima::template_name_text(entry.template_name));
-  record.template_hash = hex_of(entry.template_sha1);  // the column ascii_runtime_measurements shows
+  record.template_hash = hex_text(entry.template_sha1);  // the column ascii_runtime_measurements shows
   record.file_hash = std::string(crypto::hash_name(entry.file_digest.algo)) + ":" + entry.file_digest.hex();
   record.path = entry.path;
   record.verdict = std::string(verdict);

@@ -1,12 +1,13 @@
 // The protocol's JSON bodies (docs/attestation.md, "Protocol"). Every parse_* reads untrusted
 // bytes: types are checked before use, sizes are capped before decoding, nothing throws.
 #include "attest/evidence_json.h"
-#include "attest/json_large_string.h"
 
 #include <algorithm>
 #include <cstring>
 
+#include "attest/json_large_string.h"
 #include "attest/json_text.h"
+#include "common/hex_text.h"
 
 namespace vigil::attest {
 namespace {
@@ -21,17 +22,6 @@ constexpr size_t kMaxQuotePartSize = 64 * 1024;  // attest, signature
 constexpr size_t kMaxEntries = 100000;
 constexpr size_t kMaxRecordBytes = 64u << 20;
 constexpr uint32_t kMaxPcr = 23;                 // PCRs of a PC client TPM
-
-std::string hex(std::span<const uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string text;
-  text.reserve(bytes.size() * 2);
-  for (const uint8_t byte : bytes) {
-    text += kDigits[byte >> 4];
-    text += kDigits[byte & 0xF];
-  }
-  return text;
-}
 
 std::optional<std::vector<uint8_t>> from_hex(std::string_view text) {
   if (text.size() % 2 != 0) return std::nullopt;
@@ -185,7 +175,7 @@ std::string to_json(const ActivateRequest& request) {
 
 std::string to_json(const RoundChallenge& challenge) {
   json document;
-  document["nonce"] = hex(challenge.nonce);
+  document["nonce"] = hex_text(challenge.nonce);
   document["list_start"] = challenge.list_start;
   put_selection(document, challenge.selection);
   document["interval_ms"] = challenge.interval_ms;
@@ -195,7 +185,7 @@ std::string to_json(const RoundChallenge& challenge) {
 std::string to_json(const RoundEvidence& evidence) {
   json document;
   // The nonce is inside the attest (extraData); it is repeated for logs and readers.
-  if (auto info = parse_quote_attest(evidence.quote.attest)) document["nonce"] = hex(info->extra_data);
+  if (auto info = parse_quote_attest(evidence.quote.attest)) document["nonce"] = hex_text(info->extra_data);
   document["attest"] = base64_encode(evidence.quote.attest);
   document["signature"] = base64_encode(evidence.quote.signature);
   put_selection(document, evidence.quote.selection);

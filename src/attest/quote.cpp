@@ -11,6 +11,7 @@
 #include <openssl/ecdsa.h>
 
 #include "attest/tpm_wire.h"
+#include "common/hex_text.h"
 
 namespace vigil::attest {
 namespace {
@@ -24,22 +25,11 @@ constexpr uint8_t kMaxSelectBytes = 8;                       // PCR_SELECT_MAX i
 constexpr size_t kMaxEccParameter = 66;                      // P-521 coordinates
 constexpr size_t kMaxRsaSignature = 512;                     // RSA 4096
 
-std::string hex(std::span<const uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string text;
-  text.reserve(bytes.size() * 2);
-  for (const uint8_t byte : bytes) {
-    text += kDigits[byte >> 4];
-    text += kDigits[byte & 0xF];
-  }
-  return text;
-}
-
 // Enough of a value to tell two apart in a message.
 std::string hex_prefix(std::span<const uint8_t> bytes) {
   constexpr size_t kShown = 8;
   if (bytes.empty()) return "(empty)";
-  std::string text = hex(bytes.first(std::min(bytes.size(), kShown)));
+  std::string text = hex_text(bytes.first(std::min(bytes.size(), kShown)));
   if (bytes.size() > kShown) text += "...";
   return text;
 }
@@ -64,7 +54,7 @@ std::string scheme_name(uint16_t scheme) {
     case 0x001C: return "ECSCHNORR";
     case 0x0005: return "HMAC";
     case 0x0010: return "NULL";
-    default: return "0x" + hex(std::vector<uint8_t>{static_cast<uint8_t>(scheme >> 8), static_cast<uint8_t>(scheme)});
+    default: return "0x" + hex_text(std::vector<uint8_t>{static_cast<uint8_t>(scheme >> 8), static_cast<uint8_t>(scheme)});
   }
 }
 
@@ -158,12 +148,12 @@ Result<QuoteInfo> parse_quote_attest(std::span<const uint8_t> attest) {
   const uint32_t magic = in.u32();
   if (in.failed()) return truncated("magic");
   if (magic != kTpmGeneratedValue) {
-    return fail("attest magic is 0x" + hex(attest.first(4)) + ", not TPM_GENERATED_VALUE (ff544347)");
+    return fail("attest magic is 0x" + hex_text(attest.first(4)) + ", not TPM_GENERATED_VALUE (ff544347)");
   }
   const uint16_t type = in.u16();
   if (in.failed()) return truncated("type");
   if (type != kTpmStAttestQuote) {
-    return fail("attest type is 0x" + hex(attest.subspan(4, 2)) + ", not TPM_ST_ATTEST_QUOTE (8018)");
+    return fail("attest type is 0x" + hex_text(attest.subspan(4, 2)) + ", not TPM_ST_ATTEST_QUOTE (8018)");
   }
   QuoteInfo info;
   const auto signer = in.sized(kMaxNameSize);

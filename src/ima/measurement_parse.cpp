@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/hex_text.h"
 #include "common/path_text.h"
 #include "ima/measurement_list.h"
 
@@ -26,16 +27,6 @@ std::string shown(std::string_view text) {
   std::string out = printable_path(text.substr(0, kMaxShown));
   if (text.size() > kMaxShown) out += "...";
   return "'" + out + "'";
-}
-
-std::string hex_of(std::span<const uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string text;
-  for (const uint8_t byte : bytes) {
-    text += kDigits[byte >> 4];
-    text += kDigits[byte & 0xF];
-  }
-  return text;
 }
 
 bool all_zero(std::span<const uint8_t> bytes) {
@@ -123,8 +114,8 @@ Result<void> finish_entry(MeasurementEntry& entry, std::span<const uint8_t> reco
   compute_template_hashes(entry);
   if (!std::equal(recorded_sha1.begin(), recorded_sha1.end(), entry.template_sha1.begin())) {
     return entry_error(index, hash_offset,
-                       "template hash mismatch: recorded " + hex_of(recorded_sha1) + ", computed " +
-                           hex_of(entry.template_sha1));
+                       "template hash mismatch: recorded " + hex_text(recorded_sha1) + ", computed " +
+                           hex_text(entry.template_sha1));
   }
   return {};
 }

@@ -16,6 +16,8 @@
 
 #include <tss2/tss2_rc.h>
 
+#include "common/unique_fd.h"
+
 namespace vigil::tpm {
 
 namespace {
@@ -32,20 +34,6 @@ std::string hex32(uint32_t value) {
 // The swtpm TCTI blocks forever on a peer that accepts but never answers. Before handing the
 // spec to it, vigil sends one TPM2_GetCapability itself, with a deadline, and checks that a
 // TPM 2.0 response comes back.
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 using Clock = std::chrono::steady_clock;
 
@@ -78,7 +66,7 @@ Result<void> probe_tcp_tpm(const std::string& spec, const std::string& host, con
 
   std::string last_error = "no address";
   for (const addrinfo* address = addresses.get(); address != nullptr; address = address->ai_next) {
-    Fd sock(::socket(address->ai_family, address->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, address->ai_protocol));
+    UniqueFd sock(::socket(address->ai_family, address->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, address->ai_protocol));
     if (sock.get() < 0) {
       last_error = std::string("socket: ") + std::strerror(errno);
       continue;

@@ -23,6 +23,7 @@
 #include "tpm/tpm.h"
 #include "tpm/tpm_bytes.h"
 #include "tpm/tpm_public.h"
+#include "unit/attest_test_quotes.h"
 
 using namespace vigil;
 using namespace vigil::test;
@@ -69,31 +70,6 @@ std::vector<crypto::Digest> digests_for(const tpm::PcrBackend& backend, const st
     digests.push_back(hasher.of_bytes(algo, {reinterpret_cast<const uint8_t*>(text.data()), text.size()}).value());
   }
   return digests;
-}
-
-// The PCR file tpm2_quote -o writes and tpm2_checkquote -f reads (tpm2-tools 5): the
-// TPML_PCR_SELECTION struct as in memory, a 32-bit count, then that many TPML_DIGEST structs
-// of at most 8 values each.
-void write_tpm2_tools_pcrs(const std::string& path, const tpm::QuoteEvidence& quote) {
-  TPML_PCR_SELECTION selection{};
-  selection.count = 1;
-  selection.pcrSelections[0].hash = TPM2_ALG_SHA256;
-  selection.pcrSelections[0].sizeofSelect = 3;
-  for (uint32_t pcr : quote.selection.pcrs) selection.pcrSelections[0].pcrSelect[pcr / 8] |= 1u << (pcr % 8);
-  std::vector<TPML_DIGEST> lists;
-  for (size_t i = 0; i < quote.pcr_values.size(); ++i) {
-    if (i % 8 == 0) lists.push_back(TPML_DIGEST{});
-    TPML_DIGEST& list = lists.back();
-    list.digests[list.count].size = quote.pcr_values[i].size;
-    std::memcpy(list.digests[list.count].buffer, quote.pcr_values[i].bytes.data(), quote.pcr_values[i].size);
-    ++list.count;
-  }
-  const uint32_t count = static_cast<uint32_t>(lists.size());
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(&selection), sizeof selection);
-  out.write(reinterpret_cast<const char*>(&count), sizeof count);
-  for (const auto& list : lists) out.write(reinterpret_cast<const char*>(&list), sizeof list);
-  ASSERT_TRUE(out.good()) << path;
 }
 
 // The start of TPMS_ATTEST: magic, type, qualifiedSigner, extraData.
@@ -330,7 +306,7 @@ TEST_F(TpmAttestation, QuoteVerifiesWithTpm2CheckquoteAndNamesTheQualifiedSigner
   write_text(dir_ / "ak.pem", tpm::public_key_pem(ak));
   write_bytes(dir_ / "attest", quote->attest);
   write_bytes(dir_ / "signature", quote->signature);
-  write_tpm2_tools_pcrs(dir_ / "pcrs", *quote);
+  write_bytes(dir_ / "pcrs", vigil::test::attest::tpm2_tools_pcr_file(*quote));
   const auto checkquote = [&](const std::string& nonce_hex, const std::string& pcrs) {
     return run({"tpm2_checkquote", "-u", dir_ / "ak.pem", "-m", dir_ / "attest", "-s", dir_ / "signature", "-f", pcrs,
                 "-g", "sha256", "-q", nonce_hex},
@@ -344,7 +320,7 @@ TEST_F(TpmAttestation, QuoteVerifiesWithTpm2CheckquoteAndNamesTheQualifiedSigner
   EXPECT_NE(checkquote(hex(other_nonce), dir_ / "pcrs").exit_code, 0);
   auto altered = *quote;
   altered.pcr_values[8].bytes[0] ^= 1;
-  write_tpm2_tools_pcrs(dir_ / "pcrs-altered", altered);
+  write_bytes(dir_ / "pcrs-altered", vigil::test::attest::tpm2_tools_pcr_file(altered));
   EXPECT_NE(checkquote(hex(nonce), dir_ / "pcrs-altered").exit_code, 0);
   EXPECT_EQ(transient_handles().find("0x80"), std::string::npos) << transient_handles();
 }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <openssl/bn.h>
+#include <tss2/tss2_tpm2_types.h>
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
@@ -13,6 +14,7 @@
 #include <array>
 #include <cstdlib>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
@@ -251,6 +253,35 @@ class SoftwareTpm {
   uint32_t reset_count_ = 0;
   mutable uint64_t clock_ticks_ = 0;
 };
+
+// The PCR file tpm2_quote -o writes and tpm2_checkquote -f reads (tpm2-tools 5): the
+// TPML_PCR_SELECTION struct as in memory, a 32-bit count, then that many TPML_DIGEST structs of
+// at most 8 values each (host byte order: raw structs).
+inline std::vector<uint8_t> tpm2_tools_pcr_file(const tpm::QuoteEvidence& quote) {
+  TPML_PCR_SELECTION selection{};
+  selection.count = 1;
+  selection.pcrSelections[0].hash = TPM2_ALG_SHA256;
+  selection.pcrSelections[0].sizeofSelect = 3;
+  for (uint32_t pcr : quote.selection.pcrs) selection.pcrSelections[0].pcrSelect[pcr / 8] |= 1u << (pcr % 8);
+  std::vector<TPML_DIGEST> lists;
+  for (size_t i = 0; i < quote.pcr_values.size(); ++i) {
+    if (i % 8 == 0) lists.push_back(TPML_DIGEST{});
+    TPML_DIGEST& list = lists.back();
+    list.digests[list.count].size = quote.pcr_values[i].size;
+    std::memcpy(list.digests[list.count].buffer, quote.pcr_values[i].bytes.data(), quote.pcr_values[i].size);
+    ++list.count;
+  }
+  const uint32_t count = static_cast<uint32_t>(lists.size());
+  std::vector<uint8_t> out;
+  const auto append = [&](const void* data, size_t size) {
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    out.insert(out.end(), bytes, bytes + size);
+  };
+  append(&selection, sizeof selection);
+  append(&count, sizeof count);
+  for (const auto& list : lists) append(&list, sizeof list);
+  return out;
+}
 
 // ---- measurement entries ------------------------------------------------------------------
 

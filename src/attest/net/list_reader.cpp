@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include "common/unique_fd.h"
+
 namespace vigil::attest {
 namespace {
 
@@ -16,20 +18,6 @@ uint32_t native_u32(const uint8_t* bytes) {
   std::memcpy(&value, bytes, sizeof value);
   return value;
 }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
@@ -82,7 +70,7 @@ Result<std::vector<uint8_t>> IncrementalListReader::read_tail(int fd, uint64_t f
 }
 
 Result<std::vector<ima::MeasurementEntry>> IncrementalListReader::read_from(uint64_t start) {
-  Fd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return fail_errno("cannot open " + path_);
   struct stat info {};
   if (::fstat(fd.get(), &info) != 0) return fail_errno(path_);
