@@ -10,7 +10,6 @@
 #include <httplib.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -163,7 +162,6 @@ Outcome run_with(const Options& options, size_t count, const attest::RuntimePoli
   }
 
   Tally tally;
-  std::atomic<bool> stop{false};
   const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.seconds));
   const double cpu_before = process_cpu_seconds();
   // A worker takes the agent whose round is due soonest among its share (agents i with
@@ -171,7 +169,7 @@ Outcome run_with(const Options& options, size_t count, const attest::RuntimePoli
   std::vector<std::thread> workers;
   for (size_t t = 0; t < options.client_threads; ++t) {
     workers.emplace_back([&, t] {
-      while (!stop.load()) {
+      for (;;) {  // until this share has no round due before the end
         SimulatedAgent* soonest = nullptr;
         for (size_t i = t; i < agents.size(); i += options.client_threads) {
           if (soonest == nullptr || agents[i].due < soonest->due) soonest = &agents[i];

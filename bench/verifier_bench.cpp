@@ -19,6 +19,7 @@
 #include "attest/appraisal.h"
 #include "attest/evidence_json.h"
 #include "attest/runtime_policy.h"
+#include "common/hex_text.h"
 #include "unit/attest_test_quotes.h"
 
 namespace fs = std::filesystem;
@@ -46,16 +47,6 @@ void write_bytes(const fs::path& path, std::span<const uint8_t> bytes) {
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 void write_text(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
-
-std::string hex_of(std::span<const uint8_t> bytes) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (uint8_t byte : bytes) {
-    out += digits[byte >> 4];
-    out += digits[byte & 15];
-  }
-  return out;
-}
 
 // Programs and libraries a host runs: distinct paths, contents and digests.
 ima::MeasurementEntry program_entry(size_t index) {
@@ -103,7 +94,7 @@ std::vector<RecordedRound> record(const Options& options, SoftwareTpm& tpm, atte
     write_bytes(dir / "attest", evidence.quote.attest);
     write_bytes(dir / "signature", evidence.quote.signature);
     write_bytes(dir / "pcrs", tpm2_tools_pcr_file(evidence.quote));
-    write_text(dir / "nonce", hex_of(recorded.nonce));
+    write_text(dir / "nonce", hex_text(recorded.nonce));
     write_text(dir / "start_pcr10", recorded.progress.pcr10.hex());
     write_text(dir / "quoted_pcr10", evidence.quote.pcr_values.back().hex());
     std::string ascii;

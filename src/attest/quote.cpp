@@ -12,6 +12,7 @@
 
 #include "attest/tpm_wire.h"
 #include "common/hex_text.h"
+#include "tpm/tpm_bytes.h"
 
 namespace vigil::attest {
 namespace {
@@ -89,7 +90,7 @@ Result<ParsedSignature> parse_signature(std::span<const uint8_t> bytes) {
   }
   const uint16_t hash_alg = in.u16();
   if (in.failed()) return fail("signature truncated in its hash algorithm");
-  const auto hash = wire::hash_from_tpm_alg(hash_alg);
+  const auto hash = tpm::hash_from_tpm_alg(hash_alg);
   if (!hash || *hash == crypto::HashAlgo::sha1 || *hash == crypto::HashAlgo::sm3) {
     return fail("signature hash " + scheme_name(hash_alg) + " is not supported (SHA-256, SHA-384, SHA-512)");
   }
@@ -187,7 +188,7 @@ Result<QuoteInfo> parse_quote_attest(std::span<const uint8_t> attest) {
     }
     const auto bits = in.take(select_size);
     if (in.failed()) return truncated("pcrSelect bitmap");
-    const auto bank = wire::hash_from_tpm_alg(hash_alg);
+    const auto bank = tpm::hash_from_tpm_alg(hash_alg);
     if (!bank) return fail("pcrSelect bank " + std::to_string(i) + " has unknown hash " + scheme_name(hash_alg));
     tpm::PcrSelection selection;
     selection.bank = *bank;

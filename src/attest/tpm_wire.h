@@ -1,44 +1,15 @@
 #pragma once
 // Reading the TPM 2.0 wire format (big endian, TPM2B = u16 size + bytes) from untrusted bytes,
-// and the TPM_ALG_ID numbers of the hashes vigil knows. Shared by the quote parser and tests.
+// and the signature schemes' TPM_ALG_IDs; hash ids are tpm/tpm_bytes.h's.
+#include <cstddef>
 #include <cstdint>
-#include <optional>
 #include <span>
-
-#include "crypto/crypto.h"
 
 namespace vigil::attest::wire {
 
-inline constexpr uint16_t kAlgSha1 = 0x0004;
-inline constexpr uint16_t kAlgSha256 = 0x000B;
-inline constexpr uint16_t kAlgSha384 = 0x000C;
-inline constexpr uint16_t kAlgSha512 = 0x000D;
-inline constexpr uint16_t kAlgSm3 = 0x0012;
 inline constexpr uint16_t kAlgRsassa = 0x0014;
 inline constexpr uint16_t kAlgRsapss = 0x0016;
 inline constexpr uint16_t kAlgEcdsa = 0x0018;
-
-inline std::optional<crypto::HashAlgo> hash_from_tpm_alg(uint16_t alg) {
-  switch (alg) {
-    case kAlgSha1: return crypto::HashAlgo::sha1;
-    case kAlgSha256: return crypto::HashAlgo::sha256;
-    case kAlgSha384: return crypto::HashAlgo::sha384;
-    case kAlgSha512: return crypto::HashAlgo::sha512;
-    case kAlgSm3: return crypto::HashAlgo::sm3;
-    default: return std::nullopt;
-  }
-}
-
-inline std::optional<uint16_t> tpm_alg_from_hash(crypto::HashAlgo algo) {
-  switch (algo) {
-    case crypto::HashAlgo::sha1: return kAlgSha1;
-    case crypto::HashAlgo::sha256: return kAlgSha256;
-    case crypto::HashAlgo::sha384: return kAlgSha384;
-    case crypto::HashAlgo::sha512: return kAlgSha512;
-    case crypto::HashAlgo::sm3: return kAlgSm3;
-    default: return std::nullopt;
-  }
-}
 
 // A cursor that never reads past the end: a short read sets failed() and yields zeros/empty.
 class Reader {

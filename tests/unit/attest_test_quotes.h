@@ -26,6 +26,7 @@
 #include "ima/ima.h"
 #include "ima/measurement_list.h"
 #include "tpm/attestation.h"
+#include "tpm/tpm_bytes.h"
 #include "tpm/tpm_public.h"
 
 namespace vigil::test::attest {
@@ -48,16 +49,7 @@ inline crypto::Digest zero_digest(crypto::HashAlgo algo = crypto::HashAlgo::sha2
   return digest;
 }
 
-inline uint16_t tpm_alg(crypto::HashAlgo algo) {
-  switch (algo) {
-    case crypto::HashAlgo::sha1: return 0x0004;
-    case crypto::HashAlgo::sha256: return 0x000B;
-    case crypto::HashAlgo::sha384: return 0x000C;
-    case crypto::HashAlgo::sha512: return 0x000D;
-    case crypto::HashAlgo::sm3: return 0x0012;
-    default: return 0;
-  }
-}
+inline uint16_t tpm_alg(crypto::HashAlgo algo) { return tpm::tpm_alg_from_hash(algo).value_or(0); }
 
 // Big-endian marshalling, as every TPM structure is.
 struct Marshal {
