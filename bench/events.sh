@@ -9,11 +9,17 @@
 # kernel); and every open/close evaluated against every default rule (no path filter). Then the
 # highest rates with zero drops (captured; evaluated by the rules) and the target verdicts
 # (>= 500k events/s without drops on 2 cores; <= 5 % slowdown of the open/close storm).
+# The open/close slowdown is also measured interleaved (ROUNDS pairs of AB_SECONDS storms, one
+# without and one with, median of the pairs' ratios: one storm on this VM can be several percent
+# off the next), for the default configuration and for the floors of the hooks themselves: empty
+# programs on the raw syscall tracepoints vigil uses, and on a per-syscall perf tracepoint
+# (bench/syscall_floor.bpf.c). No capture built on a hook can cost less than its floor.
 #
 # Safety: re-executes itself in a private mount namespace (tracefs for bpftrace is mounted only
 # there); only loopback is used; the agent (no fanotify marks: `watch` is empty) and bpftrace
 # are stopped by PID, also on failure, and run under a watchdog.
-# Environment: VIGIL (default /work/main/build/src/vigil), SECONDS_PER_RUN (5), PEER (1|0).
+# Environment: VIGIL (default /work/main/build/src/vigil), SECONDS_PER_RUN (5), PEER (1|0),
+# ROUNDS (10), AB_SECONDS (1).
 set -euo pipefail
 
 VIGIL=${VIGIL:-/work/main/build/src/vigil}
@@ -30,7 +36,7 @@ if [[ -z ${VIGIL_EVENTS_BENCH_NS:-} ]]; then
 fi
 
 WORK=$(mktemp -d /tmp/vigil-events-bench.XXXXXX)
-AGENT_PID="" PEER_PID="" WATCHDOGS=()
+AGENT_PID="" PEER_PID="" FLOOR_PID="" WATCHDOGS=()
 WATCHDOG_SECONDS=${WATCHDOG_SECONDS:-600}
 # stop_pid, watchdog, start_agent, status_json
 source "$HERE/lib.sh"
@@ -39,6 +45,7 @@ cleanup() {
   set +e
   stop_pid "$AGENT_PID" 10
   stop_pid "$PEER_PID" 10
+  stop_pid "$FLOOR_PID" 10
   for pid in "${WATCHDOGS[@]}"; do kill "$pid" 2>/dev/null; done
   rm -rf -- "$WORK"
   exit "$rc"
@@ -49,6 +56,12 @@ trap 'exit 143' TERM
 
 
 cc -O2 -o "$WORK/storm" "$HERE/syscall_storm.c" || die "cannot build bench/syscall_storm.c"
+clang-19 -O2 -g -target bpf -I "$HERE/../bpf/vmlinux/$(uname -m)" -c "$HERE/syscall_floor.bpf.c" \
+  -o "$WORK/floor.bpf.o" || die "cannot build bench/syscall_floor.bpf.c"
+cc -O2 -o "$WORK/floor_loader" "$HERE/syscall_floor_loader.c" -lbpf || die "cannot build bench/syscall_floor_loader.c"
+# The per-syscall perf tracepoints (a floor below, and bpftrace, the peer) need tracefs; this
+# script runs in its own mount namespace, so the mount goes with it.
+mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
 cp "$VIGIL" "$WORK/vigil"
 echo "vigil-events-bench" >"$WORK/target"
 STORM_FILE=$WORK/target
@@ -130,8 +143,53 @@ measure_vigil "vigil+rules: all evaluated, openclose x1" openclose 1 "$BASE_OC1"
 AGENT_STATUS=$(status_json "$WORK/state")
 stop_pid "$AGENT_PID" 10; AGENT_PID=""
 
+ROUNDS=${ROUNDS:-10} AB_SECONDS=${AB_SECONDS:-1}
+ab_storm() { "$WORK/storm" openclose "$AB_SECONDS" "$1" "$STORM_FILE" | sed 's/.*ops_per_s=//'; }
+start_floor() {  # start_floor PROGRAM...: attaches those empty programs of syscall_floor.bpf.c
+  "$WORK/floor_loader" "$WORK/floor.bpf.o" "$@" >"$WORK/floor.out" 2>&1 &
+  FLOOR_PID=$!
+  watchdog "$FLOOR_PID"
+  local i
+  for ((i = 0; i < 100; i++)); do
+    grep -q ready "$WORK/floor.out" && return 0
+    kill -0 "$FLOOR_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  cat "$WORK/floor.out" >&2
+  return 1
+}
+stop_floor() { stop_pid "$FLOOR_PID" 10; FLOOR_PID=""; }
+floor_raw_exit_on() { start_floor floor_raw_exit; }
+floor_raw_both_on() { start_floor floor_raw_exit floor_raw_enter; }
+floor_perf_on() { start_floor floor_perf_exit; }
+vigil_default_on() { start_runtime_agent default on on; }
+vigil_off() { stop_pid "$AGENT_PID" 10; AGENT_PID=""; }
+AB_ORDER=()
+declare -A AB AB_PAIRS
+# interleaved LABEL WORKERS ON OFF: ROUNDS pairs (storm without, ON, storm with, OFF); the
+# slowdown is 1 - the median of with/without.
+interleaved() {
+  local ratios=() i base with
+  for ((i = 0; i < ROUNDS; i++)); do
+    base=$(ab_storm "$2")
+    if ! $3; then note "$1: cannot attach, skipped"; return 0; fi
+    with=$(ab_storm "$2")
+    $4
+    ratios+=("$(awk -v w="$with" -v b="$base" 'BEGIN { printf "%.5f", (b > 0 ? w / b : 0) }')")
+  done
+  AB[$1]=$(printf '%s\n' "${ratios[@]}" | sort -g |
+    awk '{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%.1f", (1 - m) * 100 }')
+  AB_PAIRS[$1]=${#ratios[@]}
+  AB_ORDER+=("$1")
+}
+for w in 2 1; do
+  interleaved "floor: empty raw sys_exit, x$w" "$w" floor_raw_exit_on stop_floor
+  interleaved "floor: empty raw sys_exit+sys_enter, x$w" "$w" floor_raw_both_on stop_floor
+  interleaved "floor: perf tracepoint, slow path only, x$w" "$w" floor_perf_on stop_floor
+  interleaved "vigil+rules: default, x$w" "$w" vigil_default_on vigil_off
+done
+
 if [[ $PEER == 1 ]] && command -v bpftrace >/dev/null; then
-  mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
   # One printed line per event, as vigil delivers one decoded record per event.
   measure_peer() {  # measure_peer LABEL MODE WORKERS BASE_OPS
     : >"$WORK/peer.out"
@@ -179,7 +237,17 @@ echo "highest vigil event rate captured and decoded with zero drops: $best event
 best_eval=$(best_rate "vigil+rules: all evaluated*")
 echo "highest event rate evaluated against every default rule with zero drops: $best_eval events/s (target >= 500000: $(verdict "$best_eval" 500000 ">="))"
 for l in "vigil+rules: default, openclose x2" "vigil+rules: default, openclose x1" "vigil: openat+close, storm x2" "vigil: openat+close, storm x1"; do
-  echo "open/close storm slowdown, $l: ${SLOW[$l]}% (target <= 5%: $(verdict "${SLOW[$l]}" 5 "<="))"
+  echo "open/close storm slowdown, $l (one run): ${SLOW[$l]}% (target <= 5%: $(verdict "${SLOW[$l]}" 5 "<="))"
+done
+echo
+echo "open/close storm slowdown, interleaved (median of $ROUNDS pairs of ${AB_SECONDS} s storms):"
+for l in "${AB_ORDER[@]}"; do
+  printf '  %-48s %6s%%\n' "$l" "${AB[$l]}"
+done
+for w in 2 1; do
+  l="vigil+rules: default, x$w"; f="floor: empty raw sys_exit, x$w"; p="floor: perf tracepoint, slow path only, x$w"
+  [[ -n ${AB[$l]:-} ]] || continue
+  echo "default configuration x$w: ${AB[$l]}% (target <= 5%: $(verdict "${AB[$l]}" 5 "<=")); the empty raw sys_exit hook alone: ${AB[$f]:-n/a}%, the syscall slow path alone: ${AB[$p]:-n/a}%"
 done
 V2="vigil: openat+close, storm x2"; V1="vigil: openat+close, storm x1"
 P2="bpftrace (peer): openat+close, x2"; P1="bpftrace (peer): openat+close, x1"
