@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0)
 /* System call probe: one record per captured system call, written when it returns.
  *
- * Two dispatcher programs on the raw syscall tracepoints (tp_btf: they load under
+ * One dispatcher program on the raw sys_exit tracepoint (tp_btf: it loads under
  * lockdown=integrity, unlike fentry/kprobe/LSM):
- *   - vigil_sys_exit (sys_exit) reads the syscall number from regs->orig_ax, looks it up in the
- *     `interest` array (one __u8 per x86_64 syscall number, set by user space) and returns at
- *     once when it is 0: that lookup is all an uninteresting syscall costs. Otherwise it reserves
- *     the family's fixed-size record straight in the ring buffer and fills it from the argument
+ *   - vigil_sys_exit reads the syscall number from regs->orig_ax, looks it up in the `interest`
+ *     array (one __u8 per x86_64 syscall number, set by user space) and returns at once when it
+ *     is 0: that lookup is all an uninteresting syscall costs. Otherwise it reserves the
+ *     family's fixed-size record straight in the ring buffer and fills it from the argument
  *     registers (still the caller's values at exit), the return value and the caller's memory.
- *   - vigil_sys_enter (sys_enter) only keeps what is gone by the time the call returns: the old
- *     credentials of set*id/capset and the exec arguments (a successful exec replaces the
- *     memory and clears the registers). It saves them per thread in `enter_states`; the exit
- *     program consumes them. User space attaches it only while such a syscall is wanted,
- *     together with vigil_sys_exec_fixup (sched_process_exec), which completes exec state.
+ * There is no sys_enter program: attaching one makes every syscall of the host pay a second
+ * program run. What is gone by the time a call returns comes from elsewhere:
+ *   - a successful exec's arguments (the registers are cleared and the memory replaced):
+ *     vigil_exec_prepare (sched_prepare_exec, inside the exec while the caller's registers and
+ *     memory are still there) saves them in `enter_states`; vigil_sys_exit consumes them.
+ *   - the old credentials of set*id/capset: `cred_cache` keeps each thread's credentials as
+ *     last seen (vigil_cred_fork, vigil_cred_exec, the exits of calls that change them, and one
+ *     pass of the vigil_cred_seed iterator over the threads already running).
  * Records, the ring buffer and the drop counters are shared with process.bpf.c (common.bpf.h).
  * Layouts: bpf/abi/syscall_events.h; fields and per-syscall meaning: docs/bpf.md. */
 #include "vmlinux.h"
@@ -43,8 +46,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define VIGIL_CAP_VERSION_1 0x19980330 /* capset: one 32-bit data struct instead of two */
 #define VIGIL_EXEC_ARGV_MAX 64 /* failed exec: argv pointers followed */
 
-/* interest[nr] != 0: capture syscall nr. Written by user space; BPF_F_RDONLY_PROG makes the
- * programs' view read-only (the verifier rejects any store). */
+/* interest[nr]: VIGIL_INTEREST_* bits of syscall nr (0: not looked at). Written by user space;
+ * BPF_F_RDONLY_PROG makes the programs' view read-only (the verifier rejects any store). */
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(map_flags, BPF_F_RDONLY_PROG);
@@ -86,6 +89,14 @@ struct {
   __type(value, __u8);
 } path_prefixes SEC(".maps");
 
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_RDONLY_PROG);
+  __uint(max_entries, 256);
+  __type(key, __u32);
+  __type(value, struct vigil_path_leads);
+} path_leads SEC(".maps");
+
 /* Calls the path filter kept in the kernel, per CPU (user space sums them). */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -110,19 +121,18 @@ struct {
   __type(value, struct path_scratch);
 } path_scratch SEC(".maps");
 
-/* What sys_enter saves for sys_exit (not ABI: never leaves the kernel). */
+/* What vigil_exec_prepare saves for sys_exit (not ABI: never leaves the kernel). */
 struct enter_state {
   __u64 args[6];
   __u32 nr;
   __u32 flags;          /* VIGIL_SYSCALL_PATH_* of filename */
   __u32 filename_size;  /* exec */
   __u32 reserved0;
-  struct vigil_creds old_creds;          /* set*id, capset */
-  char filename[VIGIL_SYSCALL_PATH_MAX]; /* exec */
+  char filename[VIGIL_SYSCALL_PATH_MAX];
 };
 
-/* Keyed by thread id. LRU, so entries of threads that never return from the call (a thread
- * that execs in a multi-threaded process takes the leader's id) are evicted, not leaked. */
+/* Keyed by the exec's process id: the thread id the call returns with (de_thread gives the
+ * exec'ing thread the leader's). LRU, so entries of execs that never return are evicted. */
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 8192);
@@ -130,7 +140,8 @@ struct {
   __type(value, struct enter_state);
 } enter_states SEC(".maps");
 
-/* Where sys_enter builds an entry before copying it into enter_states (too big for the stack). */
+/* Where vigil_exec_prepare builds an entry before copying it into enter_states (too big for
+ * the stack). */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, 1);
@@ -138,15 +149,37 @@ struct {
   __type(value, struct enter_state);
 } enter_scratch SEC(".maps");
 
+/* Each thread's credentials as last seen: the old credentials of its next set*id/capset. An
+ * entry counts only when its generation is cred_generation (user space starts a new one each
+ * time tracking starts, and sets 0 when it stops), so nothing noted before a gap is trusted. */
+struct cred_seen {
+  struct vigil_creds creds;
+  __u32 generation;
+  __u32 reserved;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
+  __type(value, struct cred_seen);
+} cred_cache SEC(".maps");
+
+__u32 cred_generation = 0;
+
 struct syscall_args {
   __u64 a[6];
 };
 
-static __always_inline int is_wanted(long nr) {
+static __always_inline __u8 interest_of(long nr) {
   if (nr < 0 || nr >= VIGIL_SYSCALL_NR_MAX) return 0;
   __u32 key = nr;
   __u8 *want = bpf_map_lookup_elem(&interest, &key);
-  return want && *want;
+  return want ? *want : 0;
+}
+
+static __always_inline int is_wanted(long nr) {
+  return interest_of(nr) & VIGIL_INTEREST_CAPTURE;
 }
 
 static __always_inline int is_compat(struct task_struct *task) {
@@ -175,6 +208,20 @@ static __always_inline void read_creds(struct vigil_creds *c, struct task_struct
   c->cap_effective = BPF_CORE_READ(cred, cap_effective.val);
   c->cap_permitted = BPF_CORE_READ(cred, cap_permitted.val);
   c->cap_inheritable = BPF_CORE_READ(cred, cap_inheritable.val);
+}
+
+/* The entry of `task` in cred_cache (created when missing) while tracking is on. */
+static __always_inline struct cred_seen *cred_entry(struct task_struct *task) {
+  if (!cred_generation) return NULL;
+  return bpf_task_storage_get(&cred_cache, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+}
+
+static __always_inline void note_creds(struct task_struct *task) {
+  __u32 generation = cred_generation;
+  struct cred_seen *seen = cred_entry(task);
+  if (!seen) return;
+  read_creds(&seen->creds, task);
+  seen->generation = generation;
 }
 
 /* A NUL-terminated user string into dst[VIGIL_SYSCALL_PATH_MAX]; returns its size (NUL
@@ -456,14 +503,28 @@ static __always_inline void parse_file_args(struct file_args *f, struct syscall_
 /* Whether the filter can compare this path with absolute prefixes the way rules see it
  * (fd.name is the path made absolute and lexically normalised): relative paths, and paths
  * with "//", "/." or "/.." in them, could name a wanted file under another spelling. */
+#define VIGIL_BYTES_ONES 0x0101010101010101ULL
+#define VIGIL_BYTES_LOW7 0x7f7f7f7f7f7f7f7fULL
+
+/* 0x80 in every byte of x that is zero, 0 in the others (exact: no borrow between bytes). */
+static __always_inline __u64 zero_bytes(__u64 x) {
+  return ~(((x & VIGIL_BYTES_LOW7) + VIGIL_BYTES_LOW7) | x | VIGIL_BYTES_LOW7);
+}
+
+/* Eight bytes at a time (x86 loads them unaligned): a '/' or '.' right after a '/' anywhere
+ * before the NUL. Bytes after the NUL are an earlier path's and do not count. */
 static __always_inline int path_is_plain_absolute(const char *path, __u32 size) {
   if (size < 2 || path[0] != '/') return 0;
-  char previous = '/';
-  for (__u32 i = 1; i < VIGIL_SYSCALL_PATH_MAX; i++) {
-    char c = path[i];
-    if (c == '\0') return 1;
-    if (previous == '/' && (c == '/' || c == '.')) return 0;
-    previous = c;
+  __u64 carry = 0; /* 0x80 when the previous eight bytes ended in '/' */
+  for (__u32 off = 0; off < VIGIL_SYSCALL_PATH_MAX; off += 8) {
+    __u64 w = *(const __u64 *)(path + off);
+    __u64 nul = zero_bytes(w);
+    __u64 slash = zero_bytes(w ^ (VIGIL_BYTES_ONES * '/'));
+    __u64 dot = zero_bytes(w ^ (VIGIL_BYTES_ONES * '.'));
+    __u64 bad = ((slash << 8) | carry) & (slash | dot);
+    if (nul) return (bad & ((nul & -nul) - 1)) == 0;
+    if (bad) return 0;
+    carry = slash >> 56;
   }
   return 0;
 }
@@ -472,6 +533,10 @@ static __always_inline int path_is_plain_absolute(const char *path, __u32 size) 
 static __always_inline int path_wanted(struct path_scratch *scratch, __u32 size, __u8 group, int writes) {
   if (size >= VIGIL_SYSCALL_PATH_MAX) return 1; /* truncated: longer than any prefix */
   if (!path_is_plain_absolute(scratch->path, size)) return 1;
+  __u32 group_key = group;
+  struct vigil_path_leads *leads = bpf_map_lookup_elem(&path_leads, &group_key);
+  __u8 lead = scratch->path[1];
+  if (leads && !((leads->bits[lead >> 6] >> (lead & 63)) & 1)) return 0;
   scratch->group = group;
   scratch->prefixlen = 8 * size; /* the group byte plus size - 1 path bytes */
   __u8 *want = bpf_map_lookup_elem(&path_prefixes, scratch);
@@ -624,18 +689,27 @@ static __noinline int on_net(struct syscall_args *args, long nr, long ret, __u32
 
 /* ---- cred ---- */
 
-static __noinline int on_cred(struct syscall_args *args, long nr, long ret, struct enter_state *enter,
-                               __u32 call_flags) {
+static __noinline int on_cred(struct syscall_args *args, long nr, long ret, __u32 call_flags) {
   struct task_struct *task = bpf_get_current_task_btf();
+  __u32 generation = cred_generation;
+  struct cred_seen *seen = cred_entry(task);
+  struct vigil_creds now;
+  read_creds(&now, task);
   struct vigil_syscall_cred_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_CRED, sizeof(*e), task, nr, ret, call_flags);
-  if (!e) return 0;
-  if (enter) {
-    e->old_creds = enter->old_creds;
-  } else {
-    __builtin_memset(&e->old_creds, 0, sizeof(e->old_creds));
-    e->sc.flags |= VIGIL_SYSCALL_NO_ENTER;
+  if (e) {
+    if (seen && seen->generation == generation) {
+      e->old_creds = seen->creds;
+    } else {
+      __builtin_memset(&e->old_creds, 0, sizeof(e->old_creds));
+      e->sc.flags |= VIGIL_SYSCALL_NO_ENTER;
+    }
+    e->new_creds = now;
   }
-  read_creds(&e->new_creds, task);
+  if (seen) {
+    seen->creds = now;
+    seen->generation = generation;
+  }
+  if (!e) return 0;
   e->id_args[0] = 0;
   e->id_args[1] = 0;
   e->id_args[2] = 0;
@@ -788,7 +862,8 @@ static __always_inline void read_user_argv(struct vigil_syscall_exec_event *e, _
   e->args_size = off;
 }
 
-static __noinline int on_exec(long nr, long ret, struct enter_state *enter, __u32 call_flags) {
+static __noinline int on_exec(struct syscall_args *args, long nr, long ret, struct enter_state *enter,
+                               __u32 call_flags) {
   struct task_struct *task = bpf_get_current_task_btf();
   struct vigil_syscall_exec_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_EXEC, sizeof(*e), task, nr, ret, call_flags);
   if (!e) return 0;
@@ -804,9 +879,7 @@ static __noinline int on_exec(long nr, long ret, struct enter_state *enter, __u3
   e->reserved1 = 0;
   e->filename[0] = '\0';
 
-  if (!enter) {
-    e->sc.flags |= VIGIL_SYSCALL_NO_ENTER;
-  } else {
+  if (enter) {
     if (nr == VIGIL_NR_execveat) {
       e->dirfd = enter->args[0];
       e->at_flags = enter->args[4];
@@ -814,6 +887,17 @@ static __noinline int on_exec(long nr, long ret, struct enter_state *enter, __u3
     e->sc.flags |= enter->flags;
     e->filename_size = enter->filename_size;
     __builtin_memcpy(e->filename, enter->filename, sizeof(e->filename));
+  } else if (ret < 0) {
+    /* Failed before the point of no return (vigil_exec_prepare never ran): the registers and
+     * the memory are still the caller's. */
+    if (nr == VIGIL_NR_execveat) {
+      e->dirfd = args->a[0];
+      e->at_flags = args->a[4];
+    }
+    e->filename_size = read_user_path(e->filename, nr == VIGIL_NR_execveat ? args->a[1] : args->a[0],
+                                      &e->sc.flags, VIGIL_SYSCALL_PATH_TRUNCATED, VIGIL_SYSCALL_PATH_UNREADABLE);
+  } else {
+    e->sc.flags |= VIGIL_SYSCALL_NO_ENTER; /* the exec was under way when the probe started */
   }
 
   if (ret == 0) {
@@ -840,76 +924,31 @@ static __noinline int on_exec(long nr, long ret, struct enter_state *enter, __u3
     unsigned long env_start = BPF_CORE_READ(mm, env_start);
     unsigned long env_end = BPF_CORE_READ(mm, env_end);
     e->env_size = env_end > env_start ? env_end - env_start : 0;
-  } else if (enter) {
-    /* Still the caller's memory. A filename unreadable at entry (page not yet faulted in) has
-     * been copied by the kernel since, so it is resident now. */
-    if (e->sc.flags & VIGIL_SYSCALL_PATH_UNREADABLE) {
-      e->sc.flags &= ~(VIGIL_SYSCALL_PATH_UNREADABLE | VIGIL_SYSCALL_PATH_TRUNCATED);
-      e->filename_size = read_user_path(e->filename, nr == VIGIL_NR_execveat ? enter->args[1] : enter->args[0],
-                                        &e->sc.flags, VIGIL_SYSCALL_PATH_TRUNCATED, VIGIL_SYSCALL_PATH_UNREADABLE);
-    }
-    read_user_argv(e, nr == VIGIL_NR_execveat ? enter->args[2] : enter->args[1]);
+  } else {
+    /* Failed: the argument vector is in the caller's memory (gone only when the exec failed
+     * after replacing it, which the reads then report as unreadable). */
+    const __u64 *a = enter ? enter->args : args->a;
+    read_user_argv(e, nr == VIGIL_NR_execveat ? a[2] : a[1]);
   }
   submit(e);
   return 0;
 }
 
-/* Between sys_enter and sys_exit of a successful exec: completes the entry state with what
- * only the kernel still has. A filename the entry could not read (its page was not resident:
- * bpf_probe_read_user cannot fault pages in) is taken from bprm->filename, the kernel's copy
- * (the same string for execve; "/dev/fd/N/path" for execveat with a dirfd). A non-leader
- * thread that execs takes over the leader's id (de_thread), so the state moves to that id.
- * Attached together with vigil_sys_enter. */
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(vigil_sys_exec_fixup, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm) {
-  __u32 old_tid = old_pid;
-  struct enter_state *s = bpf_map_lookup_elem(&enter_states, &old_tid);
-  if (!s || (s->nr != VIGIL_NR_execve && s->nr != VIGIL_NR_execveat)) return 0;
-  if (s->flags & VIGIL_SYSCALL_PATH_UNREADABLE) {
-    long n = bpf_probe_read_kernel_str(s->filename, sizeof(s->filename), BPF_CORE_READ(bprm, filename));
-    if (n > 0) {
-      s->flags &= ~VIGIL_SYSCALL_PATH_UNREADABLE;
-      if (n == sizeof(s->filename)) s->flags |= VIGIL_SYSCALL_PATH_TRUNCATED;
-      s->filename_size = n;
-    }
-  }
-  __u32 tid = (__u32)bpf_get_current_pid_tgid();
-  if (tid != old_tid) {
-    bpf_map_update_elem(&enter_states, &tid, s, BPF_ANY);
-    bpf_map_delete_elem(&enter_states, &old_tid);
-  }
-  return 0;
-}
-
-/* ---- dispatchers ---- */
-
-static __always_inline int needs_enter(long nr) {
-  switch (nr) {
-  case VIGIL_NR_execve:
-  case VIGIL_NR_execveat:
-  case VIGIL_NR_setuid:
-  case VIGIL_NR_setgid:
-  case VIGIL_NR_setreuid:
-  case VIGIL_NR_setregid:
-  case VIGIL_NR_setresuid:
-  case VIGIL_NR_setresgid:
-  case VIGIL_NR_setfsuid:
-  case VIGIL_NR_setfsgid:
-  case VIGIL_NR_capset:
-    return 1;
-  }
-  return 0;
-}
-
-SEC("tp_btf/sys_enter")
-int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long nr) {
+/* Inside a successful exec, just past its point of no return, while the caller's registers
+ * and memory are still in place: the exec's arguments for vigil_sys_exit (a successful exec
+ * returns with its registers cleared, orig_ax reading execve even for execveat, and the new
+ * program's memory). The pathname is the caller's string, resident since the kernel copied it;
+ * bprm->filename (the same string, or "/dev/fd/N/path" for execveat) if it cannot be read.
+ * Attached while execve or execveat is captured. */
+SEC("tp_btf/sched_prepare_exec")
+int BPF_PROG(vigil_exec_prepare, struct task_struct *task, struct linux_binprm *bprm) {
+  struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+  if (!regs) return 0;
+  long nr = regs->orig_ax;
+  if (nr != VIGIL_NR_execve && nr != VIGIL_NR_execveat) return 0; /* e.g. a kernel thread's exec */
   /* execveat's state is kept when only execve is wanted too: its exit reads as execve, and the
    * state is what tells them apart. */
-  /* needs_enter first: a switch on constants, so the common syscalls (open, close, read...)
-   * return before any map lookup. */
-  if (!needs_enter(nr)) return 0;
   if (!is_wanted(nr) && !(nr == VIGIL_NR_execveat && is_wanted(VIGIL_NR_execve))) return 0;
-  struct task_struct *task = bpf_get_current_task_btf();
   if (is_compat(task)) return 0;
   __u32 zero = 0;
   struct enter_state *s = bpf_map_lookup_elem(&enter_scratch, &zero);
@@ -919,33 +958,77 @@ int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long nr) {
   for (int i = 0; i < 6; i++) s->args[i] = args.a[i];
   s->nr = nr;
   s->flags = 0;
-  s->filename_size = 0;
   s->reserved0 = 0;
-  s->filename[0] = '\0';
-  if (nr == VIGIL_NR_execve || nr == VIGIL_NR_execveat) {
-    __builtin_memset(&s->old_creds, 0, sizeof(s->old_creds));
-    s->filename_size = read_user_path(s->filename, nr == VIGIL_NR_execve ? args.a[0] : args.a[1],
-                                      &s->flags, VIGIL_SYSCALL_PATH_TRUNCATED,
-                                      VIGIL_SYSCALL_PATH_UNREADABLE);
-  } else {
-    read_creds(&s->old_creds, task);
+  s->filename_size = read_user_path(s->filename, nr == VIGIL_NR_execve ? args.a[0] : args.a[1], &s->flags,
+                                    VIGIL_SYSCALL_PATH_TRUNCATED, VIGIL_SYSCALL_PATH_UNREADABLE);
+  if (s->flags & VIGIL_SYSCALL_PATH_UNREADABLE) {
+    long n = bpf_probe_read_kernel_str(s->filename, sizeof(s->filename), BPF_CORE_READ(bprm, filename));
+    if (n > 0) {
+      s->flags &= ~VIGIL_SYSCALL_PATH_UNREADABLE;
+      if (n == sizeof(s->filename)) s->flags |= VIGIL_SYSCALL_PATH_TRUNCATED;
+      s->filename_size = n;
+    }
   }
-  __u32 tid = (__u32)bpf_get_current_pid_tgid();
-  bpf_map_update_elem(&enter_states, &tid, s, BPF_ANY);
+  __u32 pid = bpf_get_current_pid_tgid() >> 32;
+  bpf_map_update_elem(&enter_states, &pid, s, BPF_ANY);
   return 0;
+}
+
+/* ---- credential tracking (attached while a set*id/capset is captured) ---- */
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(vigil_cred_fork, struct task_struct *parent, struct task_struct *child) {
+  note_creds(child);
+  return 0;
+}
+
+/* An exec can change credentials (set-user-ID programs, file capabilities). */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(vigil_cred_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm) {
+  note_creds(task);
+  return 0;
+}
+
+/* Run once by user space after the programs above are attached: notes the threads that were
+ * already running. A thread noted since (by its own call) keeps that entry. */
+SEC("iter/task")
+int vigil_cred_seed(struct bpf_iter__task *ctx) {
+  struct task_struct *task = ctx->task;
+  if (!task) return 0;
+  __u32 generation = cred_generation;
+  struct cred_seen *seen = cred_entry(task);
+  if (seen && seen->generation != generation) {
+    read_creds(&seen->creds, task);
+    seen->generation = generation;
+  }
+  return 0;
+}
+
+/* ---- dispatcher ---- */
+
+static __always_inline int is_exec(long nr) {
+  return nr == VIGIL_NR_execve || nr == VIGIL_NR_execveat;
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret) {
   long nr = regs->orig_ax;
+  __u8 want = interest_of(nr);
   /* A successful execveat returns with orig_ax reading __NR_execve: which of the two it was is
-   * in the entry state. */
-  if (!is_wanted(nr) && !(nr == VIGIL_NR_execve && is_wanted(VIGIL_NR_execveat))) return 0;
-  if (is_compat(bpf_get_current_task_btf())) return 0;
+   * in the exec state. */
+  if (nr == VIGIL_NR_execve) want |= interest_of(VIGIL_NR_execveat);
+  if (!want) return 0;
+  struct task_struct *task = bpf_get_current_task_btf();
+  if (is_compat(task)) return 0;
+  if (!(want & VIGIL_INTEREST_CAPTURE)) {
+    note_creds(task); /* only tracked: a call that may have changed the credentials */
+    return 0;
+  }
 
   struct enter_state *enter = NULL;
-  __u32 tid = (__u32)bpf_get_current_pid_tgid();
-  if (needs_enter(nr)) {
+  __u32 tid = 0;
+  if (is_exec(nr)) {
+    tid = (__u32)bpf_get_current_pid_tgid();
     enter = bpf_map_lookup_elem(&enter_states, &tid);
     if (enter && nr == VIGIL_NR_execve && enter->nr == VIGIL_NR_execveat) nr = VIGIL_NR_execveat;
     if (enter && enter->nr != nr) enter = NULL; /* stale: left by an earlier call */
@@ -1002,12 +1085,12 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret) {
   case VIGIL_NR_setfsuid:
   case VIGIL_NR_setfsgid:
   case VIGIL_NR_capset:
-    on_cred(&args, nr, ret, enter, call_flags);
-    break;
+    return on_cred(&args, nr, ret, call_flags);
   case VIGIL_NR_execve:
   case VIGIL_NR_execveat:
-    on_exec(nr, ret, enter, call_flags);
-    break;
+    on_exec(&args, nr, ret, enter, call_flags);
+    if (enter) bpf_map_delete_elem(&enter_states, &tid);
+    return 0;
   case VIGIL_NR_ptrace:
   case VIGIL_NR_kill:
   case VIGIL_NR_tkill:
@@ -1024,8 +1107,9 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret) {
   case VIGIL_NR_bpf:
   case VIGIL_NR_init_module:
   case VIGIL_NR_finit_module:
-    return on_proc(&args, nr, ret, call_flags);
+    on_proc(&args, nr, ret, call_flags);
+    if (want & VIGIL_INTEREST_TRACK_CREDS) note_creds(task); /* unshare, setns */
+    return 0;
   }
-  if (enter) bpf_map_delete_elem(&enter_states, &tid);
   return 0;
 }

@@ -32,4 +32,11 @@ struct vigil_path_prefix_key {
 #define VIGIL_PATH_WANT_WRITE 0x2u /* opens for writing (O_WRONLY, O_RDWR, O_CREAT, O_TRUNC) and
                                       every other file syscall (they all modify) */
 
+/* path_leads[group] (BPF_MAP_TYPE_ARRAY, 256 entries) value: bit c of bits[c / 64] is set when
+ * a prefix of the group has byte c second (every bit when the group holds "/"). A plain path
+ * whose second byte is not among them matches nothing, and skips the trie lookup. */
+struct vigil_path_leads {
+  __u64 bits[4];
+};
+
 #endif /* VIGIL_BPF_ABI_PATH_FILTER_H */

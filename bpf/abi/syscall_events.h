@@ -21,6 +21,11 @@
  * numbers at or above it are never captured. */
 #define VIGIL_SYSCALL_NR_MAX 512
 
+/* Bits of an interest map value. */
+#define VIGIL_INTEREST_CAPTURE 0x1u     /* calls of this syscall become records */
+#define VIGIL_INTEREST_TRACK_CREDS 0x2u /* it can change the caller's credentials: the probe
+                                           notes them at exit (old credentials of later set*id) */
+
 #define VIGIL_SYSCALL_PATH_MAX 256 /* path[] / path2[] of the file and exec records */
 #define VIGIL_SYSCALL_ARGS_MAX 1024 /* exec argv area, same as vigil_exec_event.args */
 #define VIGIL_SYSCALL_STR_MAX 256  /* the proc record's str[] */

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/unique_fd.h"
 #include "probe/libbpf_support.h"
 #include "probe/probe.h"
 #include "process.skel.h"
@@ -159,9 +160,12 @@ struct EventProbe::State {
   SyscallSet wanted;  // mirrors the interest map
   SyscallSet kill_on_exit;  // mirrors the kill_on_exit map
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> process_links;
-  std::unique_ptr<bpf_link, LinkDeleter> sys_enter;
-  std::unique_ptr<bpf_link, LinkDeleter> exec_fixup;  // completes exec entry state; with sys_enter
+  SyscallSet tracked;  // mirrors the VIGIL_INTEREST_TRACK_CREDS bits of the interest map
+  std::unique_ptr<bpf_link, LinkDeleter> exec_prepare;  // while execve/execveat is captured
+  std::unique_ptr<bpf_link, LinkDeleter> cred_fork;     // these two while a set*id/capset is
+  std::unique_ptr<bpf_link, LinkDeleter> cred_exec;     // captured (credential tracking)
   std::unique_ptr<bpf_link, LinkDeleter> sys_exit;
+  __u32 cred_generation = 0;  // the last one handed to the kernel side
   PollContext poll{};  // the callback of the poll in progress (ring_buffer__new binds &poll)
   PathFilters path_filters;
   std::map<int, __u8> path_groups;  // syscall -> group id in the kernel's path_filter_groups
@@ -169,6 +173,9 @@ struct EventProbe::State {
 
   Result<void> apply(const SyscallSet& next);
   Result<void> apply(const PathFilters& filters);
+  Result<void> write_interest(const SyscallSet& next_wanted, const SyscallSet& next_tracked);
+  Result<void> start_cred_tracking();
+  Result<void> seed_creds();
 };
 
 namespace {
@@ -219,6 +226,26 @@ Result<void> EventProbe::State::apply(const PathFilters& filters) {
     added.emplace_back(id, entry.prefix);
   }
 
+  // Each new group's leads before any syscall switches to it.
+  std::vector<vigil_path_leads> leads(plan->filters.size());
+  for (const auto& entry : plan->entries) {
+    auto& bits = leads[entry.group].bits;
+    if (entry.prefix.size() < 2) {
+      for (auto& word : bits) word = ~__u64{0};
+      continue;
+    }
+    auto lead = static_cast<unsigned char>(entry.prefix[1]);
+    bits[lead / 64] |= __u64{1} << (lead % 64);
+  }
+  for (std::size_t group = 0; group < leads.size(); ++group) {
+    __u32 key = ids[group];
+    int err = bpf_map__update_elem(syscalls->maps.path_leads, &key, sizeof(key), &leads[group], sizeof(leads[group]), BPF_ANY);
+    if (err != 0) {
+      undo_added();
+      return log.fail("update eBPF path filter leads", err);
+    }
+  }
+
   std::map<int, __u8> next_groups;
   for (const auto& [number, group] : plan->group_of) next_groups[number] = ids[group];
   auto set_group = [&](int number, __u8 id) {
@@ -246,41 +273,106 @@ Result<void> EventProbe::State::apply(const PathFilters& filters) {
   return {};
 }
 
-// Attach before widening the interest map and detach after narrowing it, so a wanted syscall
-// whose entry data is needed is never seen at exit without its sys_enter program in place
-// (except calls already in flight, which carry VIGIL_SYSCALL_NO_ENTER).
-Result<void> EventProbe::State::apply(const SyscallSet& next) {
+namespace {
+
+// The calls that can change a thread's credentials as vigil_creds holds them (set-user-ID
+// execs are seen by vigil_cred_exec): noted at exit while any credential call is captured.
+constexpr int kCredChanging[] = {VIGIL_NR_setuid,   VIGIL_NR_setgid,   VIGIL_NR_setreuid, VIGIL_NR_setregid,
+                                 VIGIL_NR_setresuid, VIGIL_NR_setresgid, VIGIL_NR_setfsuid, VIGIL_NR_setfsgid,
+                                 VIGIL_NR_capset,   VIGIL_NR_unshare,  VIGIL_NR_setns};
+
+Result<std::unique_ptr<bpf_link, LinkDeleter>> attach(bpf_program* program) {
   LibbpfLog log;
-  bool need_enter = false;
-  for (const auto& s : kSupported) need_enter |= s.reads_at_entry && next.test(static_cast<std::size_t>(s.number));
-  if (need_enter && !sys_enter) {
-    bpf_link* link = bpf_program__attach(syscalls->progs.vigil_sys_enter);
-    if (link == nullptr) return log.fail("attach eBPF program vigil_sys_enter", errno);
-    sys_enter.reset(link);
-  }
-  if (need_enter && !exec_fixup) {
-    bpf_link* link = bpf_program__attach(syscalls->progs.vigil_sys_exec_fixup);
-    if (link == nullptr) return log.fail("attach eBPF program vigil_sys_exec_fixup", errno);
-    exec_fixup.reset(link);
-  }
-  if (next.any() && !sys_exit) {
-    bpf_link* link = bpf_program__attach(syscalls->progs.vigil_sys_exit);
-    if (link == nullptr) return log.fail("attach eBPF program vigil_sys_exit", errno);
-    sys_exit.reset(link);
-  }
-  for (const auto& s : kSupported) {
-    auto index = static_cast<std::size_t>(s.number);
-    if (next.test(index) == wanted.test(index)) continue;
-    __u32 key = static_cast<__u32>(s.number);
-    __u8 value = next.test(index) ? 1 : 0;
+  bpf_link* link = bpf_program__attach(program);
+  if (link == nullptr) return log.fail(std::string("attach eBPF program ") + bpf_program__name(program), errno);
+  return std::unique_ptr<bpf_link, LinkDeleter>(link);
+}
+
+}  // namespace
+
+Result<void> EventProbe::State::write_interest(const SyscallSet& next_wanted, const SyscallSet& next_tracked) {
+  LibbpfLog log;
+  for (std::size_t number = 0; number < next_wanted.size(); ++number) {
+    if (next_wanted.test(number) == wanted.test(number) && next_tracked.test(number) == tracked.test(number)) continue;
+    __u32 key = static_cast<__u32>(number);
+    __u8 value = (next_wanted.test(number) ? VIGIL_INTEREST_CAPTURE : 0) |
+                 (next_tracked.test(number) ? VIGIL_INTEREST_TRACK_CREDS : 0);
     int err = bpf_map__update_elem(syscalls->maps.interest, &key, sizeof(key), &value, sizeof(value), BPF_ANY);
     if (err != 0) return log.fail("update eBPF syscall interest map", err);
-    wanted.set(index, next.test(index));
+    wanted.set(number, next_wanted.test(number));
+    tracked.set(number, next_tracked.test(number));
   }
-  if (!need_enter) {
-    sys_enter.reset();
-    exec_fixup.reset();
+  return {};
+}
+
+// Every thread that exists now gets an entry of the current generation, unless its own call
+// already made one.
+Result<void> EventProbe::State::seed_creds() {
+  LibbpfLog log;
+  std::unique_ptr<bpf_link, LinkDeleter> link(bpf_program__attach_iter(syscalls->progs.vigil_cred_seed, nullptr));
+  if (!link) return log.fail("attach eBPF iterator vigil_cred_seed", errno);
+  UniqueFd iterator(bpf_iter_create(bpf_link__fd(link.get())));
+  if (iterator.get() < 0) return log.fail("create eBPF iterator vigil_cred_seed", errno);
+  char sink[64];
+  for (;;) {  // the program prints nothing: reading to the end runs it on every thread
+    ssize_t n = ::read(iterator.get(), sink, sizeof(sink));
+    if (n == 0) return {};
+    if (n < 0 && errno != EINTR) return log.fail("run eBPF iterator vigil_cred_seed", errno);
   }
+}
+
+// A new generation, so no entry noted before is trusted; the calls that change credentials
+// noted at exit and the fork/exec programs attached before the threads already running are
+// seeded, so no change falls between the two.
+Result<void> EventProbe::State::start_cred_tracking() {
+  cred_generation = cred_generation == UINT32_MAX ? 1 : cred_generation + 1;
+  syscalls->bss->cred_generation = cred_generation;
+  SyscallSet next_tracked;
+  for (int number : kCredChanging) next_tracked.set(static_cast<std::size_t>(number));
+  if (auto ok = write_interest(wanted, next_tracked); !ok) return ok;
+  auto fork_link = attach(syscalls->progs.vigil_cred_fork);
+  if (!fork_link) return std::unexpected(fork_link.error());
+  auto exec_link = attach(syscalls->progs.vigil_cred_exec);
+  if (!exec_link) return std::unexpected(exec_link.error());
+  cred_fork = std::move(*fork_link);
+  cred_exec = std::move(*exec_link);
+  return seed_creds();
+}
+
+// Attach before widening the interest map and detach after narrowing it, so a captured call
+// whose record needs prior state never returns without that state being kept (except calls
+// already under way, which carry VIGIL_SYSCALL_NO_ENTER).
+Result<void> EventProbe::State::apply(const SyscallSet& next) {
+  bool need_exec_state = next.test(VIGIL_NR_execve) || next.test(VIGIL_NR_execveat);
+  bool need_creds = false;
+  for (const auto& s : kSupported)
+    need_creds |= s.record_type == VIGIL_EVENT_SYSCALL_CRED && next.test(static_cast<std::size_t>(s.number));
+  if (next.any() && !sys_exit) {
+    auto link = attach(syscalls->progs.vigil_sys_exit);
+    if (!link) return std::unexpected(link.error());
+    sys_exit = std::move(*link);
+  }
+  if (need_exec_state && !exec_prepare) {
+    auto link = attach(syscalls->progs.vigil_exec_prepare);
+    if (!link) return std::unexpected(link.error());
+    exec_prepare = std::move(*link);
+  }
+  if (need_creds && !cred_fork) {
+    if (auto ok = start_cred_tracking(); !ok) {
+      syscalls->bss->cred_generation = 0;
+      cred_fork.reset();
+      cred_exec.reset();
+      (void)write_interest(wanted, SyscallSet{});
+      return ok;
+    }
+  }
+  if (auto ok = write_interest(next, need_creds ? tracked : SyscallSet{}); !ok) return ok;
+  if (!need_creds && cred_fork) {
+    syscalls->bss->cred_generation = 0;
+    cred_fork.reset();
+    cred_exec.reset();
+  }
+  if (!need_exec_state) exec_prepare.reset();
   if (!next.any()) sys_exit.reset();
   return {};
 }

@@ -56,7 +56,8 @@ struct SupportedSyscall {
   std::string_view name;  // the kernel's (and Falco's) name, e.g. "openat"
   int number;             // x86_64 number, the records' sc.syscall_nr
   vigil_event_type record_type;  // VIGIL_EVENT_SYSCALL_*: which record it produces
-  bool reads_at_entry;    // needs the sys_enter program too (old creds, exec arguments)
+  bool needs_prior_state;  // its record needs what is gone when the call returns (old creds,
+                          // exec arguments): a program besides sys_exit is attached with it
 };
 
 // The rule-driven path filter of one file syscall (bpf/abi/path_filter.h, docs/bpf.md): only
@@ -126,8 +127,9 @@ class EventProbe {
   Result<RingBufferFill> ring_buffer_fill() const;
 
   // Replaces the set of captured syscalls while attached (numbers from supported_syscalls();
-  // an unsupported number fails and changes nothing). Attaches the sys_enter/sys_exit
-  // dispatchers when first needed and detaches them when no longer needed.
+  // an unsupported number fails and changes nothing). Attaches the sys_exit dispatcher, the
+  // exec-state program and the credential tracking when first needed and detaches them when
+  // no longer needed.
   Result<void> set_syscalls(std::span<const int> numbers);
 
   // The syscall numbers captured now, ascending.

@@ -84,6 +84,49 @@ TEST(ProbePathFilter, OnlyWantedPathsLeaveTheKernel) {
   EXPECT_EQ(paths_of(later, self.tid, SYS_openat), (std::set<std::string>{dir / "other/g", dir / "wanted/i"}));
 }
 
+// The filter reads a path eight bytes at a time: "//" and "/." must be seen wherever they fall
+// (inside a word or across two), and only before the NUL. Paths starting with a byte no prefix
+// starts with are judged without the trie; spelled with "/..", they still pass.
+TEST(ProbePathFilter, AliasesPassAtEveryOffsetAndLeadsSkipTheTrie) {
+  PROBE_SYSCALL_PRECONDITIONS();
+  TempDir dir;
+  Self self;
+  for (const char* sub : {"/wanted", "/other"}) ASSERT_EQ(::mkdir((dir.path() + sub).c_str(), 0755), 0);
+  auto probe = open_probe({SYS_openat});
+  ASSERT_TRUE(probe);
+  ASSERT_TRUE(probe->set_path_filters(PathFilters{{SYS_openat, PathFilter{.prefixes = {dir / "wanted/"}}}}));
+  auto filtered_before = probe->filtered_by_path();
+  ASSERT_TRUE(filtered_before);
+
+  std::set<std::string> passing;
+  std::size_t filtered_opens = 0;
+  for (std::size_t pad = 0; pad < 17; ++pad) {
+    const std::string base = dir.path() + "/other/x" + std::string(pad, 'x');
+    for (const std::string& alias : {base + "//f", base + "/./f", base + "/../f", base + "/.f"}) {
+      touch_open(alias, false);
+      passing.insert(alias);
+    }
+    touch_open(base + "/f", false);        // plain, under no prefix: filtered
+    touch_open(base + "x.y/z/", false);    // a '.' not after '/', a trailing '/': plain, filtered
+    filtered_opens += 2;
+  }
+  touch_open("/dev/null", false);           // a lead no prefix has: filtered without the trie
+  ++filtered_opens;
+  const std::string around = "/dev/.." + dir.path() + "/other/g";  // the same lead, but "/.": passes
+  touch_open(around, false);
+  passing.insert(around);
+  touch_open(dir / "wanted/h", false);      // wanted
+  passing.insert(dir / "wanted/h");
+
+  Records records;
+  ASSERT_TRUE(poll_for_counts(*probe, records, &Records::files, self.tid, {{SYS_openat, passing.size()}}));
+  drain(*probe, records);
+  EXPECT_EQ(paths_of(records, self.tid, SYS_openat), passing);
+  auto filtered_after = probe->filtered_by_path();
+  ASSERT_TRUE(filtered_after);
+  EXPECT_GE(*filtered_after - *filtered_before, filtered_opens);
+}
+
 // rename* names two paths: the call leaves the kernel when either is under a prefix.
 TEST(ProbePathFilter, RenameIsWantedWhenEitherPathIs) {
   PROBE_SYSCALL_PRECONDITIONS();

@@ -4,6 +4,8 @@
 // kernel reported before and after that call.
 #include <linux/capability.h>
 #include <sys/syscall.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -190,6 +192,106 @@ TEST(ProbeSyscallCred, SetIdsAndCapsetOldAndNewCredentials) {
       EXPECT_EQ(e.cap_inheritable_arg, 0u);
     }
   }
+}
+
+// The old credentials come from what the probe last noted for the thread, not from a
+// sys_enter program. The child does the work between parent-controlled steps (one byte down
+// `go` each), so the parent can change what the probe captures between them.
+class CredChild {
+ public:
+  // Runs steps[i] when told to, as raw syscalls (this runs after fork); exits after the last.
+  explicit CredChild(std::vector<Step> steps) {
+    int go[2], done[2];
+    if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(done, O_CLOEXEC) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      for (const auto& step : steps) {
+        char byte;
+        if (::read(go[0], &byte, 1) != 1) ::_exit(101);
+        long r = ::syscall(step.nr, step.args[0], step.args[1], step.args[2]);
+        if (r < 0 || ::write(done[1], &byte, 1) != 1) ::_exit(102);
+      }
+      ::_exit(0);
+    }
+    ::close(go[0]);
+    ::close(done[1]);
+    go_ = go[1];
+    done_ = done[0];
+  }
+  ~CredChild() {
+    if (go_ >= 0) ::close(go_);
+    if (done_ >= 0) ::close(done_);
+    if (pid_ > 0 && !reaped_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  pid_t pid() const { return pid_; }
+  bool step() {
+    char byte = 'x';
+    return ::write(go_, &byte, 1) == 1 && ::read(done_, &byte, 1) == 1;
+  }
+  bool exited_cleanly() {
+    int status = 0;
+    reaped_ = ::waitpid(pid_, &status, 0) == pid_;
+    return reaped_ && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int go_ = -1;
+  int done_ = -1;
+  bool reaped_ = false;
+};
+
+std::vector<vigil_syscall_cred_event> cred_records_of(vigil::probe::EventProbe& probe, pid_t tid, std::size_t count) {
+  Records records;
+  poll_until(probe, records, [&] { return Records::count_of(records.creds, tid, SYS_setresuid) >= count; });
+  return Records::of(records.creds, tid, SYS_setresuid);
+}
+
+// setgid is not captured, only setresuid: the probe still notes setgid's change, so the
+// setresuid record's old credentials have the new gid.
+TEST(ProbeSyscallCred, UncapturedCallsStillUpdateOldCredentials) {
+  PROBE_SYSCALL_PRECONDITIONS();
+  auto probe = open_probe({SYS_setresuid});
+  ASSERT_TRUE(probe);
+  CredChild child({{SYS_setgid, {1500, 0, 0}, "setgid"}, {SYS_setresuid, {3001, 3002, 3003}, "setresuid"}});
+  ASSERT_GT(child.pid(), 0);
+  ASSERT_TRUE(child.step());
+  ASSERT_TRUE(child.step());
+  ASSERT_TRUE(child.exited_cleanly());
+  auto mine = cred_records_of(*probe, child.pid(), 1);
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_EQ(mine[0].sc.flags, 0u);
+  EXPECT_EQ(mine[0].old_creds.gid, 1500u);
+  EXPECT_EQ(mine[0].old_creds.egid, 1500u);
+  EXPECT_EQ(mine[0].old_creds.uid, 0u);
+  EXPECT_EQ(mine[0].new_creds.uid, 3001u);
+  EXPECT_EQ(mine[0].new_creds.gid, 1500u);
+}
+
+// Tracking stops (no credential call captured) while the child changes its gid, then starts
+// again: what was noted before the gap is not trusted; the new start notes the child afresh.
+TEST(ProbeSyscallCred, TrackingRestartedSeesChangesMadeInTheGap) {
+  PROBE_SYSCALL_PRECONDITIONS();
+  auto probe = open_probe({SYS_setresuid});
+  ASSERT_TRUE(probe);
+  CredChild child({{SYS_setgid, {1600, 0, 0}, "setgid in the gap"}, {SYS_setresuid, {3101, 3102, 3103}, "setresuid"}});
+  ASSERT_GT(child.pid(), 0);
+  const int no_creds[] = {SYS_openat};
+  ASSERT_TRUE(probe->set_syscalls(no_creds));
+  ASSERT_TRUE(child.step());
+  const int creds_again[] = {SYS_setresuid};
+  ASSERT_TRUE(probe->set_syscalls(creds_again));
+  ASSERT_TRUE(child.step());
+  ASSERT_TRUE(child.exited_cleanly());
+  auto mine = cred_records_of(*probe, child.pid(), 1);
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_EQ(mine[0].sc.flags, 0u);
+  EXPECT_EQ(mine[0].old_creds.gid, 1600u) << "noted at the restart, not the entry from before the gap";
+  EXPECT_EQ(mine[0].old_creds.uid, 0u);
+  EXPECT_EQ(mine[0].new_creds.suid, 3103u);
 }
 
 }  // namespace

@@ -132,7 +132,8 @@ TEST(ProbeSyscallInterest, SetSyscallsTakesEffectWhileAttached) {
   ASSERT_TRUE(poll_until(*probe, records, [&] { return records.exit_of_pid(marker) != nullptr; }));
   EXPECT_FALSE(closed(fd1)) << "close left the set";
 
-  // Back on, including a syscall read at entry (attaches the sys_enter program).
+  // Back on, including a syscall whose record needs the credentials from before the call
+  // (starts credential tracking, which notes this thread too).
   const int again[] = {SYS_openat, SYS_setuid};
   ASSERT_TRUE(probe->set_syscalls(again));
   EXPECT_EQ(probe->syscalls(), (std::vector<int>{SYS_setuid, SYS_openat}));

@@ -309,7 +309,7 @@ TEST(ProbeSyscallTable, NamesNumbersAndRecordTypes) {
     EXPECT_EQ(by_name, EventProbe::find_syscall(want.number));
     EXPECT_EQ(by_name->number, want.number);
     EXPECT_EQ(by_name->record_type, want.type);
-    EXPECT_EQ(by_name->reads_at_entry, want.at_entry);
+    EXPECT_EQ(by_name->needs_prior_state, want.at_entry);
   }
   EXPECT_EQ(EventProbe::find_syscall("read"), nullptr);
   EXPECT_EQ(EventProbe::find_syscall(SYS_read), nullptr);
