@@ -1,6 +1,7 @@
 // The syscall probe's exec family (VIGIL_EVENT_SYSCALL_EXEC), for real: failed execve/execveat
 // in this process (argv read from our memory), successful ones in children (the record comes
 // from the new program: its executable, argv, argc and environment size).
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -120,8 +121,8 @@ TEST(ProbeSyscallExec, SuccessfulExecsInChildren) {
 
   Argv argv({"/bin/true", "vigil-exec-test", "", "two words"});
   Argv envp({"VIGIL_A=1", "VIGIL_B=two"});
-  // The path strings live on the stack, whose pages fork copies: resident in the child, so the
-  // entry program can read them (see the next test for paths it cannot read).
+  // The path strings live on the stack, whose pages fork copies: resident in the child (see
+  // the next tests for paths that are not).
   char bin_true[] = "/bin/true";
   char relative[] = "true";
   char empty[] = "";
@@ -188,6 +189,41 @@ TEST(ProbeSyscallExec, SuccessfulExecsInChildren) {
   }
   ::close(bin_fd);
   ::close(exe_fd);
+}
+
+// A thread other than the leader execs: de_thread gives it the leader's id before the call
+// returns, and the exec state (saved under the process id inside the exec) must still be found.
+TEST(ProbeSyscallExec, ExecFromANonLeaderThread) {
+  PROBE_SYSCALL_PRECONDITIONS();
+  Self self;
+  auto probe = open_probe({SYS_execve});
+  ASSERT_TRUE(probe);
+  static Argv argv({"/bin/true", "from-a-thread"});
+  static Argv envp({});
+  static char path[] = "/bin/true";
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    pthread_t thread;
+    auto run = [](void*) -> void* {
+      ::syscall(SYS_execve, path, argv.get(), envp.get());
+      ::_exit(126);
+    };
+    if (::pthread_create(&thread, nullptr, run, nullptr) != 0) ::_exit(125);
+    for (;;) ::pause();  // ended by the exec (de_thread)
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "exec failed in the thread: " << status;
+  Records records;
+  ASSERT_TRUE(poll_until(*probe, records, [&] { return exec_of(records, child) != nullptr; }));
+  const auto& e = *exec_of(records, child);
+  EXPECT_EQ(e.header.tid, static_cast<__u32>(child)) << "returns with the leader's id";
+  EXPECT_EQ(e.sc.syscall_nr, static_cast<__u32>(SYS_execve));
+  EXPECT_EQ(e.sc.ret, 0);
+  EXPECT_EQ(e.sc.flags, 0u) << "the exec state was found";
+  EXPECT_EQ(text(e.filename, e.filename_size), "/bin/true");
+  EXPECT_EQ(args_of(e), argv.joined());
 }
 
 // bpf_probe_read_user cannot fault a page in. A path in a file page the child never touched
