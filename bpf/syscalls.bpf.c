@@ -497,6 +497,12 @@ static __always_inline void parse_file_args(struct file_args *f, struct syscall_
     f->path = args->a[0];
     f->at_flags = args->a[1];
     break;
+  case VIGIL_NR_chdir:
+    f->path = args->a[0];
+    break;
+  case VIGIL_NR_fchdir:
+    f->fd = args->a[0];
+    break;
   }
 }
 
@@ -563,7 +569,7 @@ static __noinline int on_file(struct syscall_args *args, long nr, long ret, __u3
   if (!scratch) return 0;
   __u32 flags = 0;
   __u32 path_size = 0;
-  if (nr != VIGIL_NR_fchmod && nr != VIGIL_NR_fchown)
+  if (nr != VIGIL_NR_fchmod && nr != VIGIL_NR_fchown && nr != VIGIL_NR_fchdir)
     path_size = read_user_path(scratch->path, f.path, &flags, VIGIL_SYSCALL_PATH_TRUNCATED,
                                VIGIL_SYSCALL_PATH_UNREADABLE);
   /* rename* and mount name two paths: the call is wanted when either is. */
@@ -1068,6 +1074,8 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret) {
   case VIGIL_NR_lchown:
   case VIGIL_NR_mount:
   case VIGIL_NR_umount2:
+  case VIGIL_NR_chdir:
+  case VIGIL_NR_fchdir:
     return on_file(&args, nr, ret, call_flags);
   case VIGIL_NR_socket:
   case VIGIL_NR_connect:

@@ -17,6 +17,8 @@
 #define VIGIL_NR_listen 50
 #define VIGIL_NR_execve 59
 #define VIGIL_NR_kill 62
+#define VIGIL_NR_chdir 80
+#define VIGIL_NR_fchdir 81
 #define VIGIL_NR_rename 82
 #define VIGIL_NR_creat 85
 #define VIGIL_NR_unlink 87

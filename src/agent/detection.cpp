@@ -9,6 +9,7 @@
 #include "agent/process_killer.h"
 #include "agent/process_tree.h"
 #include "common/time_text.h"
+#include "event_header.h"
 #include "path_filter.h"
 #include "state/process_table.h"
 
@@ -30,6 +31,10 @@ constexpr EventType kDescriptorTracking[] = {EventType::socket, EventType::conne
 // Credential changes keep user.uid (effective ids) of the process table current.
 constexpr EventType kCredentialTracking[] = {EventType::setuid, EventType::setreuid, EventType::setresuid,
                                              EventType::setgid, EventType::setregid, EventType::setresgid};
+
+// Relative paths (fd.name, evt.arg.*) resolve against the process's cwd, which these keep
+// current; they are rare, so capturing them costs nothing measurable.
+constexpr EventType kDirectoryTracking[] = {EventType::chdir, EventType::fchdir};
 
 bool is_syscall(EventType type) { return events::syscall_nr_of(type) >= 0; }
 
@@ -97,6 +102,10 @@ std::optional<std::vector<EventType>> Detection::wanted_types() const {
   if (uses_dups)
     for (EventType type : kDescriptorTracking) add(type);
   for (EventType type : kCredentialTracking) add(type);
+  bool uses_file_calls = false;
+  for (EventType type : types) uses_file_calls |= events::record_type_of(type) == VIGIL_EVENT_SYSCALL_FILE;
+  if (uses_file_calls)
+    for (EventType type : kDirectoryTracking) add(type);
   return types;
 }
 

@@ -30,7 +30,7 @@ enum class EventType : std::uint16_t {
   procexit,  // VIGIL_EVENT_EXIT: the last thread of a process exited
   // VIGIL_EVENT_SYSCALL_FILE: FilePayload
   open, creat, openat, openat2, unlink, unlinkat, rename, renameat, renameat2, chmod, fchmod,
-  fchmodat, fchmodat2, chown, fchown, fchownat, lchown, mount, umount2,
+  fchmodat, fchmodat2, chown, fchown, fchownat, lchown, mount, umount2, chdir, fchdir,
   // VIGIL_EVENT_SYSCALL_NET: NetPayload
   socket, connect, accept, accept4, bind, listen,
   // VIGIL_EVENT_SYSCALL_CRED: CredPayload
@@ -143,7 +143,7 @@ struct ExitPayload {
 struct FilePayload {
   std::int32_t dirfd = -100;     // dirfd of *at calls, AT_FDCWD (-100) otherwise
   std::int32_t dirfd2 = -100;    // renameat/renameat2 newdirfd
-  std::int32_t fd = -1;          // open*: the new fd (-1 on failure); fchmod/fchown: fd argument
+  std::int32_t fd = -1;          // open*: the new fd (-1 on failure); fchmod/fchown/fchdir: fd argument
   std::uint32_t mode = 0;        // open/creat/chmod mode
   std::uint64_t open_flags = 0;  // open*: O_* flags; mount: MS_* flags
   std::uint64_t resolve = 0;     // openat2 RESOLVE_*

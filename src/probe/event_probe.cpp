@@ -45,6 +45,8 @@ constexpr SupportedSyscall kSupported[] = {
     {"listen", VIGIL_NR_listen, VIGIL_EVENT_SYSCALL_NET, false},
     {"execve", VIGIL_NR_execve, VIGIL_EVENT_SYSCALL_EXEC, true},
     {"kill", VIGIL_NR_kill, VIGIL_EVENT_SYSCALL_PROC, false},
+    {"chdir", VIGIL_NR_chdir, VIGIL_EVENT_SYSCALL_FILE, false},
+    {"fchdir", VIGIL_NR_fchdir, VIGIL_EVENT_SYSCALL_FILE, false},
     {"rename", VIGIL_NR_rename, VIGIL_EVENT_SYSCALL_FILE, false},
     {"creat", VIGIL_NR_creat, VIGIL_EVENT_SYSCALL_FILE, false},
     {"unlink", VIGIL_NR_unlink, VIGIL_EVENT_SYSCALL_FILE, false},

@@ -45,6 +45,8 @@ const ArgList kArgLists[] = {
     {EventType::fchownat, {"res", "dirfd", "pathname", "uid", "gid", "flags"}},
     {EventType::mount, {"res", "dev", "dir", "type", "flags"}},
     {EventType::umount2, {"res", "name", "flags"}},
+    {EventType::chdir, {"res", "path"}},
+    {EventType::fchdir, {"res", "fd"}},
     {EventType::socket, {"domain", "type", "proto", "fd"}},
     {EventType::connect, {"res", "tuple", "fd", "addr"}},
     {EventType::accept, {"fd", "tuple"}},

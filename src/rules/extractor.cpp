@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "rules/event_args.h"
+#include "state/path_resolution.h"
 #include "state/process_table.h"
 
 namespace vigil::rules {
@@ -34,28 +35,6 @@ bool is_exec_type(EventType type) {
 void append_number(std::string& out, std::int64_t value) {
   char digits[24];
   out.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
-}
-
-// Lexical normalization like Falco's: "//" and "." dropped, ".." removes the previous component.
-void append_normalized(std::string& out, std::string_view path) {
-  const std::size_t root = out.size();
-  std::size_t position = 0;
-  while (position < path.size()) {
-    while (position < path.size() && path[position] == '/') ++position;
-    std::size_t end = path.find('/', position);
-    if (end == std::string_view::npos) end = path.size();
-    const std::string_view component = path.substr(position, end - position);
-    position = end;
-    if (component.empty() || component == ".") continue;
-    if (component == "..") {
-      const auto slash = out.rfind('/');
-      out.resize(slash == std::string::npos || slash < root ? root : slash);
-      continue;
-    }
-    out.push_back('/');
-    out.append(component);
-  }
-  if (out.size() == root) out.push_back('/');
 }
 
 IpAddress ip_of(std::uint16_t family, const std::uint8_t* bytes, std::size_t size) {
@@ -156,26 +135,17 @@ const state::Process* Extractor::ancestor(int level) {
 }
 
 std::string_view Extractor::resolve_path(std::string_view path, std::int32_t dirfd, std::string& out) {
-  out.clear();
-  if (path.starts_with('/')) {
-    append_normalized(out, path);
-    return out;
-  }
   std::string_view base;
-  const state::Process* self = process();
-  if (dirfd == AT_FDCWD) {
-    if (self != nullptr) base = self->cwd;
-  } else if (self != nullptr) {
-    if (const state::FdEntry* entry = self->fds.find(dirfd)) base = entry->path;
+  if (!path.starts_with('/')) {
+    if (const state::Process* self = process()) {
+      if (dirfd == AT_FDCWD) {
+        base = self->cwd;
+      } else if (const state::FdEntry* entry = self->fds.find(dirfd)) {
+        base = entry->path;
+      }
+    }
   }
-  if (!base.starts_with('/')) {  // nothing to anchor it on: the path as passed
-    out.assign(path);
-    return out;
-  }
-  path_scratch_.assign(base);
-  path_scratch_.push_back('/');
-  path_scratch_.append(path);
-  append_normalized(out, path_scratch_);
+  state::resolve_path(base, path, out, path_scratch_);
   return out;
 }
 
@@ -371,7 +341,7 @@ const Extractor::FdView& Extractor::fd() {
       return fd_;
     }
     case EventType::close: case EventType::setns: case EventType::finit_module: case EventType::mmap:
-    case EventType::fchmod: case EventType::fchown: {
+    case EventType::fchmod: case EventType::fchown: case EventType::fchdir: {
       std::int64_t number = -1;
       if (const events::ProcPayload* proc = event.proc()) {
         number = static_cast<std::int32_t>(proc->args[event.type == EventType::mmap ? 4 : 0]);

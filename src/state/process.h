@@ -28,7 +28,7 @@ struct Process {
   std::string args;        // argv as /proc/PID/cmdline has it: each string NUL-terminated
   std::uint32_t argc = 0;
   bool args_truncated = false;  // args holds only the first part of argv
-  std::string cwd;         // /proc/PID/cwd at seed or exec; inherited on fork
+  std::string cwd;         // /proc/PID/cwd at seed or exec, then chdir/fchdir; inherited on fork
   std::uint32_t uid = kUnknownId, euid = kUnknownId;  // real / effective
   std::uint32_t gid = kUnknownId, egid = kUnknownId;
   std::uint32_t tty = 0;             // controlling tty device number (stat's tty_nr); 0: none

@@ -12,6 +12,8 @@
 #include "events/event.h"
 #include "state/process_table.h"
 
+#include "state/path_resolution.h"
+
 namespace vigil::state {
 
 namespace {
@@ -89,10 +91,47 @@ void ProcessTable::apply(const events::Event& event) {
                                      .cap_permitted = cred->new_creds.cap_permitted});
       return;
     }
+    case EventType::chdir: case EventType::fchdir: {
+      Process* process = on_task(task);
+      if (process != nullptr && event.syscall.ret == 0) change_directory(*process, event);
+      return;
+    }
     default: break;
   }
   Process* process = on_task(task);
   if (process != nullptr && options_.track_fds) apply_fd_event(*process, event);
+}
+
+bool ProcessTable::absolute_path(const Process& process, std::string_view path, std::int32_t dirfd, std::string& out) {
+  std::string_view base;
+  if (!path.starts_with('/')) {
+    if (dirfd == AT_FDCWD) {
+      base = process.cwd;
+    } else if (const FdEntry* entry = process.fds.find(dirfd)) {
+      base = entry->path;
+    }
+  }
+  return resolve_path(base, path, out, resolve_scratch_);
+}
+
+void ProcessTable::change_directory(Process& process, const events::Event& event) {
+  const auto* file = event.file();
+  if (file == nullptr) return;
+  bool known = false;
+  if (event.type == events::EventType::chdir) {
+    known = !file->path_unreadable && !file->path_truncated &&
+            absolute_path(process, file->path, AT_FDCWD, resolved_path_);
+  } else if (const FdEntry* entry = process.fds.find(file->fd)) {
+    known = entry->type == FdType::file && entry->path.starts_with('/');
+    if (known) resolved_path_.assign(entry->path);
+  }
+  if (known) {
+    process.cwd.assign(resolved_path_);
+    return;
+  }
+  // Not derivable from what the table knows: the kernel's answer on a live host, else unknown
+  // (a stale cwd would anchor later relative paths in the wrong place).
+  if (!options_.fill_misses_from_proc || !reader_.read_cwd(process.pid, process.cwd)) process.cwd.clear();
 }
 
 void ProcessTable::apply_fd_event(Process& process, const events::Event& event) {
@@ -104,9 +143,10 @@ void ProcessTable::apply_fd_event(Process& process, const events::Event& event) 
       const auto* file = event.file();
       if (file == nullptr || !is_fd(ret)) return;
       ++counters_.fd_events;
+      absolute_path(process, file->path, file->dirfd, resolved_path_);
       FdEntry& entry = fds.put(static_cast<int>(ret));
       entry.type = FdType::file;
-      entry.path.assign(file->path);
+      entry.path.assign(resolved_path_);
       entry.cloexec = (file->open_flags & O_CLOEXEC) != 0;
       return;
     }

@@ -381,6 +381,50 @@ TEST(ProbeSyscallFile, ChmodAndChown) {
 }
 
 // mount/umount2 of a private tmpfs on a directory this test creates (and unmounts).
+// The calls that move the working directory (the process table anchors relative paths on it).
+// The test changes its own cwd, so it puts it back.
+TEST(ProbeSyscallFile, ChdirAndFchdir) {
+  PROBE_SYSCALL_PRECONDITIONS();
+  TempDir dir;
+  ASSERT_EQ(::mkdir((dir / "sub").c_str(), 0755), 0);
+  int dirfd = ::open((dir / "sub").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(dirfd, 0);
+  char previous[4096];
+  ASSERT_NE(::getcwd(previous, sizeof previous), nullptr);
+  Self self;
+  auto probe = open_probe({SYS_chdir, SYS_fchdir});
+  ASSERT_TRUE(probe);
+
+  ASSERT_EQ(sys(SYS_chdir, dir.path().c_str()), 0);
+  ASSERT_EQ(sys(SYS_chdir, "missing"), -ENOENT);
+  ASSERT_EQ(sys(SYS_fchdir, dirfd), 0);
+  ASSERT_EQ(sys(SYS_fchdir, 999), -EBADF);
+  ASSERT_EQ(::chdir(previous), 0);
+
+  Records records;
+  ASSERT_TRUE(poll_for_counts(*probe, records, &Records::files, self.tid, {{SYS_chdir, 3}, {SYS_fchdir, 2}}));
+  ASSERT_TRUE(records.malformed.empty()) << records.malformed.front();
+  auto chdirs = Records::of(records.files, self.tid, SYS_chdir);
+  ASSERT_EQ(chdirs.size(), 3u);
+  expect_file_record(self, chdirs[0], SYS_chdir, 0);
+  EXPECT_EQ(path_of(chdirs[0]), dir.path());
+  EXPECT_EQ(chdirs[0].dirfd, AT_FDCWD);
+  EXPECT_EQ(chdirs[0].fd, -1);
+  expect_no_paths2(chdirs[0]);
+  expect_file_record(self, chdirs[1], SYS_chdir, -ENOENT);
+  EXPECT_EQ(path_of(chdirs[1]), "missing");
+  EXPECT_EQ(path_of(chdirs[2]), previous);
+  auto fchdirs = Records::of(records.files, self.tid, SYS_fchdir);
+  ASSERT_EQ(fchdirs.size(), 2u);
+  expect_file_record(self, fchdirs[0], SYS_fchdir, 0);
+  EXPECT_EQ(fchdirs[0].fd, dirfd);
+  EXPECT_EQ(fchdirs[0].path_size, 0u);
+  EXPECT_EQ(fchdirs[0].sc.flags, 0u) << "no path argument: not flagged unreadable";
+  expect_file_record(self, fchdirs[1], SYS_fchdir, -EBADF);
+  EXPECT_EQ(fchdirs[1].fd, 999);
+  ::close(dirfd);
+}
+
 TEST(ProbeSyscallFile, MountAndUmount) {
   PROBE_SYSCALL_PRECONDITIONS();
   TempDir dir;

@@ -222,6 +222,17 @@ TEST_F(DefaultRules, ReadSensitiveFile) {
   EXPECT_EQ(alert["priority"], "Warning");
 }
 
+// No exec between the directory change and the open: the shell's builtin cd, then a redirect
+// by a relative name. The agent follows the chdir, so fd.name is still /etc/shadow.
+TEST_F(DefaultRules, ReadSensitiveFileByARelativeNameAfterCd) {
+  const CommandResult sh = run({"/bin/sh", "-c", "cd /etc && : < shadow"});
+  ASSERT_EQ(sh.exit_code, 0);
+  auto alert = wait_for("Read sensitive file", [](const nlohmann::json& a) {
+    return a["output_fields"].value("fd.name", "") == "/etc/shadow" && a["output_fields"].value("proc.name", "") == "sh";
+  });
+  ASSERT_FALSE(alert.is_null()) << all_alerts();
+}
+
 TEST_F(DefaultRules, WriteBelowBinaryDirectory) {
   const std::string target = "/usr/local/bin/.vigil-test-" + std::to_string(::getpid());
   const pid_t pid = in_child([&] {

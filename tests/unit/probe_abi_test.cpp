@@ -88,6 +88,8 @@ static_assert(VIGIL_NR_bind == SYS_bind);
 static_assert(VIGIL_NR_listen == SYS_listen);
 static_assert(VIGIL_NR_execve == SYS_execve);
 static_assert(VIGIL_NR_kill == SYS_kill);
+static_assert(VIGIL_NR_chdir == SYS_chdir);
+static_assert(VIGIL_NR_fchdir == SYS_fchdir);
 static_assert(VIGIL_NR_rename == SYS_rename);
 static_assert(VIGIL_NR_creat == SYS_creat);
 static_assert(VIGIL_NR_unlink == SYS_unlink);
@@ -281,7 +283,7 @@ TEST(ProbeOptions, SyscallsMustBeSupported) {
 TEST(ProbeSyscallTable, NamesNumbersAndRecordTypes) {
   using vigil::probe::EventProbe;
   auto table = EventProbe::supported_syscalls();
-  EXPECT_EQ(table.size(), 52u);
+  EXPECT_EQ(table.size(), 54u);
   for (std::size_t i = 1; i < table.size(); ++i) EXPECT_LT(table[i - 1].number, table[i].number);
   struct Want {
     const char* name;

@@ -155,6 +155,28 @@ TEST_F(RulesFields, OpenPathsResolveAgainstCwdAndDirfd) {
   EXPECT_EQ(value("evt.is_open_write", *creat), "true");
 }
 
+// `cd /etc` inside the process, then open("shadow"): the table follows the chdir, so fd.name
+// is /etc/shadow and a rule on it matches; chdir and fchdir carry Falco's arguments.
+TEST_F(RulesFields, RelativeOpensFollowChdir) {
+  auto chdir = decoded(test::file_record(VIGIL_NR_chdir, 100, "/etc", 0));
+  EXPECT_EQ(value("evt.type", *chdir), "chdir");
+  EXPECT_EQ(value("evt.arg.path", *chdir), "/etc");
+  EXPECT_EQ(value("evt.arg.res", *chdir), "0");
+  world.table->apply(*chdir);
+  EXPECT_EQ(value("proc.cwd", *chdir), "/etc");
+  auto shadow = decoded(test::file_record(VIGIL_NR_openat, 100, "shadow", 4));
+  EXPECT_EQ(value("fd.name", *shadow), "/etc/shadow");
+  EXPECT_TRUE(holds("evt.type = openat and fd.name in (/etc/shadow, /etc/sudoers)", *shadow));
+  world.table->apply(*shadow);
+  auto fchdir = test::file_record(VIGIL_NR_fchdir, 100, "", 0);
+  fchdir.fd = 4;
+  fchdir.path_size = 0;
+  auto fchdir_event = decoded(fchdir);
+  EXPECT_EQ(value("evt.type", *fchdir_event), "fchdir");
+  EXPECT_EQ(value("evt.arg.fd", *fchdir_event), "4");
+  EXPECT_EQ(value("fd.name", *fchdir_event), "/etc/shadow");
+}
+
 TEST_F(RulesFields, Sockets) {
   auto socket = test::net_record(VIGIL_NR_socket, 100, -1, 4, "bash");
   socket.domain = AF_INET;

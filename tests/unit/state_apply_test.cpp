@@ -561,3 +561,62 @@ TEST(StateApply, FexecveOfAMemfdIsNamedWithoutProc) {
   apply_record(t, exec_record(++ts, 903, 100, cg, "memfd:y", "/dev/fd/x7", nul_joined({"y"}), 1));
   EXPECT_EQ(t.find_live(903)->exe, "/dev/fd/x7") << "not an fd number";
 }
+
+// cwd follows chdir/fchdir, and descriptors are named by absolute paths resolved against it
+// (or their dirfd): `cd /etc; open("shadow")` must read as /etc/shadow to the rules.
+TEST(StateApply, WorkingDirectoryFollowsChdirAndAnchorsRelativeOpens) {
+  World w;
+  ProcessTable& t = *w.table;
+  using vigil::events::EventType;
+  const std::uint64_t cg = w.host_cgroup;
+  std::uint64_t ts = 100 * kSecond;
+  auto cwd = [&] { return t.find_live(100)->cwd; };
+  auto path_of_fd = [&](int fd) -> std::string {
+    const FdEntry* entry = t.find_live(100)->fds.find(fd);
+    return entry == nullptr ? "<none>" : entry->path;
+  };
+  ASSERT_EQ(cwd(), "/home/user");  // seeded from /proc
+  t.apply(syscall_event(EventType::openat, ++ts, 100, cg, 3, open_args("notes.txt")));
+  EXPECT_EQ(path_of_fd(3), "/home/user/notes.txt");
+
+  t.apply(syscall_event(EventType::chdir, ++ts, 100, cg, 0, open_args("/etc")));
+  EXPECT_EQ(cwd(), "/etc");
+  t.apply(syscall_event(EventType::openat, ++ts, 100, cg, 4, open_args("shadow")));
+  EXPECT_EQ(path_of_fd(4), "/etc/shadow");
+  t.apply(syscall_event(EventType::chdir, ++ts, 100, cg, 0, open_args("../var/./log//")));
+  EXPECT_EQ(cwd(), "/var/log");
+  t.apply(syscall_event(EventType::chdir, ++ts, 100, cg, -ENOENT, open_args("nowhere")));
+  EXPECT_EQ(cwd(), "/var/log") << "a failed chdir changes nothing";
+
+  t.apply(syscall_event(EventType::openat, ++ts, 100, cg, 5, open_args("/usr/bin", O_RDONLY | O_DIRECTORY)));
+  vigil::events::FilePayload at_bin = open_args("ls");
+  at_bin.dirfd = 5;
+  t.apply(syscall_event(EventType::openat, ++ts, 100, cg, 6, at_bin));
+  EXPECT_EQ(path_of_fd(6), "/usr/bin/ls") << "relative to its dirfd";
+  vigil::events::FilePayload fchdir_to_bin;
+  fchdir_to_bin.fd = 5;
+  t.apply(syscall_event(EventType::fchdir, ++ts, 100, cg, 0, fchdir_to_bin));
+  EXPECT_EQ(cwd(), "/usr/bin");
+
+  // A descriptor the table does not know: the fake /proc's answer (the seeded cwd).
+  vigil::events::FilePayload unknown_fd;
+  unknown_fd.fd = 42;
+  t.apply(syscall_event(EventType::fchdir, ++ts, 100, cg, 0, unknown_fd));
+  EXPECT_EQ(cwd(), "/home/user");
+  // Unreadable path: nothing to resolve; without /proc the cwd becomes unknown, not stale.
+  ProcessTableOptions replay;
+  replay.fill_misses_from_proc = false;
+  World r(replay);
+  vigil::events::FilePayload unreadable = open_args("");
+  unreadable.path_unreadable = true;
+  r.table->apply(syscall_event(EventType::chdir, ++ts, 100, r.host_cgroup, 0, unreadable));
+  EXPECT_EQ(r.table->find_live(100)->cwd, "");
+  r.table->apply(syscall_event(EventType::openat, ++ts, 100, r.host_cgroup, 3, open_args("x")));
+  EXPECT_EQ(r.table->find_live(100)->fds.find(3)->path, "x") << "no anchor: as passed";
+
+  // A child inherits the directory at fork.
+  t.apply(syscall_event(EventType::chdir, ++ts, 100, cg, 0, open_args("/tmp")));
+  apply_record(t, fork_record(++ts, 100, 1, 200, cg, "bash"));
+  ASSERT_NE(t.find_live(200), nullptr);
+  EXPECT_EQ(t.find_live(200)->cwd, "/tmp");
+}

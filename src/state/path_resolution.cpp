@@ -1,0 +1,44 @@
+#include "state/path_resolution.h"
+
+namespace vigil::state {
+
+void append_normalized(std::string& out, std::string_view path) {
+  const std::size_t root = out.size();
+  std::size_t position = 0;
+  while (position < path.size()) {
+    while (position < path.size() && path[position] == '/') ++position;
+    std::size_t end = path.find('/', position);
+    if (end == std::string_view::npos) end = path.size();
+    const std::string_view component = path.substr(position, end - position);
+    position = end;
+    if (component.empty() || component == ".") continue;
+    if (component == "..") {
+      const auto slash = out.rfind('/');
+      out.resize(slash == std::string::npos || slash < root ? root : slash);
+      continue;
+    }
+    out.push_back('/');
+    out.append(component);
+  }
+  if (out.size() == root) out.push_back('/');
+}
+
+bool resolve_path(std::string_view base, std::string_view path, std::string& out, std::string& scratch) {
+  out.clear();
+  if (path.empty()) return false;  // unreadable or none: there is nothing to anchor
+  if (path.starts_with('/')) {
+    append_normalized(out, path);
+    return true;
+  }
+  if (!base.starts_with('/')) {
+    out.assign(path);
+    return false;
+  }
+  scratch.assign(base);
+  scratch.push_back('/');
+  scratch.append(path);
+  append_normalized(out, scratch);
+  return true;
+}
+
+}  // namespace vigil::state

@@ -1,0 +1,18 @@
+#pragma once
+// Paths as rules see them (fd.name, proc.cwd): absolute and normalized lexically, the way
+// Falco does it. Symlinks are not resolved.
+#include <string>
+#include <string_view>
+
+namespace vigil::state {
+
+// Appends `path` to `out` with "//" and "." dropped and ".." removing the previous component
+// (never above the start); appends "/" when nothing is left.
+void append_normalized(std::string& out, std::string_view path);
+
+// `path` made absolute against the directory `base` and normalized, into `out`. When `path` is
+// relative and `base` is not absolute (unknown), `out` is `path` as passed and the result is
+// false; an empty `path` gives an empty `out` (false). `scratch` is working space, so a caller on a hot path allocates nothing once warm.
+bool resolve_path(std::string_view base, std::string_view path, std::string& out, std::string& scratch);
+
+}  // namespace vigil::state
