@@ -19,6 +19,18 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* include/linux/sched/signal.h; not in BTF because it is a macro. Stable since 2.6. */
 #define VIGIL_SIGNAL_GROUP_EXIT 0x00000004
+/* include/uapi/linux/magic.h */
+#define VIGIL_OVERLAYFS_SUPER_MAGIC 0x794c7630
+
+/* Whether an overlayfs inode has an upper dentry: the file was created or modified (copied up)
+ * in the writable layer, not shipped in an image layer. What Falco calls
+ * proc.is_exe_upper_layer. False for other filesystems, and when overlayfs's BTF is absent. */
+static __always_inline int in_upper_layer(struct inode *inode) {
+  if (!bpf_core_type_exists(struct ovl_inode)) return 0;
+  if (BPF_CORE_READ(inode, i_sb, s_magic) != VIGIL_OVERLAYFS_SUPER_MAGIC) return 0;
+  struct ovl_inode *ovl = (struct ovl_inode *)((void *)inode - bpf_core_field_offset(struct ovl_inode, vfs_inode));
+  return BPF_CORE_READ(ovl, __upperdentry) != NULL;
+}
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm) {
@@ -29,7 +41,7 @@ int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_b
   e->exe_ino = BPF_CORE_READ(inode, i_ino);
   e->exe_dev = encode_dev(BPF_CORE_READ(inode, i_sb, s_dev));
   e->argc = BPF_CORE_READ(bprm, argc);
-  e->flags = 0;
+  e->flags = in_upper_layer(inode) ? VIGIL_EXEC_EXE_UPPER_LAYER : 0;
 
   long n = bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
   if (n < 0) {

@@ -12,6 +12,8 @@
 #define VIGIL_EXEC_FILENAME_TRUNCATED 0x1u /* filename filled its buffer: may be cut short */
 #define VIGIL_EXEC_ARGS_TRUNCATED 0x2u     /* the argument area was longer than args[] */
 #define VIGIL_EXEC_ARGS_UNREADABLE 0x4u    /* the argument area could not be read: args_size 0 */
+#define VIGIL_EXEC_EXE_UPPER_LAYER 0x8u    /* the executable is in an overlayfs upper layer: written
+                                              (or copied up) after the container started */
 
 /* A successful execve/execveat, recorded after the new program was loaded. The header
  * describes the task after exec (new comm, same pid). */

@@ -123,6 +123,7 @@ struct ExecPayload {
   bool filename_truncated = false;
   bool args_truncated = false;
   bool args_unreadable = false;
+  bool exe_upper_layer = false;  // procexec: the executable is in an overlayfs upper layer
 };
 
 struct ForkPayload {

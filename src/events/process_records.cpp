@@ -34,6 +34,7 @@ Failure decode_exec_record(const RecordReader& in, Event& out) noexcept {
   exec.filename_truncated = (flags & VIGIL_EXEC_FILENAME_TRUNCATED) != 0;
   exec.args_truncated = (flags & VIGIL_EXEC_ARGS_TRUNCATED) != 0;
   exec.args_unreadable = (flags & VIGIL_EXEC_ARGS_UNREADABLE) != 0;
+  exec.exe_upper_layer = (flags & VIGIL_EXEC_EXE_UPPER_LAYER) != 0;
   out.type = EventType::procexec;
   out.payload = exec;
   return std::nullopt;

@@ -95,6 +95,7 @@ void add_payload_json(nlohmann::json& out, const Event& event) {
     out["filename_truncated"] = exec->filename_truncated;
     out["args_truncated"] = exec->args_truncated;
     out["args_unreadable"] = exec->args_unreadable;
+    if (event.type == EventType::procexec) out["exe_upper_layer"] = exec->exe_upper_layer;
   } else if (const auto* fork = event.fork()) {
     out["child_pid"] = fork->child_pid;
     out["child_tid"] = fork->child_tid;
@@ -203,6 +204,7 @@ void append_payload_line(std::string& out, const Event& event) {
     out += ']';
     if (exec->args_truncated) out += "...";
     if (exec->args_unreadable) out += " args_unreadable";
+    if (exec->exe_upper_layer) out += " exe_upper_layer";
   } else if (const auto* fork = event.fork()) {
     fmt::format_to(it, " child_pid={}", fork->child_pid);
   } else if (const auto* exit = event.exit()) {

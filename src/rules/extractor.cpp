@@ -634,9 +634,11 @@ void Extractor::extract_process(const FieldRef& field, std::size_t slot, Values&
       out.add_bool(path.starts_with("memfd:") || path.starts_with("/memfd:"));
       return;
     }
-    case FieldId::proc_is_exe_upper_layer:
-      out.add_bool(false);  // overlayfs layers are not tracked: false unless known (docs/rules.md)
+    case FieldId::proc_is_exe_upper_layer: {
+      const state::Process* self = process();
+      out.add_bool(self != nullptr && self->exe_upper_layer);
       return;
+    }
     case FieldId::proc_args:
       scratch.clear();
       if (process_args(scratch)) out.add_text(scratch);

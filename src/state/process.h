@@ -43,6 +43,7 @@ struct Process {
   std::uint64_t cgroup_id = 0;       // cgroup v2 id; 0 unknown
   std::uint64_t exe_ino = 0;         // executable's inode and st_dev (exec events; 0 unknown)
   std::uint64_t exe_dev = 0;
+  bool exe_upper_layer = false;      // executable in an overlayfs upper layer (exec events; seeds: false)
   ContainerRef container;            // never null once in the table
   ProcessOrigin origin = ProcessOrigin::proc;
   char state = '?';                  // stat's state letter when read from /proc ('Z' zombie)

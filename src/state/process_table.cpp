@@ -99,6 +99,7 @@ Process* ProcessTable::adopt(const TaskFacts& task) {
     process.tty = 0;
     process.start_time_ns = 0;  // unknown
     process.exe_ino = process.exe_dev = 0;
+    process.exe_upper_layer = false;
     process.cgroup_id = 0;
     process.container.reset();
     process.fds.clear();
@@ -211,6 +212,7 @@ void ProcessTable::on_fork(const TaskFacts& parent_task, std::uint32_t child_pid
   child.cgroup_id = from.cgroup_id;
   child.exe_ino = from.exe_ino;
   child.exe_dev = from.exe_dev;
+  child.exe_upper_layer = from.exe_upper_layer;
   child.container = from.container;
   child.origin = ProcessOrigin::fork;
   if (options_.track_fds) {
@@ -275,6 +277,7 @@ void ProcessTable::on_exec(const TaskFacts& task, const ExecFacts& exec) {
   process->args_truncated = exec.args_truncated;
   process->exe_ino = exec.exe_ino;
   process->exe_dev = exec.exe_dev;
+  process->exe_upper_layer = exec.exe_upper_layer;
   if (options_.refresh_from_proc_on_exec) {
     refresh_after_exec(*process, exec);
   } else {

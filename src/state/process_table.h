@@ -73,6 +73,7 @@ struct ExecFacts {
   std::uint64_t exe_ino = 0;
   std::uint64_t exe_dev = 0;
   bool args_truncated = false;
+  bool exe_upper_layer = false;
 };
 
 // New credentials after a successful set*id call; kUnknownId for what did not change.

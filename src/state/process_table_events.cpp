@@ -66,7 +66,8 @@ void ProcessTable::apply(const events::Event& event) {
                                 .argc = exec->argc,
                                 .exe_ino = exec->exe_ino,
                                 .exe_dev = exec->exe_dev,
-                                .args_truncated = exec->args_truncated || exec->args_unreadable});
+                                .args_truncated = exec->args_truncated || exec->args_unreadable,
+                                .exe_upper_layer = exec->exe_upper_layer});
       } else {
         on_task(task);
       }

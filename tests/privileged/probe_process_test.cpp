@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -293,6 +294,77 @@ TEST(ProcessProbe, MovedFromProbeReportsAnError) {
   EXPECT_NE(n.error().message.find("closed"), std::string::npos);
   EXPECT_FALSE(probe->drops());
   EXPECT_EQ(probe->event_fd(), -1);
+}
+
+bool kernel_has_overlayfs() {
+  const std::string filesystems = vigil::test::read_text("/proc/filesystems");
+  return filesystems.find("\toverlay\n") != std::string::npos;
+}
+
+// Only raw syscalls: this runs in a child of a forked (possibly multi-threaded) test process.
+bool copy_file(const char* from, const char* to) {
+  static char buffer[1 << 16];
+  int in = ::open(from, O_RDONLY | O_CLOEXEC);
+  int out = ::open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+  bool ok = in >= 0 && out >= 0;
+  for (ssize_t n; ok && (n = ::read(in, buffer, sizeof buffer)) != 0;) ok = n > 0 && ::write(out, buffer, n) == n;
+  if (in >= 0) ::close(in);
+  if (out >= 0) ::close(out);
+  return ok;
+}
+
+pid_t spawn_and_wait(const char* program) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    char* argv[] = {const_cast<char*>(program), nullptr};
+    ::execv(program, argv);
+    ::_exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
+  return pid;
+}
+
+// A container's image is the overlay's lower layer; what is written in the container lands in
+// the upper one. An exec of a program written after the overlay was mounted is flagged (what
+// Falco calls proc.is_exe_upper_layer); one from the lower layer is not. The overlay lives in
+// a mount namespace of the child's own, so it goes with the child.
+TEST(ProcessProbe, ExecutablesInAnOverlayUpperLayerAreFlagged) {
+  PROBE_SYSCALL_PRECONDITIONS();
+  VIGIL_REQUIRE(kernel_has_overlayfs(), "the kernel has no overlayfs");
+  vigil::test::TempDir dir;
+  for (const char* sub : {"/lower", "/upper", "/work", "/merged"}) ASSERT_EQ(::mkdir((dir.path() + sub).c_str(), 0755), 0);
+  ASSERT_TRUE(copy_file("/bin/true", (dir / "lower/from-image").c_str()));
+  const std::string options = "lowerdir=" + (dir / "lower") + ",upperdir=" + (dir / "upper") + ",workdir=" + (dir / "work");
+  const std::string merged = dir / "merged";
+  const std::string from_image = dir / "merged/from-image";
+  const std::string dropped = dir / "merged/dropped";
+
+  auto probe = open_probe();
+  ASSERT_TRUE(probe);
+  int pipe_fd = -1;
+  const pid_t child = vigil::test::syscall_probe::fork_with_pipe(pipe_fd);
+  ASSERT_GE(child, 0) << std::strerror(errno);
+  if (child == 0) {
+    pid_t pids[2] = {-1, -1};
+    if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) ::_exit(121);
+    if (::mount("overlay", merged.c_str(), "overlay", 0, options.c_str()) != 0) ::_exit(122);
+    if (!copy_file("/bin/true", dropped.c_str())) ::_exit(123);
+    pids[0] = spawn_and_wait(from_image.c_str());
+    pids[1] = spawn_and_wait(dropped.c_str());
+    if (::write(pipe_fd, pids, sizeof(pids)) != sizeof(pids)) ::_exit(124);
+    ::_exit(0);
+  }
+  pid_t pids[2] = {-1, -1};
+  ASSERT_NO_FATAL_FAILURE(read_report_and_reap(pipe_fd, child, pids, sizeof(pids)));
+  ASSERT_GT(pids[0], 0);
+  ASSERT_GT(pids[1], 0);
+
+  ProcessRecords records;
+  ASSERT_TRUE(poll_until(*probe, records, [&] { return records.exec_of_pid(pids[0]) && records.exec_of_pid(pids[1]); }));
+  EXPECT_EQ(records.exec_of_pid(pids[0])->flags & VIGIL_EXEC_EXE_UPPER_LAYER, 0u) << "shipped in the lower layer";
+  EXPECT_NE(records.exec_of_pid(pids[1])->flags & VIGIL_EXEC_EXE_UPPER_LAYER, 0u) << "written into the upper layer";
+  EXPECT_EQ(records.exec_of_pid(child), nullptr) << "the child itself never execs";
 }
 
 }  // namespace

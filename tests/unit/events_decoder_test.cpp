@@ -79,6 +79,16 @@ TEST(EventsDecoder, TruncatedArgumentAreaKeepsItsLastStringWithoutNul) {
   EXPECT_EQ(args_of(*event->exec()), (std::vector<std::string>{"echo", "abc"}));
   EXPECT_TRUE(event->exec()->args_truncated);
   EXPECT_EQ(event->exec()->argc, 3u);
+  EXPECT_FALSE(event->exec()->exe_upper_layer);
+}
+
+TEST(EventsDecoder, UpperLayerFlag) {
+  auto exec = vigil::test::make_exec(7, "/bin/echo", {"echo"});
+  exec.flags = VIGIL_EXEC_EXE_UPPER_LAYER;
+  auto event = vigil::test::DecodedRecord(vigil::test::record_bytes(exec));
+  ASSERT_TRUE(event);
+  EXPECT_TRUE(event->exec()->exe_upper_layer);
+  EXPECT_FALSE(event->exec()->args_truncated);
 }
 
 TEST(EventsDecoder, ForkAndExitRecords) {

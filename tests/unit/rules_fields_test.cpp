@@ -289,6 +289,25 @@ TEST_F(RulesFields, ExecEventsUseTheirOwnArguments) {
   auto after = decoded(test::file_record(VIGIL_NR_openat, 100, "/etc/hosts", 3, O_RDONLY, "x"));
   EXPECT_EQ(value("proc.is_exe_from_memfd", *after), "true");
   EXPECT_EQ(value("proc.exepath", *after), "/memfd:payload (deleted)");
+  EXPECT_EQ(value("proc.is_exe_upper_layer", *after), "false");
+}
+
+// The probe flags an executable in an overlayfs upper layer (written in the container); the
+// process keeps the flag, its children inherit it, and the next exec decides again.
+TEST_F(RulesFields, ExeInTheUpperLayer) {
+  auto dropped = test::make_exec(100, "/tmp/dropped", {"dropped"});
+  dropped.flags = VIGIL_EXEC_EXE_UPPER_LAYER;
+  auto exec = decoded(dropped);
+  ASSERT_TRUE(exec->exec()->exe_upper_layer);
+  world.table->apply(*exec);
+  EXPECT_EQ(value("proc.is_exe_upper_layer", *exec), "true");
+  EXPECT_TRUE(holds("evt.type = procexec and proc.is_exe_upper_layer = true", *exec));
+  world.table->apply(*decoded(test::make_fork(100, 101)));
+  auto child = decoded(test::file_record(VIGIL_NR_openat, 101, "/etc/hosts", 3));
+  EXPECT_EQ(value("proc.is_exe_upper_layer", *child), "true") << "inherited at fork";
+  auto again = decoded(test::make_exec(100, "/bin/true", {"true"}));
+  world.table->apply(*again);
+  EXPECT_EQ(value("proc.is_exe_upper_layer", *again), "false");
 }
 
 }  // namespace
