@@ -177,6 +177,7 @@ struct EventProbe::State {
   Result<void> apply(const PathFilters& filters);
   Result<void> write_interest(const SyscallSet& next_wanted, const SyscallSet& next_tracked);
   Result<void> start_cred_tracking();
+  void stop_cred_tracking();
   Result<void> seed_creds();
 };
 
@@ -341,14 +342,24 @@ Result<void> EventProbe::State::start_cred_tracking() {
   return seed_creds();
 }
 
+// Generation 0: no entry counts, so a later start trusts nothing noted before it.
+void EventProbe::State::stop_cred_tracking() {
+  syscalls->bss->cred_generation = 0;
+  cred_fork.reset();
+  cred_exec.reset();
+}
+
 // Attach before widening the interest map and detach after narrowing it, so a captured call
 // whose record needs prior state never returns without that state being kept (except calls
 // already under way, which carry VIGIL_SYSCALL_NO_ENTER).
 Result<void> EventProbe::State::apply(const SyscallSet& next) {
-  bool need_exec_state = next.test(VIGIL_NR_execve) || next.test(VIGIL_NR_execveat);
+  bool need_exec_state = false;
   bool need_creds = false;
-  for (const auto& s : kSupported)
-    need_creds |= s.record_type == VIGIL_EVENT_SYSCALL_CRED && next.test(static_cast<std::size_t>(s.number));
+  for (const auto& s : kSupported) {
+    if (!s.needs_prior_state || !next.test(static_cast<std::size_t>(s.number))) continue;
+    need_exec_state |= s.record_type == VIGIL_EVENT_SYSCALL_EXEC;
+    need_creds |= s.record_type == VIGIL_EVENT_SYSCALL_CRED;
+  }
   if (next.any() && !sys_exit) {
     auto link = attach(syscalls->progs.vigil_sys_exit);
     if (!link) return std::unexpected(link.error());
@@ -361,19 +372,13 @@ Result<void> EventProbe::State::apply(const SyscallSet& next) {
   }
   if (need_creds && !cred_fork) {
     if (auto ok = start_cred_tracking(); !ok) {
-      syscalls->bss->cred_generation = 0;
-      cred_fork.reset();
-      cred_exec.reset();
+      stop_cred_tracking();
       (void)write_interest(wanted, SyscallSet{});
       return ok;
     }
   }
   if (auto ok = write_interest(next, need_creds ? tracked : SyscallSet{}); !ok) return ok;
-  if (!need_creds && cred_fork) {
-    syscalls->bss->cred_generation = 0;
-    cred_fork.reset();
-    cred_exec.reset();
-  }
+  if (!need_creds && cred_fork) stop_cred_tracking();
   if (!need_exec_state) exec_prepare.reset();
   if (!next.any()) sys_exit.reset();
   return {};
