@@ -135,17 +135,7 @@ const state::Process* Extractor::ancestor(int level) {
 }
 
 std::string_view Extractor::resolve_path(std::string_view path, std::int32_t dirfd, std::string& out) {
-  std::string_view base;
-  if (!path.starts_with('/')) {
-    if (const state::Process* self = process()) {
-      if (dirfd == AT_FDCWD) {
-        base = self->cwd;
-      } else if (const state::FdEntry* entry = self->fds.find(dirfd)) {
-        base = entry->path;
-      }
-    }
-  }
-  state::resolve_path(base, path, out, path_scratch_);
+  state::resolve_path_of(process(), path, dirfd, out, path_scratch_);
   return out;
 }
 

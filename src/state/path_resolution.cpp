@@ -1,5 +1,9 @@
 #include "state/path_resolution.h"
 
+#include <fcntl.h>
+
+#include "state/process.h"
+
 namespace vigil::state {
 
 void append_normalized(std::string& out, std::string_view path) {
@@ -39,6 +43,19 @@ bool resolve_path(std::string_view base, std::string_view path, std::string& out
   scratch.append(path);
   append_normalized(out, scratch);
   return true;
+}
+
+bool resolve_path_of(const Process* process, std::string_view path, std::int32_t dirfd, std::string& out,
+                     std::string& scratch) {
+  std::string_view base;
+  if (process != nullptr && !path.starts_with('/')) {
+    if (dirfd == AT_FDCWD) {
+      base = process->cwd;
+    } else if (const FdEntry* entry = process->fds.find(dirfd)) {
+      base = entry->path;
+    }
+  }
+  return resolve_path(base, path, out, scratch);
 }
 
 }  // namespace vigil::state

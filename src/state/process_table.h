@@ -157,8 +157,6 @@ class ProcessTable {
   void apply_fd_event(Process& process, const events::Event& event);
   // chdir/fchdir that worked: cwd follows (relative opens and fd.name resolve against it).
   void change_directory(Process& process, const events::Event& event);
-  // A path argument made absolute against cwd (AT_FDCWD) or the directory descriptor, into out.
-  bool absolute_path(const Process& process, std::string_view path, std::int32_t dirfd, std::string& out);
 
   ContainerResolver& containers_;
   ProcessTableOptions options_;
@@ -169,7 +167,7 @@ class ProcessTable {
   std::deque<ExitedRef> exited_;
   std::size_t exited_count_ = 0;
   std::string scratch_path_;  // reused by seeding and misses
-  std::string resolved_path_, resolve_scratch_;  // reused by absolute_path
+  std::string resolved_path_, resolve_scratch_;  // reused by resolve_path_of
   ProcessTableCounters counters_;
 };
 

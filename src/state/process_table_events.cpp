@@ -103,25 +103,13 @@ void ProcessTable::apply(const events::Event& event) {
   if (process != nullptr && options_.track_fds) apply_fd_event(*process, event);
 }
 
-bool ProcessTable::absolute_path(const Process& process, std::string_view path, std::int32_t dirfd, std::string& out) {
-  std::string_view base;
-  if (!path.starts_with('/')) {
-    if (dirfd == AT_FDCWD) {
-      base = process.cwd;
-    } else if (const FdEntry* entry = process.fds.find(dirfd)) {
-      base = entry->path;
-    }
-  }
-  return resolve_path(base, path, out, resolve_scratch_);
-}
-
 void ProcessTable::change_directory(Process& process, const events::Event& event) {
   const auto* file = event.file();
   if (file == nullptr) return;
   bool known = false;
   if (event.type == events::EventType::chdir) {
     known = !file->path_unreadable && !file->path_truncated &&
-            absolute_path(process, file->path, AT_FDCWD, resolved_path_);
+            resolve_path_of(&process, file->path, AT_FDCWD, resolved_path_, resolve_scratch_);
   } else if (const FdEntry* entry = process.fds.find(file->fd)) {
     known = entry->type == FdType::file && entry->path.starts_with('/');
     if (known) resolved_path_.assign(entry->path);
@@ -144,7 +132,7 @@ void ProcessTable::apply_fd_event(Process& process, const events::Event& event) 
       const auto* file = event.file();
       if (file == nullptr || !is_fd(ret)) return;
       ++counters_.fd_events;
-      absolute_path(process, file->path, file->dirfd, resolved_path_);
+      resolve_path_of(&process, file->path, file->dirfd, resolved_path_, resolve_scratch_);
       FdEntry& entry = fds.put(static_cast<int>(ret));
       entry.type = FdType::file;
       entry.path.assign(resolved_path_);
