@@ -506,9 +506,6 @@ static __always_inline void parse_file_args(struct file_args *f, struct syscall_
   }
 }
 
-/* Whether the filter can compare this path with absolute prefixes the way rules see it
- * (fd.name is the path made absolute and lexically normalised): relative paths, and paths
- * with "//", "/." or "/.." in them, could name a wanted file under another spelling. */
 #define VIGIL_BYTES_ONES 0x0101010101010101ULL
 #define VIGIL_BYTES_LOW7 0x7f7f7f7f7f7f7f7fULL
 
@@ -517,7 +514,10 @@ static __always_inline __u64 zero_bytes(__u64 x) {
   return ~(((x & VIGIL_BYTES_LOW7) + VIGIL_BYTES_LOW7) | x | VIGIL_BYTES_LOW7);
 }
 
-/* Eight bytes at a time (x86 loads them unaligned): a '/' or '.' right after a '/' anywhere
+/* Whether the filter can compare this path with absolute prefixes the way rules see it
+ * (fd.name is the path made absolute and lexically normalised): relative paths, and paths
+ * with "//", "/." or "/.." in them, could name a wanted file under another spelling.
+ * Eight bytes at a time (x86 loads them unaligned): a '/' or '.' right after a '/' anywhere
  * before the NUL. Bytes after the NUL are an earlier path's and do not count. */
 static __always_inline int path_is_plain_absolute(const char *path, __u32 size) {
   if (size < 2 || path[0] != '/') return 0;

@@ -1,5 +1,7 @@
 #include "support/swtpm.h"
 
+#include "common/unique_fd.h"
+
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -27,19 +29,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-class Socket {
- public:
-  Socket() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {}
-  ~Socket() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
+// A TCP socket closed on every return (a prvalue: UniqueFd neither copies nor moves).
+UniqueFd tcp_socket() { return UniqueFd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)); }
 
 sockaddr_in loopback(int port) {
   sockaddr_in address{};
@@ -50,7 +41,7 @@ sockaddr_in loopback(int port) {
 }
 
 bool can_bind(int port) {
-  Socket sock;
+  UniqueFd sock = tcp_socket();
   const sockaddr_in address = loopback(port);
   return sock.get() >= 0 && ::bind(sock.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
 }
@@ -60,7 +51,7 @@ bool can_bind(int port) {
 // binds: start() notices (swtpm exits, or the listener is not swtpm's) and tries again.
 int pick_port_pair() {
   for (int attempt = 0; attempt < 64; ++attempt) {
-    Socket sock;
+    UniqueFd sock = tcp_socket();
     sockaddr_in address = loopback(0);
     if (sock.get() < 0 || ::bind(sock.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) continue;
     socklen_t length = sizeof address;
@@ -109,7 +100,7 @@ bool pid_listens_on(pid_t pid, int port) {
 
 // Sends TPM2_GetCapability and waits (bounded) for a TPM 2.0 response header.
 bool answers_tpm_command(int port, int timeout_ms) {
-  Socket sock;
+  UniqueFd sock = tcp_socket();
   if (sock.get() < 0) return false;
   const timeval timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
   ::setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
