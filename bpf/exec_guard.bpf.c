@@ -171,10 +171,8 @@ static __always_inline void judge(struct inode *inode, const struct vigil_guarde
   report(key, flags);
 }
 
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(vigil_guard_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm) {
-  struct inode *inode = BPF_CORE_READ(bprm, file, f_inode);
-  if (!inode) return 0;
+/* The exec's ticket for this inode, else its cached baseline, else nothing to check. */
+static __always_inline void check_inode(struct inode *inode) {
   struct vigil_guarded_inode_key key;
   key_of(inode, &key);
   struct vigil_exec_ticket_key ticket_key = {
@@ -185,12 +183,34 @@ int BPF_PROG(vigil_guard_exec, struct task_struct *task, pid_t old_pid, struct l
     bpf_map_delete_elem(&tickets, &ticket_key);
     count(4);
     judge(inode, &key, &decided, VIGIL_KILL_FROM_TICKET);
-    return 0;
+    return;
   }
   struct vigil_exec_baseline *baseline = bpf_map_lookup_elem(&cached, &key);
   if (baseline) {
     struct vigil_exec_baseline copy = *baseline;
     judge(inode, &key, &copy, 0);
+  }
+}
+
+#define VIGIL_OVERLAYFS_SUPER_MAGIC 0x794c7630
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(vigil_guard_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm) {
+  /* An exec through overlayfs runs the overlay's file, but fanotify (and so the agent's decision
+   * and ignore mark) saw the real file beneath it: check each layer of the stack. */
+  struct file *file = BPF_CORE_READ(bprm, file);
+  for (int depth = 0; depth < 3 && file; ++depth) {
+    struct inode *inode = BPF_CORE_READ(file, f_inode);
+    if (!inode) break;
+    check_inode(inode);
+    if (BPF_CORE_READ(inode, i_sb, s_magic) != VIGIL_OVERLAYFS_SUPER_MAGIC) break;
+    void *private_data = BPF_CORE_READ(file, private_data);
+    if (!private_data) break;
+    if (bpf_core_type_exists(struct ovl_file)) {
+      file = BPF_CORE_READ((struct ovl_file *)private_data, realfile);
+    } else {
+      file = private_data;
+    }
   }
   return 0;
 }

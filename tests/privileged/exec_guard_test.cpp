@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -402,4 +403,41 @@ TEST_F(ExecGuardTest, RacingWriterNeverRunsUndecidedContent) {
   }
   std::cout << "[ racing ] ran true " << ran << ", killed " << killed_count << ", ETXTBSY " << busy << "\n";
   EXPECT_GT(killed_count, 0) << "no round raced the writer: the test proves nothing";
+}
+
+// fanotify reports an exec through overlayfs on the real file beneath (that is what the agent
+// decides and marks), while the exec runs the overlay's file: the guard checks the real one too.
+TEST_F(ExecGuardTest, ChecksTheRealFileBeneathAnOverlayExec) {
+  const std::string lower = dir_ / "lower", upper = dir_ / "upper", work = dir_ / "work", merged = dir_ / "merged";
+  for (const auto& d : {lower, upper, work, merged}) ASSERT_EQ(::mkdir(d.c_str(), 0755), 0);
+  const std::string real = lower + "/prog";
+  ASSERT_EQ(run({"cp", "/usr/bin/true", real}).exit_code, 0);
+  const std::string options = "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work;
+  ASSERT_EQ(::mount("overlay", merged.c_str(), "overlay", 0, options.c_str()), 0) << std::strerror(errno);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{merged};
+  const int lock = ::open(real.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_EQ(::flock(lock, LOCK_SH | LOCK_NB), 0);
+  const GuardedInode real_inode = inode_of(real);
+  ASSERT_FALSE(real_inode == inode_of(merged + "/prog"));
+  ASSERT_TRUE(guard_->guard(real_inode, false));
+  struct stat st {};
+  ASSERT_EQ(::stat(real.c_str(), &st), 0);
+  ASSERT_TRUE(guard_->set_cached(real_inode, ExecBaseline::of(st, *guard_->releases(real_inode))));
+  EXPECT_TRUE(ran_true(run_now(merged + "/prog")));
+
+  auto ring = RawRing::create();
+  ASSERT_TRUE(ring);
+  const int fd = ring->run(RawRing::openat(real.c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_GE(fd, 0);
+  write_false_through_mapping(fd);
+  ASSERT_EQ(ring->run(RawRing::close(fd)), 0);
+  const int status = run_now(merged + "/prog");
+  EXPECT_TRUE(killed(status)) << status << (ran_false(status) ? ": the changed content ran" : "");
+  auto seen = reports(1);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].inode, real_inode);
+  ::close(lock);
 }
