@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/vfs.h>
 
 #include <climits>
 #include <fstream>
@@ -28,6 +30,29 @@ bool take_lock(int fd) {
   last_byte.l_start = LLONG_MAX;
   last_byte.l_len = 1;
   return ::fcntl(fd, F_OFD_SETLK, &last_byte) == 0;
+}
+
+// Filesystems with lock operations of their own (->flock / ->lock): their locks never reach
+// flock_lock_inode or posix_lock_inode, so the guard cannot count their writers' releases (and
+// their content can change on a server anyway). Their execs are not cached in the kernel.
+bool locks_bypass_the_guard(int fd) {
+  struct statfs fs {};
+  if (::fstatfs(fd, &fs) != 0) return true;
+  switch (static_cast<unsigned long>(fs.f_type)) {
+    case 0x6969:      // NFS
+    case 0x65735546:  // FUSE
+    case 0xFF534D42:  // CIFS
+    case 0xFE534D42:  // SMB2
+    case 0x01021997:  // 9P
+    case 0x00c36400:  // Ceph
+    case 0x01161970:  // GFS2
+    case 0x7461636f:  // OCFS2
+    case 0x5346414F:  // AFS
+    case 0x0BD00BD0:  // Lustre
+      return true;
+    default:
+      return false;
+  }
 }
 
 // True when some thread of `tgid` is inside execve/execveat (x86_64 numbers 59 and 322).
@@ -83,7 +108,12 @@ Result<std::unique_ptr<KernelVerdictCache>> KernelVerdictCache::create(KernelCac
 
 KernelVerdictCache::KernelVerdictCache(probe::ExecGuard guard, FanotifyListener& listener, bool marks_enabled,
                                        Mode agent_mode)
-    : guard_(std::move(guard)), listener_(listener), marks_enabled_(marks_enabled), agent_mode_(agent_mode) {}
+    : guard_(std::move(guard)), listener_(listener), marks_enabled_(marks_enabled), agent_mode_(agent_mode) {
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+    max_cached_ = std::min<std::size_t>(kMaxCachedInodes, static_cast<std::size_t>(files.rlim_cur / 8));
+  }
+}
 
 KernelVerdictCache::~KernelVerdictCache() {
   stopping_ = true;
@@ -106,6 +136,7 @@ KernelVerdictCache::ExecArm KernelVerdictCache::arm(int fd) {
       return armed;
     }
     held.fd.emplace(own);
+    held.countable = !locks_bypass_the_guard(own);
     const bool locked = take_lock(own);
     if (!locked) stats_.unlocked.fetch_add(1, std::memory_order_relaxed);
     if (!guard_.guard(inode, !locked)) {
@@ -169,7 +200,7 @@ void KernelVerdictCache::withdraw_locked(const probe::GuardedInode& inode, Held&
 
 void KernelVerdictCache::place_mark_locked(int fd, const probe::GuardedInode& inode, Held& held,
                                            const probe::ExecBaseline& baseline) {
-  if (held.cached || cached_count_ >= kMaxCachedInodes) return;
+  if (held.cached || !held.countable || cached_count_ >= max_cached_) return;
   // The baseline must still describe the file: no writable release, same ctime and size.
   struct stat now {};
   if (guard_.releases(inode) != baseline.releases || ::fstat(fd, &now) != 0 || !baseline.same_file_state(now)) return;

@@ -87,7 +87,8 @@ class KernelVerdictCache {
   void start_reporting(OnKill on_kill);
   const KernelCacheStats& stats() const { return stats_; }
 
-  // Inodes whose ignore mark may be in place at once; past it execs are still guarded, by tickets.
+  // Inodes whose ignore mark may be in place at once (each costs the agent a descriptor); past it
+  // execs are still guarded, by tickets. Also at most an eighth of RLIMIT_NOFILE.
   static constexpr std::size_t kMaxCachedInodes = 4096;
 
  private:
@@ -97,6 +98,7 @@ class KernelVerdictCache {
     int reservations = 0;  // arms not yet decided
     int tickets = 0;       // tickets issued and not yet met or retired
     bool cached = false;   // ignore mark placed
+    bool countable = true; // the filesystem's locks pass the guard's tracepoints (see arm())
   };
   struct Outstanding {
     uint32_t tgid;
@@ -121,6 +123,7 @@ class KernelVerdictCache {
   std::deque<Outstanding> outstanding_;
   std::deque<probe::GuardedInode> poisoned_;  // cached baselines left poisoned, oldest first
   std::size_t cached_count_ = 0;
+  std::size_t max_cached_ = kMaxCachedInodes;
   std::chrono::steady_clock::time_point last_unlink_check_{};
   std::atomic<bool> stopping_{false};
   std::thread reporter_;
