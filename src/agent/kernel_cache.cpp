@@ -125,27 +125,35 @@ KernelVerdictCache::ExecArm KernelVerdictCache::arm(int fd) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) return armed;
   const auto inode = probe::GuardedInode::of(st.st_dev, st.st_ino);
-  std::lock_guard lock(mutex_);
-  auto [it, inserted] = held_.try_emplace(inode);
-  Held& held = it->second;
-  if (inserted) {
+  std::unique_lock lock(mutex_);
+  if (!held_.contains(inode)) {
+    // A new inode: its descriptor, filesystem check and lock are prepared without the mutex (a
+    // network filesystem may take its time), then entered unless another thread was quicker.
+    lock.unlock();
     const int own = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (own < 0) {
-      held_.erase(it);
       stats_.watch_failures.fetch_add(1, std::memory_order_relaxed);
       return armed;
     }
-    held.fd.emplace(own);
-    held.countable = !locks_bypass_the_guard(own);
-    const bool locked = take_lock(own);
-    if (!locked) stats_.unlocked.fetch_add(1, std::memory_order_relaxed);
-    if (!guard_.guard(inode, !locked)) {
+    const bool countable = !locks_bypass_the_guard(own);
+    const bool locked = countable && take_lock(own);
+    lock.lock();
+    auto [it, inserted] = held_.try_emplace(inode);
+    if (!inserted) {
+      ::close(own);  // another decision entered it meanwhile; its lock serves
+    } else if (!guard_.guard(inode, !locked)) {
       held_.erase(it);
+      ::close(own);
       stats_.watch_failures.fetch_add(1, std::memory_order_relaxed);
       return armed;
+    } else {
+      it->second.fd.emplace(own);
+      it->second.countable = countable;
+      if (countable && !locked) stats_.unlocked.fetch_add(1, std::memory_order_relaxed);
+      stats_.watched.fetch_add(1, std::memory_order_relaxed);
     }
-    stats_.watched.fetch_add(1, std::memory_order_relaxed);
   }
+  Held& held = held_.at(inode);
   const auto releases = guard_.releases(inode);
   // The file as it is now that every writable release counts: the content read after this
   // point is what the decision is about.
