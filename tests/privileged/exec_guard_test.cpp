@@ -441,3 +441,17 @@ TEST_F(ExecGuardTest, ChecksTheRealFileBeneathAnOverlayExec) {
   EXPECT_EQ(seen[0].inode, real_inode);
   ::close(lock);
 }
+
+// A withdrawn mark leaves its baseline poisoned: an exec that passed the mark just before it was
+// removed dies, while an exec decided since (it has a ticket) runs.
+TEST_F(ExecGuardTest, PoisonedCachedBaselineKillsExecsThatPassedAWithdrawnMark) {
+  ExecBaseline poison;
+  poison.poison = true;
+  ASSERT_TRUE(guard_->set_cached(inode_, poison));
+  EXPECT_TRUE(killed(run_now(prog_)));
+  EXPECT_TRUE(ran_true(exec_with_ticket(baseline_now(), [] {})));
+  auto seen = reports(1);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_FALSE(seen[0].from_ticket);
+  EXPECT_FALSE(seen[0].changed);
+}
