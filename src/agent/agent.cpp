@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -18,6 +19,12 @@
 #include "agent/kernel_cache.h"
 #include "agent/runtime_monitor.h"
 #include "agent/measurement_sink.h"
+#include "agent/measurement_start.h"
+#include "agent/recent_errors.h"
+#include "agent/status_server.h"
+#include "common/log.h"
+#include "common/sd_notify.h"
+#include "common/time_text.h"
 #include "ima/measurement_list.h"
 #include "tpm/tpm.h"
 
@@ -36,9 +43,31 @@ struct Agent::Parts {
   std::string kernel_cache_note;                     // why it is off, when it is
   std::unique_ptr<RuntimeMonitor> runtime;           // eBPF events -> process table (runtime.enabled)
   uint64_t marked_mask = 0;
+  nlohmann::json list_start;  // how the measurement list started (measurement_start.h)
+  RecentErrors recent_errors;   // for status(): failed measurements, extends, reloads, logged errors
+  std::string reload_result = "none";  // of the last SIGHUP: none | ok | failed
+  std::string reload_error;
 };
 
 namespace {
+
+// status.json's kernel_cache: the exec guard's and the ignore marks' counters.
+nlohmann::json kernel_cache_status(const KernelVerdictCache& cache, const std::string& note) {
+  const KernelCacheStats& stats = cache.stats();
+  nlohmann::json status = {{"enabled", cache.marks_enabled()},
+                           {"exec_guard", true},
+                           {"watched", stats.watched.load()},
+                           {"ignored", stats.ignored.load()},
+                           {"withdrawn", stats.withdrawn.load()},
+                           {"kills", stats.kills.load()},
+                           {"violations", stats.violations.load()},
+                           {"tickets", stats.tickets.load()},
+                           {"watch_failures", stats.watch_failures.load()},
+                           {"ticket_failures", stats.ticket_failures.load()},
+                           {"unlocked", stats.unlocked.load()}};
+  if (!cache.marks_enabled()) status["why"] = note;
+  return status;
+}
 
 Result<void> apply_marks(FanotifyListener& listener, const AgentConfig& config, uint64_t mask, uint64_t old_mask) {
   for (const auto& mount : config.watch) {
@@ -60,27 +89,13 @@ size_t raise_fd_limit_and_size_slots() {
   return std::min<size_t>(4096, std::max<size_t>(64, available));
 }
 
-// The boot_aggregate over PCRs 0-7 (SHA-1) or 0-9 of the bank matching the digest algorithm.
-ima::MeasurementEntry make_boot_aggregate(tpm::PcrBackend& pcrs, const std::string& tpm_spec, crypto::HashAlgo hash) {
-  std::vector<crypto::Digest> values;
-  if (tpm_spec != "none") {
-    const auto banks = pcrs.banks();
-    crypto::HashAlgo bank = hash;
-    if (std::find(banks.begin(), banks.end(), bank) == banks.end()) bank = crypto::HashAlgo::sha256;
-    if (std::find(banks.begin(), banks.end(), bank) != banks.end()) {
-      const uint32_t count = bank == crypto::HashAlgo::sha1 ? 8 : 10;
-      for (uint32_t pcr = 0; pcr < count; ++pcr) {
-        auto value = pcrs.read(pcr, bank);
-        if (!value) {
-          values.clear();
-          break;
-        }
-        values.push_back(*value);
-      }
-      hash = bank;
-    }
+// Every PCR the agent may extend: measurement.pcr and the pcr= of every measure rule.
+std::set<std::uint32_t> extended_pcrs(const Ruleset& rules, const AgentConfig& config) {
+  std::set<std::uint32_t> pcrs{config.measurement.pcr};
+  for (const auto& rule : rules.policy.rules) {
+    if (rule.action == ima::PolicyAction::measure) pcrs.insert(rule.pcr.value_or(config.measurement.pcr));
   }
-  return ima::boot_aggregate_entry(hash, values);
+  return pcrs;
 }
 
 }  // namespace
@@ -107,25 +122,51 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
     parts->console = std::move(*console);
   }
   ConsoleFeed* feed = parts->console ? &parts->console->feed() : nullptr;
-  auto audit = AuditLog::open(cfg.audit_log);
+  auto audit = AuditLog::open(cfg.audit_log, {cfg.audit_log_max_bytes, cfg.audit_log_max_files});
   if (!audit) return std::unexpected(audit.error());
   parts->audit = std::move(*audit);
-  if (feed) parts->audit->set_observer([feed](const nlohmann::json& entry) { feed->on_audit(entry); });
+  parts->audit->set_observer([feed, errors = &parts->recent_errors](const nlohmann::json& entry) {
+    if (feed) feed->on_audit(entry);
+    // Audit records of failures are also the last errors `vigil status` shows.
+    const std::string event = entry.value("event", "");
+    if (event == "measurement-failure" || event == "pcr-extend-failure" || event == "reload-failed") {
+      std::string message = event;
+      if (entry.contains("path") && entry["path"].is_string()) message += " " + entry["path"].get<std::string>();
+      if (entry.contains("reason") && entry["reason"].is_string()) message += ": " + entry["reason"].get<std::string>();
+      errors->add(std::move(message));
+    }
+  });
   auto pcrs = tpm::open_pcr_backend(cfg.tpm);
   if (!pcrs) return std::unexpected(pcrs.error());
-  auto log = ima::MeasurementLog::open(cfg.state_dir);
-  if (!log) return std::unexpected(log.error());
-  ima::MeasurementEntry boot = make_boot_aggregate(**pcrs, cfg.tpm, cfg.hash);
-  parts->sink = std::make_unique<MeasurementSink>(std::move(*log), std::move(*pcrs));
+  const bool software_pcrs = cfg.tpm == "none";
+  if (!software_pcrs) {
+    if (auto apart = refuse_pcrs_of_kernel_ima(cfg.measurement.kernel_list, extended_pcrs(**rules, cfg)); !apart) {
+      return std::unexpected(apart.error());
+    }
+  }
+  // The list an earlier run left goes on when it replays to the PCRs (measurement_start.h).
+  auto list = start_measurement_list(
+      MeasurementStartOptions{cfg.state_dir, software_pcrs, cfg.measurement.pcr, cfg.hash}, **pcrs);
+  if (!list) return fail("measurement list: " + list.error().message);
+  parts->sink = std::make_unique<MeasurementSink>(std::move(list->log), std::move(*pcrs));
   if (feed) {
     parts->sink->set_observer([feed](const ima::MeasurementEntry& entry, std::size_t index, std::string_view verdict) {
       feed->on_measurement(entry, index, verdict);
     });
   }
-  std::string extend_error;
-  if (auto recorded = parts->sink->record(std::move(boot), &extend_error); !recorded || !extend_error.empty()) {
-    return fail("recording boot_aggregate: " + (recorded ? extend_error : recorded.error().message));
+  for (auto& entry : list->to_record) {
+    const std::string name = entry.path;
+    std::string extend_error;
+    if (auto recorded = parts->sink->record(std::move(entry), &extend_error); !recorded || !extend_error.empty()) {
+      return fail("recording " + name + ": " + (recorded ? extend_error : recorded.error().message));
+    }
   }
+  list->report["entries"] = parts->sink->log().size();
+  parts->list_start = list->report;
+  nlohmann::json audit_record = list->report;
+  audit_record["event"] = "measurement-list";
+  parts->audit->record(audit_record);
+  if (!list->warning.empty()) log::warning("measurement list: " + list->warning);
   parts->cache = std::make_unique<DecisionCache>(cfg.cache_entries);
   parts->engine = std::make_unique<IntegrityEngine>(cfg, *parts->cache, *parts->audit, *parts->sink, *rules);
   for (const auto& warning : (*rules)->warnings) parts->audit->record({{"event", "warning"}, {"message", warning}});
@@ -142,7 +183,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
       [engine](int fd, pid_t pid, uint64_t mask) { return engine->decide_from_cache(fd, pid, mask); });
   if (!listener) return std::unexpected(listener.error());
   parts->listener = std::move(*listener);
-  auto kernel_cache = KernelVerdictCache::create(cfg.kernel_cache, *parts->listener, parts->kernel_cache_note);
+  auto kernel_cache = KernelVerdictCache::create(cfg.kernel_cache, cfg.mode, *parts->listener, parts->kernel_cache_note);
   if (!kernel_cache) return std::unexpected(kernel_cache.error());
   parts->kernel_cache = std::move(*kernel_cache);
   if (parts->kernel_cache) {
@@ -151,9 +192,13 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
     parts->kernel_cache->start_reporting([audit_log, decisions](const probe::GuardKill& kill) {
       const dev_t device = makedev(kill.inode.kernel_dev >> 20, kill.inode.kernel_dev & 0xfffff);
       decisions->invalidate(device, kill.inode.inode);
-      audit_log->record({{"event", "exec-guard-kill"}, {"verdict", "deny"}, {"pid", kill.pid}, {"uid", kill.uid},
-                         {"comm", kill.comm}, {"device", device}, {"inode", kill.inode.inode},
-                         {"reason", "executable was opened for writing after its verdict was cached in the kernel"}});
+      const char* reason = !kill.changed ? "the verdict this exec met was withdrawn (denied, reloaded or evicted)"
+                           : kill.from_ticket
+                               ? "the executable changed between its exec decision and the exec"
+                               : "the executable changed after its verdict was cached in the kernel";
+      audit_log->record({{"event", kill.killed ? "exec-guard-kill" : "exec-guard-violation"},
+                         {"verdict", kill.killed ? "deny" : "allow"}, {"pid", kill.pid}, {"uid", kill.uid},
+                         {"comm", kill.comm}, {"device", device}, {"inode", kill.inode.inode}, {"reason", reason}});
     });
     parts->engine->set_kernel_cache(parts->kernel_cache.get());
   }
@@ -168,7 +213,10 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
     parts->runtime = std::move(*runtime);
   }
   parts->audit->record({{"event", "start"}, {"mode", mode_name(cfg.mode)}, {"watch", cfg.watch},
-                        {"kernel_cache", parts->kernel_cache ? "on" : "off: " + parts->kernel_cache_note},
+                        {"kernel_cache", parts->kernel_cache && parts->kernel_cache->marks_enabled()
+                                             ? "on"
+                                             : "off: " + parts->kernel_cache_note},
+                        {"exec_guard", parts->kernel_cache ? "on" : "off: " + parts->kernel_cache_note},
                         {"pcrs", parts->sink->pcrs().describe()}, {"rules", (*rules)->policy.rules.size()}});
   auto agent = std::unique_ptr<Agent>(new Agent(std::move(parts)));
   if (agent->parts_->console) {
@@ -214,7 +262,16 @@ ConsoleSources Agent::console_sources() const {
   return sources;
 }
 
+void Agent::note_error(std::string message) { parts_->recent_errors.add(std::move(message)); }
+
 Result<void> Agent::reload() {
+  auto result = reload_now();
+  parts_->reload_result = result ? "ok" : "failed";
+  parts_->reload_error = result ? "" : result.error().message;
+  return result;
+}
+
+Result<void> Agent::reload_now() {
   AgentConfig& cfg = parts_->config;
   if (!cfg.source.empty() && cfg.source != "built-in") {
     // Policy and keyrings come from the config; re-read it for their paths and text.
@@ -231,6 +288,12 @@ Result<void> Agent::reload() {
   if (!rules) {
     parts_->audit->record({{"event", "reload-failed"}, {"reason", rules.error().message}});
     return std::unexpected(rules.error());
+  }
+  if (cfg.tpm != "none") {
+    if (auto apart = refuse_pcrs_of_kernel_ima(cfg.measurement.kernel_list, extended_pcrs(**rules, cfg)); !apart) {
+      parts_->audit->record({{"event", "reload-failed"}, {"reason", apart.error().message}});
+      return apart;
+    }
   }
   const uint64_t mask = (*rules)->fanotify_mask;
   if (mask != parts_->marked_mask) {
@@ -263,7 +326,12 @@ void Agent::stop() {
 nlohmann::json Agent::status() const {
   const auto& listener = parts_->listener->stats();
   const auto& engine = parts_->engine->stats();
+  nlohmann::json reload = {{"result", parts_->reload_result}};
+  if (!parts_->reload_error.empty()) reload["error"] = parts_->reload_error;
   return {{"mode", mode_name(parts_->config.mode)},
+          {"watch", parts_->config.watch},
+          {"reload", reload},
+          {"last_errors", parts_->recent_errors.to_json()},
           {"permission_events", listener.permission_events.load()},
           {"allowed", listener.allowed.load()},
           {"denied", listener.denied.load()},
@@ -283,30 +351,42 @@ nlohmann::json Agent::status() const {
           {"fixed", engine.fixed.load()},
           {"fast_decisions", engine.fast_decisions.load()},
           {"measurement_list_entries", parts_->sink->log().size()},
+          {"measurement_list", parts_->list_start},
           {"kernel_cache",
-           parts_->kernel_cache
-               ? nlohmann::json{{"enabled", true},
-                                {"watched", parts_->kernel_cache->stats().watched.load()},
-                                {"ignored", parts_->kernel_cache->stats().ignored.load()},
-                                {"withdrawn", parts_->kernel_cache->stats().withdrawn.load()},
-                                {"kills", parts_->kernel_cache->stats().kills.load()},
-                                {"watch_failures", parts_->kernel_cache->stats().watch_failures.load()}}
-               : nlohmann::json{{"enabled", false}, {"why", parts_->kernel_cache_note}}},
+           parts_->kernel_cache ? kernel_cache_status(*parts_->kernel_cache, parts_->kernel_cache_note)
+                                : nlohmann::json{{"enabled", false}, {"exec_guard", false}, {"why", parts_->kernel_cache_note}}},
           {"runtime", parts_->runtime ? parts_->runtime->status() : nlohmann::json{{"enabled", false}}},
           {"console", parts_->console ? parts_->console->status() : nlohmann::json{{"enabled", false}}}};
 }
 
+namespace {
+
+// What `systemctl status` shows beside the unit while the agent runs.
+std::string ready_status_line(const AgentConfig& cfg) {
+  std::string line = "STATUS=mode " + std::string(mode_name(cfg.mode)) + ", watching";
+  for (const auto& mount : cfg.watch) line += " " + mount;
+  if (cfg.watch.empty()) line += " no mounts";
+  return line;
+}
+
+void tell_service_manager(std::string_view state) {
+  if (auto sent = sd::notify(state); !sent) log::warning("telling the service manager: " + sent.error().message);
+}
+
+}  // namespace
+
 int run_agent(const std::string& config_path, const std::string& mode_override) {
+  log::set_program("vigil agent");
   Result<AgentConfig> config = config_path.empty() ? parse_config("", "built-in") : load_config(config_path);
   if (!config) {
-    std::fprintf(stderr, "vigil agent: %s\n", config.error().message.c_str());
+    log::error(config.error().message);
     return 2;
   }
   if (mode_override == "enforce") config->mode = Mode::enforce;
   else if (mode_override == "log") config->mode = Mode::log;
   else if (mode_override == "fix") config->mode = Mode::fix;
   if (config->watch.empty() && !config->runtime.enabled && !config->console.enabled) {
-    std::fprintf(stderr, "vigil agent: %s: 'watch' lists no mount points; nothing to do\n", config->source.c_str());
+    log::error(config->source + ": 'watch' lists no mount points; nothing to do");
     return 2;
   }
   // A TPM over TCP (swtpm) can raise SIGPIPE when it goes away; that must be an error, not death.
@@ -317,34 +397,55 @@ int run_agent(const std::string& config_path, const std::string& mode_override) 
   for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&signals, signal);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Two agents on one state directory would interleave one measurement list: refuse before
+  // touching anything (StatusServer::start checks again, for a start that raced this one).
+  if (agent_answers(status_socket_path(config->state_dir))) {
+    log::error("another agent is running with state directory " + config->state_dir);
+    return 2;
+  }
+  // Left by an agent that was killed: it must not announce this one before it is ready.
+  std::remove(((*config).state_dir + "/agent.ready").c_str());
+  const std::int64_t started_ns = wall_clock_ns();
   auto agent = Agent::start(std::move(*config));
   if (!agent) {
-    std::fprintf(stderr, "vigil agent: %s\n", agent.error().message.c_str());
+    log::error(agent.error().message);
     return 2;
   }
   const AgentConfig& cfg = (*agent)->config();
+  Agent* running = agent->get();
+  log::set_observer([running](log::Level, std::string_view message) { running->note_error(std::string(message)); });
+  StatusContext context{VIGIL_VERSION, ::getpid(), cfg.source, cfg.state_dir, started_ns, 0};
+  auto status_server =
+      StatusServer::start(status_socket_path(cfg.state_dir), [running] { return running->status(); }, context);
+  if (!status_server) {
+    // `vigil status` cannot reach this agent, but it protects the host all the same.
+    log::warning(status_server.error().message + "; `vigil status` will not reach this agent");
+  }
   const std::string ready = cfg.state_dir + "/agent.ready";
   if (FILE* file = std::fopen(ready.c_str(), "w")) {
     std::fprintf(file, "%d\n", static_cast<int>(::getpid()));
     std::fclose(file);
   }
-  std::printf("vigil agent: ready, mode %s, watching", std::string(mode_name(cfg.mode)).c_str());
-  for (const auto& mount : cfg.watch) std::printf(" %s", mount.c_str());
-  if (cfg.watch.empty()) std::printf(" no mounts");
-  std::printf("; state in %s\n", cfg.state_dir.c_str());
+  std::string ready_line = "ready, mode " + std::string(mode_name(cfg.mode)) + ", watching";
+  for (const auto& mount : cfg.watch) ready_line += " " + mount;
+  if (cfg.watch.empty()) ready_line += " no mounts";
+  log::notice(ready_line + "; state in " + cfg.state_dir);
   if (const std::string url = (*agent)->console_url(); !url.empty()) {
-    std::printf("vigil agent: console at %s (from another host: bearer token in %s)\n", url.c_str(),
-                cfg.console.token_file.c_str());
+    log::notice("console at " + url + " (from another host: bearer token in " + cfg.console.token_file + ")");
   }
-  std::fflush(stdout);
+  // Only now, with the marks placed and the pipelines running, may systemd order the units
+  // that come after this one (Type=notify).
+  tell_service_manager("READY=1\n" + ready_status_line(cfg));
 
   for (;;) {
     int signal = 0;
     if (sigwait(&signals, &signal) != 0) continue;
     if (signal == SIGHUP) {
+      tell_service_manager(sd::reloading_state());
       auto reloaded = (*agent)->reload();
-      std::fprintf(stderr, "vigil agent: reload %s%s\n", reloaded ? "done" : "rejected, old policy stays: ",
-                   reloaded ? "" : reloaded.error().message.c_str());
+      if (reloaded) log::notice("reload done");
+      else log::error("reload rejected, old policy stays: " + reloaded.error().message);
+      tell_service_manager("READY=1\n" + ready_status_line(cfg));
       continue;
     }
     if (signal == SIGUSR1) {
@@ -358,9 +459,12 @@ int run_agent(const std::string& config_path, const std::string& mode_override) 
     }
     break;
   }
+  tell_service_manager("STOPPING=1");
+  if (status_server) status_server->reset();  // closes the socket: `vigil status` says not running from here on
   (*agent)->stop();
+  log::set_observer(nullptr);
   const std::string text = (*agent)->status().dump();
-  std::printf("vigil agent: stopped %s\n", text.c_str());
+  log::notice("stopped " + text);
   std::remove(ready.c_str());
   return 0;
 }

@@ -53,6 +53,14 @@ struct ConsoleConfig {
   unsigned events_sampled_per_bucket = 5;  // events kept per container and syscall every 10 s
 };
 
+// Config `measurement`: where the agent's list is extended (docs/agent.md, "Restarts").
+struct MeasurementConfig {
+  std::uint32_t pcr = 10;  // boot_aggregate and every measure rule without pcr=
+  // The kernel's own list: when it exists the kernel's IMA extends the PCRs it names, which the
+  // agent then refuses to share (with a TPM). A setting for tests and unusual securityfs mounts.
+  std::string kernel_list = "/sys/kernel/security/ima/ascii_runtime_measurements";
+};
+
 struct AgentConfig {
   Mode mode = Mode::log;
   std::string state_dir = "/var/lib/vigil";
@@ -68,6 +76,9 @@ struct AgentConfig {
   size_t cache_entries = 65536;
   KernelCache kernel_cache = KernelCache::automatic;  // decision.kernel_cache: auto | on | off
   std::string audit_log;                        // default: <state_dir>/audit.jsonl
+  std::uint64_t audit_log_max_bytes = std::uint64_t{64} << 20;  // audit_log_max_size_mb; 0: never rotate
+  unsigned audit_log_max_files = 5;             // rotated audit files kept (audit.jsonl.1 is the newest)
+  MeasurementConfig measurement;
   RuntimeConfig runtime;
   ConsoleConfig console;
   std::string source;                           // file the config came from, for messages
