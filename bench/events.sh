@@ -18,13 +18,17 @@
 # Safety: re-executes itself in a private mount namespace (tracefs for bpftrace is mounted only
 # there); only loopback is used; the agent (no fanotify marks: `watch` is empty) and bpftrace
 # are stopped by PID, also on failure, and run under a watchdog.
+# The fork/exec storm is measured interleaved too (median of ROUNDS pairs), for capture alone
+# (every syscall decoded and applied to the process table, no rules) and for the default
+# configuration, so the cost the rules add on exec-heavy work is read against capture's own.
 # Environment: VIGIL (default /work/main/build/src/vigil), SECONDS_PER_RUN (5), PEER (1|0),
-# ROUNDS (10), AB_SECONDS (1).
+# ROUNDS (10), AB_SECONDS (1), FOCUS (all|forkexec: only the fork/exec measurements).
 set -euo pipefail
 
 VIGIL=${VIGIL:-/work/main/build/src/vigil}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-5}
 PEER=${PEER:-1}
+FOCUS=${FOCUS:-all}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 die() { echo "events.sh: $*" >&2; exit 1; }
 note() { echo "# $*"; }
@@ -85,6 +89,8 @@ start_runtime_agent() {
     printf 'rules:\n  enabled: %s\n  kernel_path_filter: %s\n' "$([[ $2 == on ]] && echo true || echo false)" \
       "$([[ $3 == on ]] && echo true || echo false)"
     printf 'outputs:\n  - type: file\n    path: %s\n' "$WORK/alerts.jsonl"
+    # An ephemeral console port: another agent on this host may hold the default one.
+    printf 'console:\n  listen: 127.0.0.1:0\n'
   } >"$WORK/agent.yaml"
   start_agent "$WORK/vigil" "$WORK/agent.yaml" "$WORK/state" "$WORK/agent.out"
 }
@@ -112,39 +118,53 @@ row() {
   SLOW[$1]=$(awk -v o="$2" -v b="$3" 'BEGIN { printf "%.1f", (b > 0 ? (1 - o / b) * 100 : 0) }')
 }
 
-note "vigil: $VIGIL; $(nproc) cores; ${SECONDS_PER_RUN} s per storm"
-BASE_OC2=$(storm openclose 2); BASE_OC1=$(storm openclose 1)
-BASE_CONN=$(storm connect 1); BASE_FE=$(storm forkexec 1)
-note "baseline ops/s: openclose x2 $BASE_OC2, openclose x1 $BASE_OC1, connect $BASE_CONN, forkexec $BASE_FE"
+if [[ $FOCUS == forkexec ]]; then
+  note "vigil: $VIGIL; $(nproc) cores; ${SECONDS_PER_RUN} s per storm; fork/exec only"
+  BASE_FE=$(storm forkexec 1)
+  start_runtime_agent "[all]" off off
+  measure_vigil "vigil: all syscalls, forkexec x1" forkexec 1 "$BASE_FE"
+  stop_pid "$AGENT_PID" 10; AGENT_PID=""
+  start_runtime_agent default on on
+  measure_vigil "vigil+rules: default, forkexec x1" forkexec 1 "$BASE_FE"
+  RULES_STATUS=$(status_json "$WORK/state")
+  stop_pid "$AGENT_PID" 10; AGENT_PID=""
+  AGENT_STATUS="(not measured)"
+else
+  note "vigil: $VIGIL; $(nproc) cores; ${SECONDS_PER_RUN} s per storm"
+  BASE_OC2=$(storm openclose 2); BASE_OC1=$(storm openclose 1)
+  BASE_CONN=$(storm connect 1); BASE_FE=$(storm forkexec 1)
+  note "baseline ops/s: openclose x2 $BASE_OC2, openclose x1 $BASE_OC1, connect $BASE_CONN, forkexec $BASE_FE"
 
-# Capture only (no rules): every open and close leaves the kernel and is decoded.
-start_runtime_agent "[openat, close]" off off
-measure_vigil "vigil: openat+close, storm x2" openclose 2 "$BASE_OC2"
-measure_vigil "vigil: openat+close, storm x1" openclose 1 "$BASE_OC1"
-stop_pid "$AGENT_PID" 10; AGENT_PID=""
-start_runtime_agent "[all]" off off
-measure_vigil "vigil: all syscalls, openclose x2" openclose 2 "$BASE_OC2"
-measure_vigil "vigil: all syscalls, connect x1" connect 1 "$BASE_CONN"
-measure_vigil "vigil: all syscalls, forkexec x1" forkexec 1 "$BASE_FE"
-stop_pid "$AGENT_PID" 10; AGENT_PID=""
-# The default configuration: the default ruleset decides what leaves the kernel (the syscalls
-# its rules match, file paths under the prefixes they look at); the storm's file is under none.
-start_runtime_agent default on on
-measure_vigil "vigil+rules: default, openclose x2" openclose 2 "$BASE_OC2"
-measure_vigil "vigil+rules: default, openclose x1" openclose 1 "$BASE_OC1"
-measure_vigil "vigil+rules: default, connect x1" connect 1 "$BASE_CONN"
-measure_vigil "vigil+rules: default, forkexec x1" forkexec 1 "$BASE_FE"
-RULES_STATUS=$(status_json "$WORK/state")
-stop_pid "$AGENT_PID" 10; AGENT_PID=""
-# Every open and close evaluated against every default rule (no path filter).
-start_runtime_agent "[openat, close]" on off
-measure_vigil "vigil+rules: all evaluated, openclose x2" openclose 2 "$BASE_OC2"
-measure_vigil "vigil+rules: all evaluated, openclose x1" openclose 1 "$BASE_OC1"
-AGENT_STATUS=$(status_json "$WORK/state")
-stop_pid "$AGENT_PID" 10; AGENT_PID=""
+  # Capture only (no rules): every open and close leaves the kernel and is decoded.
+  start_runtime_agent "[openat, close]" off off
+  measure_vigil "vigil: openat+close, storm x2" openclose 2 "$BASE_OC2"
+  measure_vigil "vigil: openat+close, storm x1" openclose 1 "$BASE_OC1"
+  stop_pid "$AGENT_PID" 10; AGENT_PID=""
+  start_runtime_agent "[all]" off off
+  measure_vigil "vigil: all syscalls, openclose x2" openclose 2 "$BASE_OC2"
+  measure_vigil "vigil: all syscalls, connect x1" connect 1 "$BASE_CONN"
+  measure_vigil "vigil: all syscalls, forkexec x1" forkexec 1 "$BASE_FE"
+  stop_pid "$AGENT_PID" 10; AGENT_PID=""
+  # The default configuration: the default ruleset decides what leaves the kernel (the syscalls
+  # its rules match, file paths under the prefixes they look at); the storm's file is under none.
+  start_runtime_agent default on on
+  measure_vigil "vigil+rules: default, openclose x2" openclose 2 "$BASE_OC2"
+  measure_vigil "vigil+rules: default, openclose x1" openclose 1 "$BASE_OC1"
+  measure_vigil "vigil+rules: default, connect x1" connect 1 "$BASE_CONN"
+  measure_vigil "vigil+rules: default, forkexec x1" forkexec 1 "$BASE_FE"
+  RULES_STATUS=$(status_json "$WORK/state")
+  stop_pid "$AGENT_PID" 10; AGENT_PID=""
+  # Every open and close evaluated against every default rule (no path filter).
+  start_runtime_agent "[openat, close]" on off
+  measure_vigil "vigil+rules: all evaluated, openclose x2" openclose 2 "$BASE_OC2"
+  measure_vigil "vigil+rules: all evaluated, openclose x1" openclose 1 "$BASE_OC1"
+  AGENT_STATUS=$(status_json "$WORK/state")
+  stop_pid "$AGENT_PID" 10; AGENT_PID=""
+fi
 
 ROUNDS=${ROUNDS:-10} AB_SECONDS=${AB_SECONDS:-1}
-ab_storm() { "$WORK/storm" openclose "$AB_SECONDS" "$1" "$STORM_FILE" | sed 's/.*ops_per_s=//'; }
+AB_MODE=openclose
+ab_storm() { "$WORK/storm" "$AB_MODE" "$AB_SECONDS" "$1" "$STORM_FILE" | sed 's/.*ops_per_s=//'; }
 start_floor() {  # start_floor PROGRAM...: attaches those empty programs of syscall_floor.bpf.c
   "$WORK/floor_loader" "$WORK/floor.bpf.o" "$@" >"$WORK/floor.out" 2>&1 &
   FLOOR_PID=$!
@@ -163,6 +183,7 @@ floor_raw_exit_on() { start_floor floor_raw_exit; }
 floor_raw_both_on() { start_floor floor_raw_exit floor_raw_enter; }
 floor_perf_on() { start_floor floor_perf_exit; }
 vigil_default_on() { start_runtime_agent default on on; }
+vigil_capture_on() { start_runtime_agent "[all]" off off; }
 vigil_off() { stop_pid "$AGENT_PID" 10; AGENT_PID=""; }
 AB_ORDER=()
 declare -A AB AB_PAIRS
@@ -182,14 +203,21 @@ interleaved() {
   AB_PAIRS[$1]=${#ratios[@]}
   AB_ORDER+=("$1")
 }
-for w in 2 1; do
-  interleaved "floor: empty raw sys_exit, x$w" "$w" floor_raw_exit_on stop_floor
-  interleaved "floor: empty raw sys_exit+sys_enter, x$w" "$w" floor_raw_both_on stop_floor
-  interleaved "floor: perf tracepoint, slow path only, x$w" "$w" floor_perf_on stop_floor
-  interleaved "vigil+rules: default, x$w" "$w" vigil_default_on vigil_off
-done
+if [[ $FOCUS != forkexec ]]; then
+  for w in 2 1; do
+    interleaved "floor: empty raw sys_exit, x$w" "$w" floor_raw_exit_on stop_floor
+    interleaved "floor: empty raw sys_exit+sys_enter, x$w" "$w" floor_raw_both_on stop_floor
+    interleaved "floor: perf tracepoint, slow path only, x$w" "$w" floor_perf_on stop_floor
+    interleaved "vigil+rules: default, x$w" "$w" vigil_default_on vigil_off
+  done
+fi
+# fork + execve(/bin/true) + exit + wait: capture alone against the default rules.
+AB_MODE=forkexec
+interleaved "forkexec: vigil capture only (all syscalls), x1" 1 vigil_capture_on vigil_off
+interleaved "forkexec: vigil+rules: default, x1" 1 vigil_default_on vigil_off
+AB_MODE=openclose
 
-if [[ $PEER == 1 ]] && command -v bpftrace >/dev/null; then
+if [[ $FOCUS != forkexec && $PEER == 1 ]] && command -v bpftrace >/dev/null; then
   # One printed line per event, as vigil delivers one decoded record per event.
   measure_peer() {  # measure_peer LABEL MODE WORKERS BASE_OPS
     : >"$WORK/peer.out"
@@ -232,15 +260,18 @@ best_rate() {  # best_rate PATTERN: highest events/s among rows matching PATTERN
   done
   echo "$best"
 }
-best=$(best_rate "vigil: *")
-echo "highest vigil event rate captured and decoded with zero drops: $best events/s (target >= 500000: $(verdict "$best" 500000 ">="))"
-best_eval=$(best_rate "vigil+rules: all evaluated*")
-echo "highest event rate evaluated against every default rule with zero drops: $best_eval events/s (target >= 500000: $(verdict "$best_eval" 500000 ">="))"
-for l in "vigil+rules: default, openclose x2" "vigil+rules: default, openclose x1" "vigil: openat+close, storm x2" "vigil: openat+close, storm x1"; do
-  echo "open/close storm slowdown, $l (one run): ${SLOW[$l]}% (target <= 5%: $(verdict "${SLOW[$l]}" 5 "<="))"
-done
+if [[ $FOCUS != forkexec ]]; then
+  best=$(best_rate "vigil: *")
+  echo "highest vigil event rate captured and decoded with zero drops: $best events/s (target >= 500000: $(verdict "$best" 500000 ">="))"
+  best_eval=$(best_rate "vigil+rules: all evaluated*")
+  echo "highest event rate evaluated against every default rule with zero drops: $best_eval events/s (target >= 500000: $(verdict "$best_eval" 500000 ">="))"
+  for l in "vigil+rules: default, openclose x2" "vigil+rules: default, openclose x1" "vigil: openat+close, storm x2" "vigil: openat+close, storm x1"; do
+    echo "open/close storm slowdown, $l (one run): ${SLOW[$l]}% (target <= 5%: $(verdict "${SLOW[$l]}" 5 "<="))"
+  done
+  echo
+fi
 echo
-echo "open/close storm slowdown, interleaved (median of $ROUNDS pairs of ${AB_SECONDS} s storms):"
+echo "storm slowdown, interleaved (median of $ROUNDS pairs of ${AB_SECONDS} s storms; open/close unless named):"
 for l in "${AB_ORDER[@]}"; do
   printf '  %-48s %6s%%\n' "$l" "${AB[$l]}"
 done
@@ -257,3 +288,7 @@ for pair in "$V2|$P2" "$V1|$P1"; do
   [[ -n ${RATE[$p]:-} ]] || continue
   echo "vigil / bpftrace ($p): events/s $(ratio "${RATE[$v]}" "${RATE[$p]}"), storm ops/s $(ratio "${OPS[$v]}" "${OPS[$p]}"), CPU per 100k events/s $(ratio "${PER100K[$v]}" "${PER100K[$p]}"), drops ${DROPS[$v]} vs ${DROPS[$p]}"
 done
+fc="forkexec: vigil capture only (all syscalls), x1"; fr="forkexec: vigil+rules: default, x1"
+if [[ -n ${AB[$fc]:-} && -n ${AB[$fr]:-} ]]; then
+  echo "fork/exec storm, interleaved: default rules ${AB[$fr]}%, capture alone ${AB[$fc]}% (the rules add $(awk -v a="${AB[$fr]}" -v b="${AB[$fc]}" 'BEGIN { printf "%.1f", a - b }') points)"
+fi
