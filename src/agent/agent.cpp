@@ -41,6 +41,24 @@ struct Agent::Parts {
 
 namespace {
 
+// status.json's kernel_cache: the exec guard's and the ignore marks' counters.
+nlohmann::json kernel_cache_status(const KernelVerdictCache& cache, const std::string& note) {
+  const KernelCacheStats& stats = cache.stats();
+  nlohmann::json status = {{"enabled", cache.marks_enabled()},
+                           {"exec_guard", true},
+                           {"watched", stats.watched.load()},
+                           {"ignored", stats.ignored.load()},
+                           {"withdrawn", stats.withdrawn.load()},
+                           {"kills", stats.kills.load()},
+                           {"violations", stats.violations.load()},
+                           {"tickets", stats.tickets.load()},
+                           {"watch_failures", stats.watch_failures.load()},
+                           {"ticket_failures", stats.ticket_failures.load()},
+                           {"unlocked", stats.unlocked.load()}};
+  if (!cache.marks_enabled()) status["why"] = note;
+  return status;
+}
+
 Result<void> apply_marks(FanotifyListener& listener, const AgentConfig& config, uint64_t mask, uint64_t old_mask) {
   const MarkScope scope = config.watch_marks == WatchMarks::mount ? MarkScope::mount : MarkScope::filesystem;
   for (const auto& path : config.watch) {
@@ -150,7 +168,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
       [](pid_t pid) { return real_uid_of(pid); });
   if (!listener) return std::unexpected(listener.error());
   parts->listener = std::move(*listener);
-  auto kernel_cache = KernelVerdictCache::create(cfg.kernel_cache, *parts->listener, parts->kernel_cache_note);
+  auto kernel_cache = KernelVerdictCache::create(cfg.kernel_cache, cfg.mode, *parts->listener, parts->kernel_cache_note);
   if (!kernel_cache) return std::unexpected(kernel_cache.error());
   parts->kernel_cache = std::move(*kernel_cache);
   if (parts->kernel_cache) {
@@ -159,9 +177,13 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
     parts->kernel_cache->start_reporting([audit_log, decisions](const probe::GuardKill& kill) {
       const dev_t device = makedev(kill.inode.kernel_dev >> 20, kill.inode.kernel_dev & 0xfffff);
       decisions->invalidate(device, kill.inode.inode);
-      audit_log->record({{"event", "exec-guard-kill"}, {"verdict", "deny"}, {"pid", kill.pid}, {"uid", kill.uid},
-                         {"comm", kill.comm}, {"device", device}, {"inode", kill.inode.inode},
-                         {"reason", "executable was opened for writing after its verdict was cached in the kernel"}});
+      const char* reason = !kill.changed ? "the verdict this exec met was withdrawn (denied, reloaded or evicted)"
+                           : kill.from_ticket
+                               ? "the executable changed between its exec decision and the exec"
+                               : "the executable changed after its verdict was cached in the kernel";
+      audit_log->record({{"event", kill.killed ? "exec-guard-kill" : "exec-guard-violation"},
+                         {"verdict", kill.killed ? "deny" : "allow"}, {"pid", kill.pid}, {"uid", kill.uid},
+                         {"comm", kill.comm}, {"device", device}, {"inode", kill.inode.inode}, {"reason", reason}});
     });
     parts->engine->set_kernel_cache(parts->kernel_cache.get());
   }
@@ -178,7 +200,10 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
   parts->audit->record({{"event", "start"}, {"mode", mode_name(cfg.mode)}, {"watch", cfg.watch},
                         {"watch_marks", cfg.watch_marks == WatchMarks::mount ? "mount" : "filesystem"},
                         {"on_timeout", on_timeout_allows(cfg) ? "allow" : "deny"},
-                        {"kernel_cache", parts->kernel_cache ? "on" : "off: " + parts->kernel_cache_note},
+                        {"kernel_cache", parts->kernel_cache && parts->kernel_cache->marks_enabled()
+                                             ? "on"
+                                             : "off: " + parts->kernel_cache_note},
+                        {"exec_guard", parts->kernel_cache ? "on" : "off: " + parts->kernel_cache_note},
                         {"pcrs", parts->sink->pcrs().describe()}, {"rules", (*rules)->policy.rules.size()}});
   auto agent = std::unique_ptr<Agent>(new Agent(std::move(parts)));
   if (agent->parts_->console) {
@@ -306,14 +331,8 @@ nlohmann::json Agent::status() const {
            }()},
           {"measurement_list_entries", parts_->sink->log().size()},
           {"kernel_cache",
-           parts_->kernel_cache
-               ? nlohmann::json{{"enabled", true},
-                                {"watched", parts_->kernel_cache->stats().watched.load()},
-                                {"ignored", parts_->kernel_cache->stats().ignored.load()},
-                                {"withdrawn", parts_->kernel_cache->stats().withdrawn.load()},
-                                {"kills", parts_->kernel_cache->stats().kills.load()},
-                                {"watch_failures", parts_->kernel_cache->stats().watch_failures.load()}}
-               : nlohmann::json{{"enabled", false}, {"why", parts_->kernel_cache_note}}},
+           parts_->kernel_cache ? kernel_cache_status(*parts_->kernel_cache, parts_->kernel_cache_note)
+                                : nlohmann::json{{"enabled", false}, {"exec_guard", false}, {"why", parts_->kernel_cache_note}}},
           {"runtime", parts_->runtime ? parts_->runtime->status() : nlohmann::json{{"enabled", false}}},
           {"console", parts_->console ? parts_->console->status() : nlohmann::json{{"enabled", false}}}};
 }
