@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 #include "agent/runtime_monitor.h"
 #include "agent/subject.h"
 #include "agent/measurement_sink.h"
+#include "agent/measurement_start.h"
 #include "ima/measurement_list.h"
 #include "tpm/tpm.h"
 
@@ -37,6 +39,7 @@ struct Agent::Parts {
   std::string kernel_cache_note;                     // why it is off, when it is
   std::unique_ptr<RuntimeMonitor> runtime;           // eBPF events -> process table (runtime.enabled)
   uint64_t marked_mask = 0;
+  nlohmann::json list_start;  // how the measurement list started (measurement_start.h)
 };
 
 namespace {
@@ -80,27 +83,13 @@ size_t raise_fd_limit_and_size_slots() {
   return std::min<size_t>(4096, std::max<size_t>(64, available));
 }
 
-// The boot_aggregate over PCRs 0-7 (SHA-1) or 0-9 of the bank matching the digest algorithm.
-ima::MeasurementEntry make_boot_aggregate(tpm::PcrBackend& pcrs, const std::string& tpm_spec, crypto::HashAlgo hash) {
-  std::vector<crypto::Digest> values;
-  if (tpm_spec != "none") {
-    const auto banks = pcrs.banks();
-    crypto::HashAlgo bank = hash;
-    if (std::find(banks.begin(), banks.end(), bank) == banks.end()) bank = crypto::HashAlgo::sha256;
-    if (std::find(banks.begin(), banks.end(), bank) != banks.end()) {
-      const uint32_t count = bank == crypto::HashAlgo::sha1 ? 8 : 10;
-      for (uint32_t pcr = 0; pcr < count; ++pcr) {
-        auto value = pcrs.read(pcr, bank);
-        if (!value) {
-          values.clear();
-          break;
-        }
-        values.push_back(*value);
-      }
-      hash = bank;
-    }
+// Every PCR the agent may extend: measurement.pcr and the pcr= of every measure rule.
+std::set<std::uint32_t> extended_pcrs(const Ruleset& rules, const AgentConfig& config) {
+  std::set<std::uint32_t> pcrs{config.measurement.pcr};
+  for (const auto& rule : rules.policy.rules) {
+    if (rule.action == ima::PolicyAction::measure) pcrs.insert(rule.pcr.value_or(config.measurement.pcr));
   }
-  return ima::boot_aggregate_entry(hash, values);
+  return pcrs;
 }
 
 }  // namespace
@@ -133,19 +122,35 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
   if (feed) parts->audit->set_observer([feed](const nlohmann::json& entry) { feed->on_audit(entry); });
   auto pcrs = tpm::open_pcr_backend(cfg.tpm);
   if (!pcrs) return std::unexpected(pcrs.error());
-  auto log = ima::MeasurementLog::open(cfg.state_dir);
-  if (!log) return std::unexpected(log.error());
-  ima::MeasurementEntry boot = make_boot_aggregate(**pcrs, cfg.tpm, cfg.hash);
-  parts->sink = std::make_unique<MeasurementSink>(std::move(*log), std::move(*pcrs));
+  const bool software_pcrs = cfg.tpm == "none";
+  if (!software_pcrs) {
+    if (auto apart = refuse_pcrs_of_kernel_ima(cfg.measurement.kernel_list, extended_pcrs(**rules, cfg)); !apart) {
+      return std::unexpected(apart.error());
+    }
+  }
+  // The list an earlier run left goes on when it replays to the PCRs (measurement_start.h).
+  auto list = start_measurement_list(
+      MeasurementStartOptions{cfg.state_dir, software_pcrs, cfg.measurement.pcr, cfg.hash}, **pcrs);
+  if (!list) return fail("measurement list: " + list.error().message);
+  parts->sink = std::make_unique<MeasurementSink>(std::move(list->log), std::move(*pcrs));
   if (feed) {
     parts->sink->set_observer([feed](const ima::MeasurementEntry& entry, std::size_t index, std::string_view verdict) {
       feed->on_measurement(entry, index, verdict);
     });
   }
-  std::string extend_error;
-  if (auto recorded = parts->sink->record(std::move(boot), &extend_error); !recorded || !extend_error.empty()) {
-    return fail("recording boot_aggregate: " + (recorded ? extend_error : recorded.error().message));
+  for (auto& entry : list->to_record) {
+    const std::string name = entry.path;
+    std::string extend_error;
+    if (auto recorded = parts->sink->record(std::move(entry), &extend_error); !recorded || !extend_error.empty()) {
+      return fail("recording " + name + ": " + (recorded ? extend_error : recorded.error().message));
+    }
   }
+  list->report["entries"] = parts->sink->log().size();
+  parts->list_start = list->report;
+  nlohmann::json audit_record = list->report;
+  audit_record["event"] = "measurement-list";
+  parts->audit->record(audit_record);
+  if (!list->warning.empty()) std::fprintf(stderr, "vigil agent: measurement list: %s\n", list->warning.c_str());
   parts->cache = std::make_unique<DecisionCache>(cfg.cache_entries, cfg.measured_versions);
   parts->engine = std::make_unique<IntegrityEngine>(cfg, *parts->cache, *parts->audit, *parts->sink, *rules);
   for (const auto& warning : (*rules)->warnings) parts->audit->record({{"event", "warning"}, {"message", warning}});
@@ -267,6 +272,12 @@ Result<void> Agent::reload() {
     parts_->audit->record({{"event", "reload-failed"}, {"reason", rules.error().message}});
     return std::unexpected(rules.error());
   }
+  if (cfg.tpm != "none") {
+    if (auto apart = refuse_pcrs_of_kernel_ima(cfg.measurement.kernel_list, extended_pcrs(**rules, cfg)); !apart) {
+      parts_->audit->record({{"event", "reload-failed"}, {"reason", apart.error().message}});
+      return apart;
+    }
+  }
   const uint64_t mask = (*rules)->fanotify_mask;
   if (mask != parts_->marked_mask) {
     // Marks first: if they cannot be placed, the old ruleset (and its marks) stay.
@@ -330,6 +341,7 @@ nlohmann::json Agent::status() const {
                                    {"evicted", measured.evicted}};
            }()},
           {"measurement_list_entries", parts_->sink->log().size()},
+          {"measurement_list", parts_->list_start},
           {"kernel_cache",
            parts_->kernel_cache ? kernel_cache_status(*parts_->kernel_cache, parts_->kernel_cache_note)
                                 : nlohmann::json{{"enabled", false}, {"exec_guard", false}, {"why", parts_->kernel_cache_note}}},
@@ -358,6 +370,8 @@ int run_agent(const std::string& config_path, const std::string& mode_override) 
   for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&signals, signal);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Left by an agent that was killed: it must not announce this one before it is ready.
+  std::remove(((*config).state_dir + "/agent.ready").c_str());
   auto agent = Agent::start(std::move(*config));
   if (!agent) {
     std::fprintf(stderr, "vigil agent: %s\n", agent.error().message.c_str());

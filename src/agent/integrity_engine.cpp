@@ -107,6 +107,10 @@ Result<std::shared_ptr<const Ruleset>> load_ruleset(const AgentConfig& config) {
   }
   for (const auto& warning : parsed.warnings) rules->warnings.push_back(warning.text());
   rules->policy = std::move(parsed.policy);
+  // A measure rule without pcr= extends measurement.pcr (the kernel's is its build's 10).
+  for (auto& rule : rules->policy.rules) {
+    if (rule.action == ima::PolicyAction::measure && !rule.pcr) rule.pcr = config.measurement.pcr;
+  }
 
   for (const auto& [name, dir] : config.keyrings) {
     ima::Keyring keyring;

@@ -344,7 +344,14 @@ void KernelVerdictCache::start_reporting(OnKill on_kill) {
       on_kill(kill);
     };
     while (!stopping_.load()) {
-      if (!guard_.poll_kills(std::chrono::milliseconds(20), handle)) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      // Outstanding tickets hold locks: retire them promptly; otherwise wake up rarely.
+      bool busy = false;
+      {
+        std::lock_guard lock(mutex_);
+        busy = !outstanding_.empty();
+      }
+      const auto wait = std::chrono::milliseconds(busy ? 20 : 100);
+      if (!guard_.poll_kills(wait, handle)) std::this_thread::sleep_for(wait);
       sweep();
     }
   });

@@ -57,8 +57,6 @@ class AgentProcess {
   AgentProcess(const std::string& config_path, const std::string& state_dir, int watchdog_seconds = 120)
       : state_dir_(state_dir) {
     out_path_ = state_dir + ".out";
-    // A killed agent leaves its ready file behind: only this agent's may count.
-    ::unlink((state_dir + "/agent.ready").c_str());
     if (const std::string text = read_text(config_path);
         text.find("\nconsole:") == std::string::npos && text.rfind("console:", 0) != 0) {
       write_text(config_path, text + "\nconsole:\n  listen: 127.0.0.1:0\n");
@@ -80,7 +78,8 @@ class AgentProcess {
     });
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     while (std::chrono::steady_clock::now() < until) {
-      if (::access((state_dir + "/agent.ready").c_str(), F_OK) == 0) {
+      // Only this agent's own announcement counts: one killed earlier may have left its file.
+      if (read_text(state_dir + "/agent.ready") == std::to_string(pid_) + "\n") {
         ready_ = true;
         break;
       }
