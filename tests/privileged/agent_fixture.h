@@ -121,7 +121,24 @@ class AgentProcess {
     return output();
   }
 
-  void signal(int sig) const { ::kill(pid_, sig); }
+  void signal(int sig) const {
+    if (!exited_) ::kill(pid_, sig);
+  }
+  // True once the agent has exited (then it is reaped here, and never signalled again); waits
+  // up to `timeout` for that.
+  bool wait_exit(std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (!exited_) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        break;
+      }
+      if (std::chrono::steady_clock::now() >= until) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return exited_;
+  }
   // The console's base URL the agent printed ("http://127.0.0.1:41234/"), or "".
   std::string console_url() const {
     const std::string text = output();
