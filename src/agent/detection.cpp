@@ -182,7 +182,9 @@ void Detection::raise(const rules::Match& match, const events::Event& event, con
       alert.action = "kill-in-kernel";
       kernel_kills_.fetch_add(1, std::memory_order_relaxed);
     } else {
-      KillOutcome outcome = kill_process(static_cast<pid_t>(event.task.pid), process ? process->start_time_ns : 0);
+      KillOutcome outcome = kill_process(KillTarget{.pid = static_cast<pid_t>(event.task.pid),
+                                                    .start_boot_ns = process ? process->start_time_ns : 0,
+                                                    .event_boot_ns = event.task.timestamp_ns});
       alert.action = outcome.killed ? "kill" : "kill-failed: " + outcome.detail;
       (outcome.killed ? kills_ : kill_failures_).fetch_add(1, std::memory_order_relaxed);
     }

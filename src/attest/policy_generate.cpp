@@ -45,22 +45,17 @@ Result<RuntimePolicy> generate_from_tree(const std::string& root, const Generate
   RuntimePolicy policy;
   crypto::Hasher hasher;
   for (const auto& file : found.files) {
-    auto fd = ima::open_regular_file(file);
-    if (!fd) return std::unexpected(fd.error());
-    auto& allowed = policy.digests[policy_path(canonical_root, file, options.path_prefix)];
+    // Beneath the root, and the file that was listed: a tree changed meanwhile cannot put a
+    // digest of a file from elsewhere into the policy.
+    auto fd = open_walked_file(file);
+    if (!fd) return fail(file.path + ": " + fd.error().message);
+    auto& allowed = policy.digests[policy_path(canonical_root, file.path, options.path_prefix)];
     for (const auto algo : options.algos) {
-      if (::lseek(*fd, 0, SEEK_SET) != 0) {
-        ::close(*fd);
-        return fail_errno(file + ": seek");
-      }
-      auto digest = hasher.of_fd(algo, *fd);
-      if (!digest) {
-        ::close(*fd);
-        return fail(file + ": " + digest.error().message);
-      }
+      if (::lseek(fd->get(), 0, SEEK_SET) != 0) return fail_errno(file.path + ": seek");
+      auto digest = hasher.of_fd(algo, fd->get());
+      if (!digest) return fail(file.path + ": " + digest.error().message);
       add_unique(allowed, *digest);
     }
-    ::close(*fd);
   }
   if (auto compiled = compile_runtime_policy(policy); !compiled) return std::unexpected(compiled.error());
   return policy;

@@ -86,7 +86,26 @@ int run_sign(const SignArgs& args) {
   std::vector<std::optional<std::string>> errors(walk.files.size());
   run_batch(walk.files.size(), args.jobs ? args.jobs : default_jobs(), args.digest_only ? "hashing" : "signing",
             !args.no_progress && !args.json && stderr_is_terminal(), [&](size_t i) {
-              auto signed_value = signer.sign_file(walk.files[i]);
+              const WalkedFile& file = walk.files[i];
+              auto fd = open_walked_file(file);
+              if (!fd) {
+                errors[i] = fd.error().message;
+                return;
+              }
+              // The sidecar goes beside the file, in its directory opened beneath the root.
+              ima::SidecarPlace sidecar;
+              UniqueFd directory;
+              if (args.sigfile) {
+                std::string name;
+                auto opened = open_walked_parent(file, name);
+                if (!opened) {
+                  errors[i] = opened.error().message;
+                  return;
+                }
+                directory = std::move(*opened);
+                sidecar = {directory.get(), ima::sigfile_path(name)};
+              }
+              auto signed_value = signer.sign_open_file(fd->get(), file.path, sidecar);
               if (!signed_value) errors[i] = signed_value.error().message;
             });
 
@@ -110,8 +129,8 @@ int run_sign(const SignArgs& args) {
     if (!errors[i]) continue;
     ++failed;
     --succeeded;
-    if (args.json) failures.push_back({{"path", walk.files[i]}, {"reason", *errors[i]}});
-    else std::fprintf(stderr, "vigil sign: %s: %s\n", printable_path(walk.files[i]).c_str(), errors[i]->c_str());
+    if (args.json) failures.push_back({{"path", walk.files[i].path}, {"reason", *errors[i]}});
+    else std::fprintf(stderr, "vigil sign: %s: %s\n", printable_path(walk.files[i].path).c_str(), errors[i]->c_str());
   }
   const char* verb = args.digest_only ? "hashed" : "signed";
   if (args.json) {

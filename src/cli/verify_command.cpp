@@ -53,6 +53,30 @@ nlohmann::json result_json(const std::string& path, const ima::VerifyResult& res
   return entry;
 }
 
+// The file and its PATH.sig are opened beneath the walk's root (common/tree_walk.h), so a tree
+// changed during the walk cannot make verify read a file or a sidecar from elsewhere.
+ima::VerifyResult verify_walked_file(const WalkedFile& file, const ima::Keyring& keyring,
+                                     const ima::VerifyOptions& options) {
+  auto error = [](const std::string& reason) {
+    ima::VerifyResult result;
+    result.status = ima::VerifyStatus::error;
+    result.reason = reason;
+    return result;
+  };
+  auto fd = open_walked_file(file);
+  if (!fd) return error(fd.error().message);
+  ima::SidecarPlace sidecar;
+  UniqueFd directory;
+  if (options.read_from != ima::ReadFrom::xattr_only) {
+    std::string name;
+    auto opened = open_walked_parent(file, name);
+    if (!opened) return error(opened.error().message);
+    directory = std::move(*opened);
+    sidecar = {directory.get(), ima::sigfile_path(name)};
+  }
+  return ima::verify_open_file(fd->get(), file.path, sidecar, keyring, options);
+}
+
 int run_verify(const VerifyArgs& args) {
   if (args.keyrings.empty() && args.certs.empty()) {
     throw UsageError("verify needs --keyring DIR or --cert CERT (signatures are checked against them)");
@@ -68,7 +92,7 @@ int run_verify(const VerifyArgs& args) {
   std::vector<ima::VerifyResult> results(walk.files.size());
   run_batch(walk.files.size(), args.jobs ? args.jobs : default_jobs(), "verifying",
             !args.no_progress && !args.json && stderr_is_terminal(),
-            [&](size_t i) { results[i] = ima::verify_file(walk.files[i], keyring, options); });
+            [&](size_t i) { results[i] = verify_walked_file(walk.files[i], keyring, options); });
 
   size_t ok = 0;
   size_t not_ok = 0;
@@ -97,7 +121,7 @@ int run_verify(const VerifyArgs& args) {
       else if (args.verbose) std::fprintf(stderr, "skipped %s: %s\n", printable_path(issue.path).c_str(), issue.reason.c_str());
     }
   }
-  for (size_t i = 0; i < walk.files.size(); ++i) report(walk.files[i], results[i]);
+  for (size_t i = 0; i < walk.files.size(); ++i) report(walk.files[i].path, results[i]);
 
   if (args.json) {
     print_json({{"files", files}, {"skips", skips}, {"summary", {{"ok", ok}, {"failed", not_ok}, {"skipped", skipped}}}});

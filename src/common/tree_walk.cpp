@@ -1,16 +1,18 @@
 #include "common/tree_walk.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <set>
 #include <string_view>
-#include <unordered_set>
 #include <utility>
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace vigil {
@@ -32,8 +34,24 @@ std::string join(const std::string& dir, std::string_view name) {
   return path;
 }
 
+std::string join_relative(const std::string& relative, std::string_view name) {
+  return relative.empty() ? std::string(name) : relative + "/" + std::string(name);
+}
+
+constexpr const char* kChanged = "changed while walking: not the one that was listed (not entered)";
+
 struct DirectoryListing {
   std::vector<std::pair<std::string, unsigned char>> entries;  // name, d_type
+};
+
+// A directory still to be walked: its parent (open and checked) and what the listing saw.
+struct PendingDirectory {
+  std::shared_ptr<const UniqueFd> parent;
+  std::string name;
+  std::string path;
+  std::string relative;
+  dev_t device = 0;
+  ino_t inode = 0;
 };
 
 class Walker {
@@ -47,7 +65,7 @@ class Walker {
       return;
     }
     if (S_ISREG(st.st_mode)) {
-      result_.files.push_back(root);
+      result_.files.push_back(WalkedFile{root, nullptr, {}, st.st_dev, st.st_ino});
       return;
     }
     if (!S_ISDIR(st.st_mode)) {
@@ -58,27 +76,66 @@ class Walker {
       skipped(root, "a directory (use -r to walk it)");
       return;
     }
-    root_device_ = st.st_dev;
-    std::vector<std::string> pending{root};
-    visited_.insert({st.st_dev, st.st_ino});
-    while (!pending.empty()) {
-      std::string dir = std::move(pending.back());
-      pending.pop_back();
-      walk_directory(dir, pending);
+    // The root is followed if it is a symlink (the user named it), once: from here on it is
+    // this descriptor, whatever happens to the path.
+    auto opened = std::make_shared<WalkRoot>();
+    opened->fd = UniqueFd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY));
+    opened->path = root;
+    struct stat opened_st {};
+    if (opened->fd.get() < 0) {
+      failed(root, std::string("cannot open directory: ") + std::strerror(errno));
+      return;
     }
+    if (::fstat(opened->fd.get(), &opened_st) != 0 || opened_st.st_dev != st.st_dev || opened_st.st_ino != st.st_ino) {
+      failed(root, kChanged);
+      return;
+    }
+    root_ = opened;
+    root_device_ = opened_st.st_dev;
+    visited_.insert({opened_st.st_dev, opened_st.st_ino});
+    // An aliasing pointer: the root's descriptor, kept alive by the root itself.
+    std::shared_ptr<const UniqueFd> root_fd(root_, &root_->fd);
+    std::vector<PendingDirectory> pending;
+    walk_directory(root_fd, root, "", pending);
+    while (!pending.empty()) {
+      PendingDirectory next = std::move(pending.back());
+      pending.pop_back();
+      auto fd = enter(next);
+      if (fd) walk_directory(fd, next.path, next.relative, pending);
+    }
+    root_.reset();
   }
 
  private:
-  void walk_directory(const std::string& dir, std::vector<std::string>& pending) {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-      failed(dir, std::string("cannot open directory: ") + std::strerror(errno));
-      return;
+  // Opens a listed subdirectory through its parent, refusing a symlink, and checks that it is
+  // the directory the listing saw.
+  std::shared_ptr<const UniqueFd> enter(const PendingDirectory& dir) {
+    if (options_.before_descend) options_.before_descend(dir.path);
+    auto fd = std::make_shared<UniqueFd>(
+        ::openat(dir.parent->get(), dir.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC));
+    if (fd->get() < 0) {
+      const int error = errno;
+      // O_NOFOLLOW|O_DIRECTORY on a symlink: ELOOP or ENOTDIR. Either way it was swapped.
+      failed(dir.path, error == ELOOP || error == ENOTDIR ? std::string(kChanged)
+                                                          : std::string("cannot open directory: ") + std::strerror(error));
+      return nullptr;
     }
-    DIR* stream = ::fdopendir(fd);
+    struct stat st {};
+    if (::fstat(fd->get(), &st) != 0 || st.st_dev != dir.device || st.st_ino != dir.inode) {
+      failed(dir.path, kChanged);
+      return nullptr;
+    }
+    return fd;
+  }
+
+  void walk_directory(const std::shared_ptr<const UniqueFd>& fd, const std::string& dir, const std::string& relative,
+                      std::vector<PendingDirectory>& pending) {
+    // fdopendir takes the descriptor it is given: give it a copy, children still need fd.
+    const int listing_fd = ::fcntl(fd->get(), F_DUPFD_CLOEXEC, 0);
+    DIR* stream = listing_fd < 0 ? nullptr : ::fdopendir(listing_fd);
     if (stream == nullptr) {
       failed(dir, std::string("cannot read directory: ") + std::strerror(errno));
-      ::close(fd);
+      if (listing_fd >= 0) ::close(listing_fd);
       return;
     }
     DirectoryListing listing;
@@ -89,56 +146,35 @@ class Walker {
       listing.entries.emplace_back(std::string(name), entry->d_type);
     }
     if (errno != 0) failed(dir, std::string("error reading directory: ") + std::strerror(errno));
+    ::closedir(stream);
     std::sort(listing.entries.begin(), listing.entries.end());
 
-    std::vector<std::string> subdirectories;
-    for (auto& [name, type] : listing.entries) {
-      struct stat st {};
-      // d_type saves a stat per regular file; directories need st_dev/st_ino anyway.
-      if (type == DT_UNKNOWN || type == DT_DIR) {
-        if (::fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-          failed(join(dir, name), std::string("cannot stat: ") + std::strerror(errno));
-          continue;
-        }
-        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
-      }
+    std::vector<PendingDirectory> subdirectories;
+    for (const auto& [name, type] : listing.entries) {
       const std::string path = join(dir, name);
-      if (type == DT_REG) {
+      struct stat st {};
+      // Every entry's device and inode, so that what is opened later can be checked against it.
+      if (::fstatat(fd->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        failed(path, std::string("cannot stat: ") + std::strerror(errno));
+        continue;
+      }
+      if (S_ISREG(st.st_mode)) {
         if (options_.skip_sig_sidecars && is_sidecar(listing, name)) continue;
-        result_.files.push_back(path);
-      } else if (type == DT_DIR) {
+        result_.files.push_back(WalkedFile{path, root_, join_relative(relative, name), st.st_dev, st.st_ino});
+      } else if (S_ISDIR(st.st_mode)) {
         if (st.st_dev != root_device_ && !options_.cross_filesystems) {
           skipped(path, "on another filesystem (use --cross-fs to enter it)");
         } else if (!visited_.insert({st.st_dev, st.st_ino}).second) {
           skipped(path, "directory already visited (bind mount loop)");
         } else {
-          subdirectories.push_back(path);
+          subdirectories.push_back(PendingDirectory{fd, name, path, join_relative(relative, name), st.st_dev, st.st_ino});
         }
       } else {
-        if (type == DT_UNKNOWN) {
-          // st was filled by the fstatat above.
-          skipped(path, special_file_kind(st.st_mode));
-        } else {
-          skipped(path, special_file_kind(dtype_to_mode(type)));
-        }
+        skipped(path, special_file_kind(st.st_mode));
       }
     }
-    ::closedir(stream);
     // Reverse so that popping from the back walks subdirectories in sorted order.
-    for (auto it = subdirectories.rbegin(); it != subdirectories.rend(); ++it) {
-      pending.push_back(std::move(*it));
-    }
-  }
-
-  static mode_t dtype_to_mode(unsigned char type) {
-    switch (type) {
-      case DT_FIFO: return S_IFIFO;
-      case DT_SOCK: return S_IFSOCK;
-      case DT_CHR: return S_IFCHR;
-      case DT_BLK: return S_IFBLK;
-      case DT_LNK: return S_IFLNK;
-      default: return 0;
-    }
+    for (auto it = subdirectories.rbegin(); it != subdirectories.rend(); ++it) pending.push_back(std::move(*it));
   }
 
   static bool is_sidecar(const DirectoryListing& listing, std::string_view name) {
@@ -165,17 +201,134 @@ class Walker {
 
   const WalkOptions& options_;
   WalkResult& result_;
+  std::shared_ptr<WalkRoot> root_;  // the root being walked
   dev_t root_device_ = 0;
   std::set<std::pair<dev_t, ino_t>> visited_;
 };
 
+// openat2(2): in the kernel since 5.6; no glibc wrapper in Debian 12.
+int openat2_beneath(int root_fd, const std::string& relative, int flags) {
+  open_how how{};
+  how.flags = static_cast<uint64_t>(flags);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  return static_cast<int>(::syscall(SYS_openat2, root_fd, relative.c_str(), &how, sizeof how));
+}
+
+int open_beneath(int root_fd, const std::string& relative, int flags) {
+  static std::atomic<bool> have_openat2{true};
+  if (have_openat2.load(std::memory_order_relaxed)) {
+    const int fd = openat2_beneath(root_fd, relative, flags);
+    if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) return fd;
+    // EPERM here is a seccomp filter (or O_NOATIME, which the caller retries without).
+    if (errno == ENOSYS) have_openat2.store(false, std::memory_order_relaxed);
+    else if ((flags & O_NOATIME) != 0) return -1;
+  }
+  return detail::open_beneath_by_components(root_fd, relative, flags);
+}
+
+std::string open_error(int error) {
+  // ELOOP: a symlink on the way (RESOLVE_NO_SYMLINKS, O_NOFOLLOW); EXDEV: a way out of the root
+  // (RESOLVE_BENEATH); ENOTDIR: a directory on the way was replaced by something else.
+  if (error == ELOOP || error == EXDEV || error == ENOTDIR) {
+    return "cannot open: changed while walking: a symlink or something else than the listed directories on the way "
+           "(" + std::string(std::strerror(error)) + ")";
+  }
+  return std::string("cannot open: ") + std::strerror(error);
+}
+
+// The file's content only: no blocking on a FIFO, no controlling terminal, no atime update
+// where allowed.
+constexpr int kReadFlags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW;
+
+Result<UniqueFd> check_listed(UniqueFd fd, const WalkedFile& file) {
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail_errno("cannot stat");
+  if (!S_ISREG(st.st_mode)) return fail("not a regular file");
+  if (st.st_dev != file.device || st.st_ino != file.inode) {
+    return fail("cannot open: changed while walking: not the file that was listed");
+  }
+  return fd;
+}
+
 }  // namespace
+
+namespace detail {
+
+int open_beneath_by_components(int root_fd, const std::string& relative, int flags) {
+  if (relative.empty() || relative.front() == '/') {
+    errno = EXDEV;
+    return -1;
+  }
+  UniqueFd current;
+  int at = root_fd;
+  size_t start = 0;
+  for (;;) {
+    const size_t slash = relative.find('/', start);
+    const std::string name = relative.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (name.empty() || name == "." || name == "..") {
+      errno = EXDEV;
+      return -1;
+    }
+    if (slash == std::string::npos) return ::openat(at, name.c_str(), flags | O_NOFOLLOW);
+    // O_PATH: a directory we may search but not read is still a way down. With O_NOFOLLOW and
+    // O_DIRECTORY a symlink fails (ENOTDIR) instead of being opened as a link.
+    UniqueFd next(::openat(at, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (next.get() < 0) return -1;
+    current = std::move(next);
+    at = current.get();
+    start = slash + 1;
+  }
+}
+
+}  // namespace detail
+
+std::vector<std::string> WalkResult::paths() const {
+  std::vector<std::string> out;
+  out.reserve(files.size());
+  for (const auto& file : files) out.push_back(file.path);
+  return out;
+}
 
 WalkResult collect_files(const std::vector<std::string>& roots, const WalkOptions& options) {
   WalkResult result;
   Walker walker(options, result);
   for (const auto& root : roots) walker.walk_root(root);
   return result;
+}
+
+Result<UniqueFd> open_walked_file(const WalkedFile& file) {
+  int fd = -1;
+  if (file.root) {
+    fd = open_beneath(file.root->fd.get(), file.relative, kReadFlags | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = open_beneath(file.root->fd.get(), file.relative, kReadFlags);
+  } else {
+    // Named by the user: a symlink given as the path itself is followed, as collect_files did.
+    const int flags = kReadFlags & ~O_NOFOLLOW;
+    fd = ::open(file.path.c_str(), flags | O_NOATIME);
+    if (fd < 0 && errno == EPERM) fd = ::open(file.path.c_str(), flags);
+  }
+  if (fd < 0) return fail(open_error(errno), errno);
+  return check_listed(UniqueFd(fd), file);
+}
+
+Result<UniqueFd> open_walked_parent(const WalkedFile& file, std::string& name) {
+  const std::string& where = file.root ? file.relative : file.path;
+  const size_t slash = where.rfind('/');
+  name = slash == std::string::npos ? where : where.substr(slash + 1);
+  if (!file.root) {
+    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : where.substr(0, slash);
+    const int fd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return fail(open_error(errno), errno);
+    return UniqueFd(fd);
+  }
+  if (slash == std::string::npos) {
+    const int fd = ::fcntl(file.root->fd.get(), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return fail_errno("cannot open");
+    return UniqueFd(fd);
+  }
+  const int fd = open_beneath(file.root->fd.get(), where.substr(0, slash), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return fail(open_error(errno), errno);
+  return UniqueFd(fd);
 }
 
 }  // namespace vigil

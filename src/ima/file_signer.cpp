@@ -38,14 +38,18 @@ Result<std::vector<uint8_t>> FileSigner::value_for_fd(int fd) const {
 Result<std::vector<uint8_t>> FileSigner::sign_file(const std::string& path) const {
   auto fd = open_regular_file(path);
   if (!fd) return std::unexpected(fd.error());
-  auto value = value_for_fd(*fd);
-  if (value) {
-    if (auto stored = store_ima_value(*fd, path, *value, options_.storage); !stored) {
-      ::close(*fd);
-      return std::unexpected(stored.error());
-    }
-  }
+  auto value = sign_open_file(*fd, path, sidecar_beside(path));
   ::close(*fd);
+  return value;
+}
+
+Result<std::vector<uint8_t>> FileSigner::sign_open_file(int fd, const std::string& path,
+                                                        const SidecarPlace& sidecar) const {
+  auto value = value_for_fd(fd);
+  if (!value) return value;
+  if (auto stored = store_ima_value(fd, path, *value, options_.storage, &sidecar); !stored) {
+    return std::unexpected(stored.error());
+  }
   return value;
 }
 

@@ -109,18 +109,24 @@ VerifyResult verify_value(int fd, std::span<const uint8_t> value, const Keyring&
 VerifyResult verify_file(const std::string& path, const Keyring& keyring, const VerifyOptions& options) {
   auto fd = open_regular_file(path);
   if (!fd) return verdict(VerifyStatus::error, fd.error().message);
+  VerifyResult result = verify_open_file(*fd, path, sidecar_beside(path), keyring, options);
+  ::close(*fd);
+  return result;
+}
+
+VerifyResult verify_open_file(int fd, const std::string& path, const SidecarPlace& sidecar, const Keyring& keyring,
+                              const VerifyOptions& options) {
   std::string why_none;
-  auto stored = load_ima_value(*fd, path, options.read_from, &why_none);
+  auto stored = load_ima_value(fd, path, options.read_from, &why_none, &sidecar);
   VerifyResult result;
   if (!stored) {
     result = verdict(VerifyStatus::error, stored.error().message);
   } else if (!*stored) {
     result = verdict(VerifyStatus::no_signature, why_none);
   } else {
-    result = verify_value(*fd, (*stored)->bytes, keyring);
+    result = verify_value(fd, (*stored)->bytes, keyring);
     result.from = (*stored)->from;
   }
-  ::close(*fd);
   return result;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // IMA file signatures as the kernel and evmctl (ima-evm-utils) write them: the security.ima
 // xattr formats, key ids, keyrings, and signing/verifying files. Used by the CLI and the agent.
+#include <fcntl.h>
+
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -85,15 +87,32 @@ enum class Storage { xattr, sigfile };
 enum class ReadFrom { xattr_then_sigfile, xattr_only, sigfile_only };
 
 std::string sigfile_path(const std::string& path);  // PATH.sig, as evmctl --sigfile
-Result<void> store_ima_value(int fd, const std::string& path, std::span<const uint8_t> value, Storage storage);
+
+// Where a file's PATH.sig sidecar is: `name` within the directory `dir_fd`. For a path given by
+// the user, AT_FDCWD and PATH.sig; for a file found by walking a tree, its directory opened
+// beneath the walk's root and NAME.sig, so that a sidecar is never read or written outside the
+// tree, whatever is swapped meanwhile. The descriptor stays the caller's.
+struct SidecarPlace {
+  int dir_fd = AT_FDCWD;
+  std::string name;
+};
+SidecarPlace sidecar_beside(const std::string& path);  // {AT_FDCWD, PATH.sig}
+
+// A sidecar is written to a new file, then renamed over NAME.sig: an existing NAME.sig that is
+// a hard link or a symlink to something else is replaced, never written through.
+// `sidecar` null: beside `path`.
+Result<void> store_ima_value(int fd, const std::string& path, std::span<const uint8_t> value, Storage storage,
+                             const SidecarPlace* sidecar = nullptr);
 
 struct StoredValue {
   std::vector<uint8_t> bytes;
   Storage from;
 };
 // nullopt when the file has no value; `why_none` then says where vigil looked.
+// `sidecar` null: beside `path`. A sidecar that is a symlink is not read.
 Result<std::optional<StoredValue>> load_ima_value(int fd, const std::string& path, ReadFrom from,
-                                                  std::string* why_none = nullptr);
+                                                  std::string* why_none = nullptr,
+                                                  const SidecarPlace* sidecar = nullptr);
 
 // Opens a file for hashing without blocking on FIFOs and without following a final symlink
 // swap; fails unless it is a regular file.
@@ -113,6 +132,9 @@ class FileSigner {
                                    const SignOptions& options);
   // Thread-safe. Returns the bytes written.
   Result<std::vector<uint8_t>> sign_file(const std::string& path) const;
+  // The same for a file the caller opened (read-only is enough: the xattr is set on the
+  // descriptor); `path` is for messages, the sidecar goes to `sidecar`.
+  Result<std::vector<uint8_t>> sign_open_file(int fd, const std::string& path, const SidecarPlace& sidecar) const;
   // The IMA value for a file's content, without writing it.
   Result<std::vector<uint8_t>> value_for_fd(int fd) const;
   uint32_t keyid() const { return keyid_; }
@@ -145,6 +167,9 @@ struct VerifyOptions {
 
 // Thread-safe; never throws; every outcome is a status.
 VerifyResult verify_file(const std::string& path, const Keyring& keyring, const VerifyOptions& options);
+// The same for a file the caller opened; `path` is for messages, the sidecar is read from `sidecar`.
+VerifyResult verify_open_file(int fd, const std::string& path, const SidecarPlace& sidecar, const Keyring& keyring,
+                              const VerifyOptions& options);
 // Checks an IMA value against an open file's content.
 VerifyResult verify_value(int fd, std::span<const uint8_t> value, const Keyring& keyring);
 

@@ -1,3 +1,4 @@
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -30,21 +31,20 @@ Result<std::optional<std::vector<uint8_t>>> read_xattr(int fd, const std::string
   return large;
 }
 
-Result<std::optional<std::vector<uint8_t>>> read_sigfile(const std::string& path) {
-  const std::string sidecar = sigfile_path(path);
-  const int fd = ::open(sidecar.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+Result<std::optional<std::vector<uint8_t>>> read_sigfile(const SidecarPlace& place, const std::string& shown) {
+  const int fd = ::openat(place.dir_fd, place.name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     if (errno == ENOENT) return std::nullopt;
-    return fail_errno(sidecar);
+    return fail_errno(shown);
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    return fail(sidecar + ": not a regular file");
+    return fail(shown + ": not a regular file");
   }
   if (st.st_size > static_cast<off_t>(kMaxXattrSize)) {
     ::close(fd);
-    return fail(sidecar + ": larger than any IMA value (" + std::to_string(st.st_size) + " bytes)");
+    return fail(shown + ": larger than any IMA value (" + std::to_string(st.st_size) + " bytes)");
   }
   std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
   size_t done = 0;
@@ -59,15 +59,61 @@ Result<std::optional<std::vector<uint8_t>>> read_sigfile(const std::string& path
   return bytes;
 }
 
+// A new file beside NAME.sig, renamed over it: an existing NAME.sig (perhaps a hard link to a
+// file elsewhere, planted by whoever controls the directory) is replaced, not written through.
+Result<void> write_sidecar(const SidecarPlace& place, std::span<const uint8_t> value, const std::string& shown) {
+  const size_t slash = place.name.rfind('/');
+  const std::string dir = slash == std::string::npos ? std::string() : place.name.substr(0, slash + 1);
+  const std::string base = slash == std::string::npos ? place.name : place.name.substr(slash + 1);
+  static std::atomic<unsigned> counter{0};
+  std::string temporary;
+  int fd = -1;
+  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
+    temporary = dir + "." + base + ".vigil-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    fd = ::openat(place.dir_fd, temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0 && errno != EEXIST) return fail_errno(shown);
+  }
+  if (fd < 0) return fail_errno(shown);
+  auto discard = [&](std::unexpected<Error> error) {
+    ::close(fd);
+    ::unlinkat(place.dir_fd, temporary.c_str(), 0);
+    return error;
+  };
+  // The umask may have narrowed the mode: a sidecar is as readable as the file's xattr would be.
+  if (::fchmod(fd, 0644) != 0) return discard(fail_errno(shown + ": chmod"));
+  size_t done = 0;
+  while (done < value.size()) {
+    const ssize_t wrote = ::write(fd, value.data() + done, value.size() - done);
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      return discard(fail_errno(shown + ": write"));
+    }
+    done += static_cast<size_t>(wrote);
+  }
+  if (::close(fd) != 0) {
+    fd = -1;
+    auto error = fail_errno(shown + ": close");
+    ::unlinkat(place.dir_fd, temporary.c_str(), 0);
+    return error;
+  }
+  if (::renameat(place.dir_fd, temporary.c_str(), place.dir_fd, place.name.c_str()) != 0) {
+    auto error = fail_errno(shown);
+    ::unlinkat(place.dir_fd, temporary.c_str(), 0);
+    return error;
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string sigfile_path(const std::string& path) { return path + ".sig"; }
 
-Result<void> store_ima_value(int fd, const std::string& path, std::span<const uint8_t> value, Storage storage) {
+SidecarPlace sidecar_beside(const std::string& path) { return SidecarPlace{AT_FDCWD, sigfile_path(path)}; }
+
+Result<void> store_ima_value(int fd, const std::string& path, std::span<const uint8_t> value, Storage storage,
+                             const SidecarPlace* sidecar) {
   if (storage == Storage::sigfile) {
-    auto written = crypto::write_file(sigfile_path(path), value, 0644, /*overwrite=*/true);
-    if (!written) return std::unexpected(written.error());
-    return {};
+    return write_sidecar(sidecar != nullptr ? *sidecar : sidecar_beside(path), value, sigfile_path(path));
   }
   if (::fsetxattr(fd, kImaXattrName, value.data(), value.size(), 0) == 0) return {};
   const int error = errno;
@@ -82,7 +128,7 @@ Result<void> store_ima_value(int fd, const std::string& path, std::span<const ui
 }
 
 Result<std::optional<StoredValue>> load_ima_value(int fd, const std::string& path, ReadFrom from,
-                                                  std::string* why_none) {
+                                                  std::string* why_none, const SidecarPlace* sidecar) {
   bool unsupported = false;
   if (from != ReadFrom::sigfile_only) {
     auto xattr = read_xattr(fd, path, &unsupported);
@@ -90,9 +136,9 @@ Result<std::optional<StoredValue>> load_ima_value(int fd, const std::string& pat
     if (*xattr) return StoredValue{std::move(**xattr), Storage::xattr};
   }
   if (from != ReadFrom::xattr_only) {
-    auto sidecar = read_sigfile(path);
-    if (!sidecar) return std::unexpected(sidecar.error());
-    if (*sidecar) return StoredValue{std::move(**sidecar), Storage::sigfile};
+    auto read = read_sigfile(sidecar != nullptr ? *sidecar : sidecar_beside(path), sigfile_path(path));
+    if (!read) return std::unexpected(read.error());
+    if (*read) return StoredValue{std::move(**read), Storage::sigfile};
   }
   if (why_none != nullptr) {
     switch (from) {
