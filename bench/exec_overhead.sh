@@ -283,7 +283,10 @@ run_warm "vigil warm, user-space cache" "$MNT/warm"
 LISTENER_PID=""
 stop_pid "$AGENT_PID" 10
 AGENT_PID=""
-start_vigil on
+start_vigil auto
+# The default: the kernel verdict cache is on wherever the exec guard loads (io_uring or not).
+grep -q '"kernel_cache":{[^}]*"enabled":true' <<<"$(status_json "$STATE")" ||
+  die "kernel_cache: auto did not turn the kernel cache on: $(status_json "$STATE")"
 run_warm "vigil warm" "$MNT/warm"
 # Never marked: the unsigned binary is still denied on every exec with the kernel cache on.
 expect_denied "vigil enforce, kernel cache" "$MNT/unsigned" || die "vigil with kernel_cache let an unsigned binary run"

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@
 #include "agent/kernel_cache.h"
 #include "agent/runtime_monitor.h"
 #include "agent/measurement_sink.h"
+#include "agent/measurement_start.h"
 #include "ima/measurement_list.h"
 #include "tpm/tpm.h"
 
@@ -36,9 +38,28 @@ struct Agent::Parts {
   std::string kernel_cache_note;                     // why it is off, when it is
   std::unique_ptr<RuntimeMonitor> runtime;           // eBPF events -> process table (runtime.enabled)
   uint64_t marked_mask = 0;
+  nlohmann::json list_start;  // how the measurement list started (measurement_start.h)
 };
 
 namespace {
+
+// status.json's kernel_cache: the exec guard's and the ignore marks' counters.
+nlohmann::json kernel_cache_status(const KernelVerdictCache& cache, const std::string& note) {
+  const KernelCacheStats& stats = cache.stats();
+  nlohmann::json status = {{"enabled", cache.marks_enabled()},
+                           {"exec_guard", true},
+                           {"watched", stats.watched.load()},
+                           {"ignored", stats.ignored.load()},
+                           {"withdrawn", stats.withdrawn.load()},
+                           {"kills", stats.kills.load()},
+                           {"violations", stats.violations.load()},
+                           {"tickets", stats.tickets.load()},
+                           {"watch_failures", stats.watch_failures.load()},
+                           {"ticket_failures", stats.ticket_failures.load()},
+                           {"unlocked", stats.unlocked.load()}};
+  if (!cache.marks_enabled()) status["why"] = note;
+  return status;
+}
 
 Result<void> apply_marks(FanotifyListener& listener, const AgentConfig& config, uint64_t mask, uint64_t old_mask) {
   for (const auto& mount : config.watch) {
@@ -63,27 +84,13 @@ size_t raise_fd_limit_and_size_slots(size_t console_fds) {
   return std::min<size_t>(4096, std::max<size_t>(64, available));
 }
 
-// The boot_aggregate over PCRs 0-7 (SHA-1) or 0-9 of the bank matching the digest algorithm.
-ima::MeasurementEntry make_boot_aggregate(tpm::PcrBackend& pcrs, const std::string& tpm_spec, crypto::HashAlgo hash) {
-  std::vector<crypto::Digest> values;
-  if (tpm_spec != "none") {
-    const auto banks = pcrs.banks();
-    crypto::HashAlgo bank = hash;
-    if (std::find(banks.begin(), banks.end(), bank) == banks.end()) bank = crypto::HashAlgo::sha256;
-    if (std::find(banks.begin(), banks.end(), bank) != banks.end()) {
-      const uint32_t count = bank == crypto::HashAlgo::sha1 ? 8 : 10;
-      for (uint32_t pcr = 0; pcr < count; ++pcr) {
-        auto value = pcrs.read(pcr, bank);
-        if (!value) {
-          values.clear();
-          break;
-        }
-        values.push_back(*value);
-      }
-      hash = bank;
-    }
+// Every PCR the agent may extend: measurement.pcr and the pcr= of every measure rule.
+std::set<std::uint32_t> extended_pcrs(const Ruleset& rules, const AgentConfig& config) {
+  std::set<std::uint32_t> pcrs{config.measurement.pcr};
+  for (const auto& rule : rules.policy.rules) {
+    if (rule.action == ima::PolicyAction::measure) pcrs.insert(rule.pcr.value_or(config.measurement.pcr));
   }
-  return ima::boot_aggregate_entry(hash, values);
+  return pcrs;
 }
 
 }  // namespace
@@ -116,19 +123,35 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
   if (feed) parts->audit->set_observer([feed](const nlohmann::json& entry) { feed->on_audit(entry); });
   auto pcrs = tpm::open_pcr_backend(cfg.tpm);
   if (!pcrs) return std::unexpected(pcrs.error());
-  auto log = ima::MeasurementLog::open(cfg.state_dir);
-  if (!log) return std::unexpected(log.error());
-  ima::MeasurementEntry boot = make_boot_aggregate(**pcrs, cfg.tpm, cfg.hash);
-  parts->sink = std::make_unique<MeasurementSink>(std::move(*log), std::move(*pcrs));
+  const bool software_pcrs = cfg.tpm == "none";
+  if (!software_pcrs) {
+    if (auto apart = refuse_pcrs_of_kernel_ima(cfg.measurement.kernel_list, extended_pcrs(**rules, cfg)); !apart) {
+      return std::unexpected(apart.error());
+    }
+  }
+  // The list an earlier run left goes on when it replays to the PCRs (measurement_start.h).
+  auto list = start_measurement_list(
+      MeasurementStartOptions{cfg.state_dir, software_pcrs, cfg.measurement.pcr, cfg.hash}, **pcrs);
+  if (!list) return fail("measurement list: " + list.error().message);
+  parts->sink = std::make_unique<MeasurementSink>(std::move(list->log), std::move(*pcrs));
   if (feed) {
     parts->sink->set_observer([feed](const ima::MeasurementEntry& entry, std::size_t index, std::string_view verdict) {
       feed->on_measurement(entry, index, verdict);
     });
   }
-  std::string extend_error;
-  if (auto recorded = parts->sink->record(std::move(boot), &extend_error); !recorded || !extend_error.empty()) {
-    return fail("recording boot_aggregate: " + (recorded ? extend_error : recorded.error().message));
+  for (auto& entry : list->to_record) {
+    const std::string name = entry.path;
+    std::string extend_error;
+    if (auto recorded = parts->sink->record(std::move(entry), &extend_error); !recorded || !extend_error.empty()) {
+      return fail("recording " + name + ": " + (recorded ? extend_error : recorded.error().message));
+    }
   }
+  list->report["entries"] = parts->sink->log().size();
+  parts->list_start = list->report;
+  nlohmann::json audit_record = list->report;
+  audit_record["event"] = "measurement-list";
+  parts->audit->record(audit_record);
+  if (!list->warning.empty()) std::fprintf(stderr, "vigil agent: measurement list: %s\n", list->warning.c_str());
   parts->cache = std::make_unique<DecisionCache>(cfg.cache_entries);
   parts->engine = std::make_unique<IntegrityEngine>(cfg, *parts->cache, *parts->audit, *parts->sink, *rules);
   for (const auto& warning : (*rules)->warnings) parts->audit->record({{"event", "warning"}, {"message", warning}});
@@ -145,7 +168,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
       [engine](int fd, pid_t pid, uint64_t mask) { return engine->decide_from_cache(fd, pid, mask); });
   if (!listener) return std::unexpected(listener.error());
   parts->listener = std::move(*listener);
-  auto kernel_cache = KernelVerdictCache::create(cfg.kernel_cache, *parts->listener, parts->kernel_cache_note);
+  auto kernel_cache = KernelVerdictCache::create(cfg.kernel_cache, cfg.mode, *parts->listener, parts->kernel_cache_note);
   if (!kernel_cache) return std::unexpected(kernel_cache.error());
   parts->kernel_cache = std::move(*kernel_cache);
   if (parts->kernel_cache) {
@@ -154,9 +177,13 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
     parts->kernel_cache->start_reporting([audit_log, decisions](const probe::GuardKill& kill) {
       const dev_t device = makedev(kill.inode.kernel_dev >> 20, kill.inode.kernel_dev & 0xfffff);
       decisions->invalidate(device, kill.inode.inode);
-      audit_log->record({{"event", "exec-guard-kill"}, {"verdict", "deny"}, {"pid", kill.pid}, {"uid", kill.uid},
-                         {"comm", kill.comm}, {"device", device}, {"inode", kill.inode.inode},
-                         {"reason", "executable was opened for writing after its verdict was cached in the kernel"}});
+      const char* reason = !kill.changed ? "the verdict this exec met was withdrawn (denied, reloaded or evicted)"
+                           : kill.from_ticket
+                               ? "the executable changed between its exec decision and the exec"
+                               : "the executable changed after its verdict was cached in the kernel";
+      audit_log->record({{"event", kill.killed ? "exec-guard-kill" : "exec-guard-violation"},
+                         {"verdict", kill.killed ? "deny" : "allow"}, {"pid", kill.pid}, {"uid", kill.uid},
+                         {"comm", kill.comm}, {"device", device}, {"inode", kill.inode.inode}, {"reason", reason}});
     });
     parts->engine->set_kernel_cache(parts->kernel_cache.get());
   }
@@ -171,7 +198,10 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
     parts->runtime = std::move(*runtime);
   }
   parts->audit->record({{"event", "start"}, {"mode", mode_name(cfg.mode)}, {"watch", cfg.watch},
-                        {"kernel_cache", parts->kernel_cache ? "on" : "off: " + parts->kernel_cache_note},
+                        {"kernel_cache", parts->kernel_cache && parts->kernel_cache->marks_enabled()
+                                             ? "on"
+                                             : "off: " + parts->kernel_cache_note},
+                        {"exec_guard", parts->kernel_cache ? "on" : "off: " + parts->kernel_cache_note},
                         {"pcrs", parts->sink->pcrs().describe()}, {"rules", (*rules)->policy.rules.size()}});
   auto agent = std::unique_ptr<Agent>(new Agent(std::move(parts)));
   if (agent->parts_->console) {
@@ -235,6 +265,12 @@ Result<void> Agent::reload() {
     parts_->audit->record({{"event", "reload-failed"}, {"reason", rules.error().message}});
     return std::unexpected(rules.error());
   }
+  if (cfg.tpm != "none") {
+    if (auto apart = refuse_pcrs_of_kernel_ima(cfg.measurement.kernel_list, extended_pcrs(**rules, cfg)); !apart) {
+      parts_->audit->record({{"event", "reload-failed"}, {"reason", apart.error().message}});
+      return apart;
+    }
+  }
   const uint64_t mask = (*rules)->fanotify_mask;
   if (mask != parts_->marked_mask) {
     // Marks first: if they cannot be placed, the old ruleset (and its marks) stay.
@@ -286,15 +322,10 @@ nlohmann::json Agent::status() const {
           {"fixed", engine.fixed.load()},
           {"fast_decisions", engine.fast_decisions.load()},
           {"measurement_list_entries", parts_->sink->log().size()},
+          {"measurement_list", parts_->list_start},
           {"kernel_cache",
-           parts_->kernel_cache
-               ? nlohmann::json{{"enabled", true},
-                                {"watched", parts_->kernel_cache->stats().watched.load()},
-                                {"ignored", parts_->kernel_cache->stats().ignored.load()},
-                                {"withdrawn", parts_->kernel_cache->stats().withdrawn.load()},
-                                {"kills", parts_->kernel_cache->stats().kills.load()},
-                                {"watch_failures", parts_->kernel_cache->stats().watch_failures.load()}}
-               : nlohmann::json{{"enabled", false}, {"why", parts_->kernel_cache_note}}},
+           parts_->kernel_cache ? kernel_cache_status(*parts_->kernel_cache, parts_->kernel_cache_note)
+                                : nlohmann::json{{"enabled", false}, {"exec_guard", false}, {"why", parts_->kernel_cache_note}}},
           {"runtime", parts_->runtime ? parts_->runtime->status() : nlohmann::json{{"enabled", false}}},
           {"console", parts_->console ? parts_->console->status() : nlohmann::json{{"enabled", false}}}};
 }
@@ -320,6 +351,8 @@ int run_agent(const std::string& config_path, const std::string& mode_override) 
   for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&signals, signal);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Left by an agent that was killed: it must not announce this one before it is ready.
+  std::remove(((*config).state_dir + "/agent.ready").c_str());
   auto agent = Agent::start(std::move(*config));
   if (!agent) {
     std::fprintf(stderr, "vigil agent: %s\n", agent.error().message.c_str());

@@ -63,7 +63,8 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
   if (!root.IsMap()) return fail(where(source, root) + ": the config must be a mapping of keys to values");
 
   static const std::set<std::string> kKnown = {"mode", "state_dir", "policy", "policy_text", "hash", "tpm",
-                                                "keyrings", "watch", "decision", "audit_log", "runtime", "rules", "outputs", "console"};
+                                                "keyrings", "watch", "decision", "audit_log", "runtime", "rules", "outputs", "console",
+                                                "measurement"};
   for (const auto& item : root) {
     const std::string key = item.first.as<std::string>();
     const YAML::Node& value = item.second;
@@ -188,6 +189,23 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
       if (!outputs) return std::unexpected(outputs.error());
       config.runtime.outputs = std::move(*outputs);
       config.runtime.outputs_given = true;
+    } else if (key == "measurement") {
+      if (!value.IsMap()) return fail(where(source, value) + ": measurement must be a mapping");
+      for (const auto& setting : value) {
+        const std::string name = setting.first.as<std::string>();
+        if (name == "pcr") {
+          // 0-7 hold the firmware's measurements (boot_aggregate covers them); 24 PCRs in a TPM.
+          auto n = number(source, setting.second, "measurement.pcr", 8, 23);
+          if (!n) return std::unexpected(n.error());
+          config.measurement.pcr = static_cast<std::uint32_t>(*n);
+        } else if (name == "kernel_list") {
+          auto text = scalar(source, setting.second, "measurement.kernel_list");
+          if (!text) return std::unexpected(text.error());
+          config.measurement.kernel_list = *text;
+        } else {
+          return fail(where(source, setting.first) + ": unknown key 'measurement." + name + "'");
+        }
+      }
     } else if (key == "decision") {
       if (!value.IsMap()) return fail(where(source, value) + ": decision must be a mapping");
       for (const auto& setting : value) {

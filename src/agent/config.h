@@ -57,6 +57,14 @@ struct ConsoleConfig {
   unsigned events_sampled_per_bucket = 5;  // events kept per container and syscall every 10 s
 };
 
+// Config `measurement`: where the agent's list is extended (docs/agent.md, "Restarts").
+struct MeasurementConfig {
+  std::uint32_t pcr = 10;  // boot_aggregate and every measure rule without pcr=
+  // The kernel's own list: when it exists the kernel's IMA extends the PCRs it names, which the
+  // agent then refuses to share (with a TPM). A setting for tests and unusual securityfs mounts.
+  std::string kernel_list = "/sys/kernel/security/ima/ascii_runtime_measurements";
+};
+
 struct AgentConfig {
   Mode mode = Mode::log;
   std::string state_dir = "/var/lib/vigil";
@@ -72,6 +80,7 @@ struct AgentConfig {
   size_t cache_entries = 65536;
   KernelCache kernel_cache = KernelCache::automatic;  // decision.kernel_cache: auto | on | off
   std::string audit_log;                        // default: <state_dir>/audit.jsonl
+  MeasurementConfig measurement;
   RuntimeConfig runtime;
   ConsoleConfig console;
   std::string source;                           // file the config came from, for messages

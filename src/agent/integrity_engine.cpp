@@ -89,6 +89,10 @@ Result<std::shared_ptr<const Ruleset>> load_ruleset(const AgentConfig& config) {
   }
   for (const auto& warning : parsed.warnings) rules->warnings.push_back(warning.text());
   rules->policy = std::move(parsed.policy);
+  // A measure rule without pcr= extends measurement.pcr (the kernel's is its build's 10).
+  for (auto& rule : rules->policy.rules) {
+    if (rule.action == ima::PolicyAction::measure && !rule.pcr) rule.pcr = config.measurement.pcr;
+  }
 
   for (const auto& [name, dir] : config.keyrings) {
     ima::Keyring keyring;
@@ -148,20 +152,31 @@ void IntegrityEngine::invalidate(int fd) {
   cache_.invalidate(st.st_dev, st.st_ino);
 }
 
-void IntegrityEngine::offer_to_kernel_cache(int fd, const EventView& view, Verdict verdict, bool appraisal_passed) {
+void IntegrityEngine::arm_exec_guard(int fd, pid_t pid, EventView& view) {
   if (!kernel_cache_ || !view.classified || view.access.func != ima::PolicyFunc::bprm_check) return;
+  const ima::PolicyDecision& decision = view.decision;
+  // Nothing to protect: no rule looks at this exec and the kernel may not cache it.
+  if (!decision.measure && !decision.appraise && !decision.audit && !kernel_cache_->marks_enabled()) return;
+  // The guard checks execs at sched_process_exec, where a script's inode is its interpreter's
+  // (and an interpreter reads its script long after the exec anyway).
+  view.exec_of_elf = is_elf_object(fd);
+  if (!view.exec_of_elf) return;
+  view.pid = pid;
+  view.exec_guard = kernel_cache_->arm(fd);
+}
+
+void IntegrityEngine::offer_to_kernel_cache(int fd, EventView& view, Verdict verdict, bool appraisal_passed) {
+  if (!kernel_cache_ || !view.exec_guard.armed()) return;
   const ima::PolicyDecision& decision = view.decision;
   bool settled = verdict == Verdict::allow && view.rules->verdicts_are_per_content && !decision.audit &&
                  config_.mode != Mode::fix && (!decision.appraise || appraisal_passed);
   if (settled && decision.measure) {
     settled = cache_.is_measured(FileVersion::of(view.st), decision.template_name, decision.pcr);
   }
-  // The guard checks execs at sched_process_exec, where a script's inode is its interpreter's.
-  if (settled) settled = is_elf_object(fd);
   std::shared_lock lock(kernel_cache_mutex_);
   // Decided under a ruleset that has since been replaced: its marks are being flushed.
   if (settled && ruleset_.load() != view.rules) settled = false;
-  kernel_cache_->exec_decided(fd, view.st, verdict, settled);
+  kernel_cache_->exec_decided(fd, view.pid, verdict, settled, view.exec_guard);
 }
 
 Appraisal IntegrityEngine::appraise(int fd, const Ruleset& rules, const ima::PolicyDecision& decision,
@@ -285,6 +300,7 @@ std::optional<Verdict> IntegrityEngine::decide_from_cache(int fd, pid_t pid, uin
   EventView view;
   if (!classify(fd, pid, fanotify_mask, /*may_read_content=*/false, view)) return answered();
   if (!view.classified) return std::nullopt;
+  arm_exec_guard(fd, pid, view);
   const ima::PolicyDecision& decision = view.decision;
   if (!decision.measure && !decision.appraise && !decision.audit) {
     offer_to_kernel_cache(fd, view, Verdict::allow, false);
@@ -307,6 +323,7 @@ Verdict IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanotify_mask) {
   stats_.decisions.fetch_add(1, std::memory_order_relaxed);
   EventView view;
   if (!classify(fd, pid, fanotify_mask, /*may_read_content=*/true, view)) return Verdict::allow;
+  arm_exec_guard(fd, pid, view);
   const Ruleset& rules_ref = *view.rules;
   const auto* rules = &rules_ref;
   const struct stat& st = view.st;

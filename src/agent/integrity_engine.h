@@ -84,7 +84,12 @@ class IntegrityEngine {
     ima::AccessContext access;
     ima::PolicyDecision decision;
     bool classified = false;  // false: deciding needs the file's content (ELF header)
+    pid_t pid = 0;
+    bool exec_of_elf = false;                // an exec permission event of an ELF file
+    KernelVerdictCache::ExecArm exec_guard;  // armed before the content is read (exec guard)
   };
+  // Exec events of ELF files go under the exec guard before their content is read.
+  void arm_exec_guard(int fd, pid_t pid, EventView& view);
   // Stats the file and evaluates the policy; false when the event concerns no regular file.
   bool classify(int fd, pid_t pid, uint64_t fanotify_mask, bool may_read_content, EventView& view) const;
   Appraisal appraise(int fd, const Ruleset& rules, const ima::PolicyDecision& decision, std::string& reason) const;
@@ -97,7 +102,7 @@ class IntegrityEngine {
   AuditLog& audit_;
   MeasurementSink& sink_;
   // An allowed exec whose verdict needs nothing more from user space, ever, for this content.
-  void offer_to_kernel_cache(int fd, const EventView& view, Verdict verdict, bool appraisal_passed);
+  void offer_to_kernel_cache(int fd, EventView& view, Verdict verdict, bool appraisal_passed);
 
   std::atomic<std::shared_ptr<const Ruleset>> ruleset_;
   KernelVerdictCache* kernel_cache_ = nullptr;

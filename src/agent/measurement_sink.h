@@ -1,5 +1,5 @@
 #pragma once
-// Appends measurements to the list and extends PCR 10 with the same entry, under one lock,
+// Appends measurements to the list and extends the entry's PCR with the same entry, under one lock,
 // so the order in the list is the order of the extends (a verifier replays it).
 #include <cstdint>
 #include <functional>

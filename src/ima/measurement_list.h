@@ -77,21 +77,56 @@ MeasurementEntry boot_aggregate_entry(crypto::HashAlgo digest_algo, std::span<co
 // (templates ima, ima-ng, ima-sig), so serializing a parsed list gives back the same bytes.
 // A zero template hash marks a violation (its file digest must then be zeros too).
 Result<std::vector<MeasurementEntry>> parse_binary_list(std::span<const uint8_t> bytes);
+
+// The longest run of whole records from the start of a binary list that parse (for a list a
+// crash may have cut in the middle of a record): those entries, the bytes they take, and why
+// what follows them does not parse ("" when everything did).
+struct BinaryListPrefix {
+  std::vector<MeasurementEntry> entries;
+  size_t parsed_bytes = 0;
+  std::string tail_error;
+};
+BinaryListPrefix parse_binary_list_prefix(std::span<const uint8_t> bytes);
 Result<std::vector<MeasurementEntry>> parse_ascii_list(std::string_view text);
 
 // PCR value after extending `entries` (those with entry.pcr == pcr) from all zeros.
 // Empty (size 0) for a bank vigil cannot hash.
 crypto::Digest replay_pcr(std::span<const MeasurementEntry> entries, uint32_t pcr, crypto::HashAlgo bank);
 
+inline constexpr const char* kAsciiListName = "ascii_runtime_measurements";
+inline constexpr const char* kBinaryListName = "binary_runtime_measurements";
+
+// What an earlier run left in a list directory, read back from binary_runtime_measurements
+// (the authoritative file: the ascii one cannot always be parsed back).
+struct ExistingList {
+  bool found = false;                      // the binary list exists
+  std::vector<MeasurementEntry> entries;   // its whole records that parse, in order
+  uint64_t file_bytes = 0;                 // its size
+  uint64_t parsed_bytes = 0;               // the bytes those records take
+  std::string tail_error;                  // why the bytes after them do not parse; "" when none
+};
+
 // Appends entries to <dir>/ascii_runtime_measurements and <dir>/binary_runtime_measurements.
-// Thread-safe; each append is written before it returns. Opening truncates the files (a new
-// boot of the agent starts a new list, as the kernel's does). The directory is created (0750)
-// if missing; the files get mode 0640 and symlinks are not followed. append() validates the
-// entry and computes its template hashes; entries() returns them filled in. After a failed
-// write the files may hold a partial entry, so every later append() fails too.
+// Thread-safe; each append is written before it returns. The directory is created (0750) if
+// missing; the files get mode 0640 and symlinks are not followed. append() validates the entry
+// and computes its template hashes; entries() returns them filled in. After a failed write the
+// files may hold a partial entry, so every later append() fails too. Which list to continue
+// and which to start again is the agent's decision (agent/measurement_start.h).
 class MeasurementLog {
  public:
+  // A new, empty list: existing files are truncated.
   static Result<std::unique_ptr<MeasurementLog>> open(const std::string& dir);
+  // Reads the list an earlier run left in `dir` (found = false when there is none).
+  static Result<ExistingList> read_existing(const std::string& dir);
+  // Goes on appending after `existing` (as read_existing returned it): the binary list is cut
+  // after its last whole record, and the ascii list, when it is not exactly those entries
+  // (a crash between the two writes, a torn line), is written again from them (to a new file
+  // renamed over the old one). *ascii_rewritten tells whether it was.
+  static Result<std::unique_ptr<MeasurementLog>> continue_list(const std::string& dir, ExistingList existing,
+                                                               bool* ascii_rewritten = nullptr);
+  // Renames both files to NAME.<suffix> (never over an existing file); returns the new path
+  // of the binary list. A missing ascii list is not an error.
+  static Result<std::string> set_aside(const std::string& dir, const std::string& suffix);
   ~MeasurementLog();
   Result<void> append(const MeasurementEntry& entry);
   size_t size() const;

@@ -122,10 +122,11 @@ Result<void> finish_entry(MeasurementEntry& entry, std::span<const uint8_t> reco
 
 }  // namespace
 
-Result<std::vector<MeasurementEntry>> parse_binary_list(std::span<const uint8_t> bytes) {
-  std::vector<MeasurementEntry> entries;
-  Reader in(bytes);
-  for (size_t index = 0; in.left() > 0; ++index) {
+namespace {
+
+// One record from in.pos(); `bytes` is the whole input (offsets in errors are into it).
+Result<MeasurementEntry> parse_binary_record(Reader& in, std::span<const uint8_t> bytes, size_t index) {
+  {
     const size_t start = in.pos();
     constexpr size_t kHeaderSize = 4 + kSha1Size + 4;
     if (in.left() < kHeaderSize) {
@@ -258,10 +259,33 @@ Result<std::vector<MeasurementEntry>> parse_binary_list(std::span<const uint8_t>
     if (!std::equal(record.begin(), record.end(), canonical.begin(), canonical.end())) {
       return entry_error(index, start, "record is not in the form the kernel writes");
     }
-    entries.push_back(std::move(entry));
+    return entry;
   }
-  return entries;
 }
+
+}  // namespace
+
+BinaryListPrefix parse_binary_list_prefix(std::span<const uint8_t> bytes) {
+  BinaryListPrefix prefix;
+  Reader in(bytes);
+  for (size_t index = 0; in.left() > 0; ++index) {
+    auto entry = parse_binary_record(in, bytes, index);
+    if (!entry) {
+      prefix.tail_error = entry.error().message;
+      break;
+    }
+    prefix.entries.push_back(std::move(*entry));
+    prefix.parsed_bytes = in.pos();
+  }
+  return prefix;
+}
+
+Result<std::vector<MeasurementEntry>> parse_binary_list(std::span<const uint8_t> bytes) {
+  BinaryListPrefix prefix = parse_binary_list_prefix(bytes);
+  if (!prefix.tail_error.empty()) return fail(prefix.tail_error);
+  return std::move(prefix.entries);
+}
+
 
 Result<std::vector<MeasurementEntry>> parse_ascii_list(std::string_view text) {
   std::vector<MeasurementEntry> entries;

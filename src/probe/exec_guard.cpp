@@ -28,6 +28,25 @@ vigil_guarded_inode_key key_of(GuardedInode inode) {
   return key;
 }
 
+vigil_exec_ticket_key ticket_key_of(std::uint32_t tgid, GuardedInode inode) {
+  vigil_exec_ticket_key key{};
+  key.inode = inode.inode;
+  key.dev = inode.kernel_dev;
+  key.tgid = tgid;
+  return key;
+}
+
+vigil_exec_baseline to_kernel(const ExecBaseline& baseline) {
+  vigil_exec_baseline value{};
+  value.releases = baseline.releases;
+  value.ctime_sec = baseline.ctime_sec;
+  value.ctime_nsec = baseline.ctime_nsec;
+  value.size = baseline.size;
+  value.flags = (baseline.poison ? static_cast<__u32>(VIGIL_BASELINE_POISON) : 0u) |
+                (baseline.report_only ? static_cast<__u32>(VIGIL_BASELINE_REPORT_ONLY) : 0u);
+  return value;
+}
+
 }  // namespace
 
 struct ExecGuard::State {
@@ -40,6 +59,20 @@ struct ExecGuard::State {
 GuardedInode GuardedInode::of(dev_t st_dev, ino_t st_ino) {
   // The kernel's internal dev_t: MINORBITS = 20.
   return {static_cast<std::uint32_t>(major(st_dev) << 20 | minor(st_dev)), static_cast<std::uint64_t>(st_ino)};
+}
+
+ExecBaseline ExecBaseline::of(const struct stat& st, std::uint64_t releases) {
+  ExecBaseline baseline;
+  baseline.releases = releases;
+  baseline.ctime_sec = st.st_ctim.tv_sec;
+  baseline.ctime_nsec = static_cast<std::uint32_t>(st.st_ctim.tv_nsec);
+  baseline.size = st.st_size;
+  return baseline;
+}
+
+bool ExecBaseline::same_file_state(const struct stat& st) const {
+  return st.st_ctim.tv_sec == ctime_sec && static_cast<std::uint32_t>(st.st_ctim.tv_nsec) == ctime_nsec &&
+         st.st_size == size;
 }
 
 Result<ExecGuard> ExecGuard::open() {
@@ -67,6 +100,9 @@ Result<ExecGuard> ExecGuard::open() {
         kill.pid = record.pid;
         kill.uid = record.uid;
         kill.comm.assign(record.comm, strnlen(record.comm, sizeof record.comm));
+        kill.killed = (record.flags & VIGIL_KILL_KILLED) != 0;
+        kill.from_ticket = (record.flags & VIGIL_KILL_FROM_TICKET) != 0;
+        kill.changed = (record.flags & VIGIL_KILL_CHANGED) != 0;
         (*self->on_kill)(kill);
         return 0;
       },
@@ -80,47 +116,94 @@ ExecGuard::ExecGuard(ExecGuard&&) noexcept = default;
 ExecGuard& ExecGuard::operator=(ExecGuard&&) noexcept = default;
 ExecGuard::~ExecGuard() = default;
 
-GuardState ExecGuard::state(GuardedInode inode) const {
+Result<void> ExecGuard::guard(GuardedInode inode, bool unlocked) {
   const vigil_guarded_inode_key key = key_of(inode);
   vigil_guarded_inode value{};
-  if (bpf_map__lookup_elem(state_->skel->maps.guarded, &key, sizeof key, &value, sizeof value, 0) != 0) {
-    return GuardState::absent;
-  }
-  switch (value.state) {
-    case VIGIL_GUARD_PENDING: return GuardState::pending;
-    case VIGIL_GUARD_CONFIRMED: return GuardState::confirmed;
-    default: return GuardState::dirty;
-  }
-}
-
-Result<void> ExecGuard::watch(GuardedInode inode) {
-  const vigil_guarded_inode_key key = key_of(inode);
-  const vigil_guarded_inode value{VIGIL_GUARD_PENDING, 0};
-  const int err = bpf_map__update_elem(state_->skel->maps.guarded, &key, sizeof key, &value, sizeof value, BPF_ANY);
-  if (err != 0) return detail::LibbpfLog().fail("exec guard: watch inode", err);
+  value.flags = unlocked ? static_cast<__u32>(VIGIL_GUARD_UNLOCKED) : 0u;
+  const int err = bpf_map__update_elem(state_->skel->maps.guarded, &key, sizeof key, &value, sizeof value, BPF_NOEXIST);
+  if (err != 0 && err != -EEXIST) return detail::LibbpfLog().fail("exec guard: guard inode", err);
   return {};
 }
 
-void ExecGuard::mark_dirty(GuardedInode inode) {
+std::optional<std::uint64_t> ExecGuard::releases(GuardedInode inode) const {
   const vigil_guarded_inode_key key = key_of(inode);
-  const vigil_guarded_inode value{VIGIL_GUARD_DIRTY, 0};
-  (void)bpf_map__update_elem(state_->skel->maps.guarded, &key, sizeof key, &value, sizeof value, BPF_EXIST);
+  vigil_guarded_inode value{};
+  if (bpf_map__lookup_elem(state_->skel->maps.guarded, &key, sizeof key, &value, sizeof value, 0) != 0) {
+    return std::nullopt;
+  }
+  return value.releases;
 }
 
-void ExecGuard::forget(GuardedInode inode) {
+void ExecGuard::unguard(GuardedInode inode) {
   const vigil_guarded_inode_key key = key_of(inode);
   (void)bpf_map__delete_elem(state_->skel->maps.guarded, &key, sizeof key, 0);
 }
 
-void ExecGuard::clear() {
-  const int fd = bpf_map__fd(state_->skel->maps.guarded);
-  vigil_guarded_inode_key key{};
-  vigil_guarded_inode_key next{};
+Result<void> ExecGuard::issue_ticket(std::uint32_t tgid, GuardedInode inode, const ExecBaseline& baseline) {
+  const vigil_exec_ticket_key key = ticket_key_of(tgid, inode);
+  const vigil_exec_baseline value = to_kernel(baseline);
+  const int err = bpf_map__update_elem(state_->skel->maps.tickets, &key, sizeof key, &value, sizeof value, BPF_ANY);
+  if (err != 0) return detail::LibbpfLog().fail("exec guard: issue ticket", err);
+  return {};
+}
+
+bool ExecGuard::ticket_outstanding(std::uint32_t tgid, GuardedInode inode) const {
+  const vigil_exec_ticket_key key = ticket_key_of(tgid, inode);
+  vigil_exec_baseline value{};
+  return bpf_map__lookup_elem(state_->skel->maps.tickets, &key, sizeof key, &value, sizeof value, 0) == 0;
+}
+
+void ExecGuard::withdraw_ticket(std::uint32_t tgid, GuardedInode inode) {
+  const vigil_exec_ticket_key key = ticket_key_of(tgid, inode);
+  (void)bpf_map__delete_elem(state_->skel->maps.tickets, &key, sizeof key, 0);
+}
+
+Result<void> ExecGuard::set_cached(GuardedInode inode, const ExecBaseline& baseline) {
+  const vigil_guarded_inode_key key = key_of(inode);
+  const vigil_exec_baseline value = to_kernel(baseline);
+  const int err = bpf_map__update_elem(state_->skel->maps.cached, &key, sizeof key, &value, sizeof value, BPF_ANY);
+  if (err != 0) return detail::LibbpfLog().fail("exec guard: cache baseline", err);
+  return {};
+}
+
+std::optional<ExecBaseline> ExecGuard::cached(GuardedInode inode) const {
+  const vigil_guarded_inode_key key = key_of(inode);
+  vigil_exec_baseline value{};
+  if (bpf_map__lookup_elem(state_->skel->maps.cached, &key, sizeof key, &value, sizeof value, 0) != 0) {
+    return std::nullopt;
+  }
+  ExecBaseline baseline;
+  baseline.releases = value.releases;
+  baseline.ctime_sec = value.ctime_sec;
+  baseline.ctime_nsec = value.ctime_nsec;
+  baseline.size = value.size;
+  baseline.poison = (value.flags & VIGIL_BASELINE_POISON) != 0;
+  baseline.report_only = (value.flags & VIGIL_BASELINE_REPORT_ONLY) != 0;
+  return baseline;
+}
+
+void ExecGuard::remove_cached(GuardedInode inode) {
+  const vigil_guarded_inode_key key = key_of(inode);
+  (void)bpf_map__delete_elem(state_->skel->maps.cached, &key, sizeof key, 0);
+}
+
+namespace {
+template <typename Key>
+void delete_all(int fd) {
+  Key next{};
   // Deleting while iterating restarts from the beginning each time: simple and always ends.
   while (bpf_map_get_next_key(fd, nullptr, &next) == 0) {
-    key = next;
+    Key key = next;
     if (bpf_map_delete_elem(fd, &key) != 0) break;
   }
+}
+}  // namespace
+
+void ExecGuard::clear() {
+  // Baselines before counts: a baseline without its count kills, never the reverse.
+  delete_all<vigil_guarded_inode_key>(bpf_map__fd(state_->skel->maps.cached));
+  delete_all<vigil_exec_ticket_key>(bpf_map__fd(state_->skel->maps.tickets));
+  delete_all<vigil_guarded_inode_key>(bpf_map__fd(state_->skel->maps.guarded));
 }
 
 Result<std::size_t> ExecGuard::poll_kills(std::chrono::milliseconds timeout,
@@ -139,8 +222,9 @@ GuardCounters ExecGuard::counters() const {
   const int cpus = libbpf_num_possible_cpus();
   if (cpus <= 0) return counters;
   std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(cpus));
-  std::uint64_t* fields[] = {&counters.kills, &counters.lost_reports, &counters.dirtied};
-  for (__u32 index = 0; index < 3; ++index) {
+  std::uint64_t* fields[] = {&counters.kills, &counters.lost_reports, &counters.releases, &counters.reported,
+                             &counters.tickets_consumed};
+  for (__u32 index = 0; index < 5; ++index) {
     if (bpf_map__lookup_elem(state_->skel->maps.counters, &index, sizeof index, per_cpu.data(),
                              per_cpu.size() * sizeof(std::uint64_t), 0) != 0) {
       continue;

@@ -54,11 +54,20 @@ void check_entries(const std::vector<MeasurementEntry>& entries) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::span<const uint8_t> bytes(data, size);
-  if (auto entries = vigil::ima::parse_binary_list(bytes)) {
-    const auto again = to_binary(*entries);
+  auto parsed = vigil::ima::parse_binary_list(bytes);
+  if (parsed) {
+    const auto again = to_binary(*parsed);
     if (again.size() != size || !std::equal(again.begin(), again.end(), data)) std::abort();
-    check_entries(*entries);
+    check_entries(*parsed);
   }
+  // The prefix parser (a list a crash cut short): its entries are exactly the leading bytes it
+  // claims, the whole input exactly when the strict parser accepts it.
+  const auto prefix = vigil::ima::parse_binary_list_prefix(bytes);
+  if (prefix.parsed_bytes > size || prefix.tail_error.empty() != static_cast<bool>(parsed)) std::abort();
+  if (prefix.tail_error.empty() && prefix.parsed_bytes != size) std::abort();
+  const auto leading = to_binary(prefix.entries);
+  if (leading.size() != prefix.parsed_bytes || !std::equal(leading.begin(), leading.end(), data)) std::abort();
+  if (parsed && *parsed != prefix.entries) std::abort();
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   if (auto entries = vigil::ima::parse_ascii_list(text)) {
     if (to_ascii(*entries) != text) std::abort();

@@ -226,3 +226,24 @@ TEST(AgentConfig, BadConsoleSettingsNameTheirLine) {
     EXPECT_NE(config.error().message.find(expected), std::string::npos) << text << " -> " << config.error().message;
   }
 }
+
+TEST(AgentConfig, MeasurementPcrAndKernelList) {
+  auto defaults = parse_config("mode: log\n", "c.yaml");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->measurement.pcr, 10u);
+  EXPECT_EQ(defaults->measurement.kernel_list, "/sys/kernel/security/ima/ascii_runtime_measurements");
+  auto set = parse_config("measurement:\n  pcr: 15\n  kernel_list: /tmp/k\n", "c.yaml");
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->measurement.pcr, 15u);
+  EXPECT_EQ(set->measurement.kernel_list, "/tmp/k");
+  for (const char* bad : {"measurement:\n  pcr: 7\n", "measurement:\n  pcr: 24\n"}) {
+    auto refused = parse_config(bad, "bad.yaml");
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_NE(refused.error().message.find("bad.yaml:2: measurement.pcr must be a whole number from 8 to 23"),
+              std::string::npos)
+        << refused.error().message;
+  }
+  auto unknown = parse_config("measurement:\n  bank: sha1\n", "bad.yaml");
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("unknown key 'measurement.bank'"), std::string::npos);
+}

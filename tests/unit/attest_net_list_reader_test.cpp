@@ -111,6 +111,38 @@ TEST(IncrementalListReader, AShorterFileIsANewList) {
   EXPECT_EQ(paths_of(*fresh), std::vector<std::string>{"/usr/bin/tool-7"});
 }
 
+// An agent that sets an unreplayable list aside starts another file under the same name; it
+// may already be longer than the old one was when this reader indexed it.
+TEST(IncrementalListReader, AnotherFileUnderTheSameNameIsANewList) {
+  test::TempDir dir;
+  const std::string path = dir / "binary_runtime_measurements";
+  append_entry(path, make_entry(0));
+  IncrementalListReader reader(path);
+  ASSERT_TRUE(reader.read_from(0));
+  ASSERT_EQ(::rename(path.c_str(), (path + ".unreplayable-x").c_str()), 0);
+  for (int i = 10; i < 14; ++i) append_entry(path, make_entry(i));
+  auto fresh = reader.read_from(0);
+  ASSERT_TRUE(fresh) << fresh.error().message;
+  EXPECT_EQ(paths_of(*fresh), (std::vector<std::string>{"/usr/bin/tool-10", "/usr/bin/tool-11", "/usr/bin/tool-12",
+                                                        "/usr/bin/tool-13"}));
+}
+
+// An agent that restarted and went on with its list only appended: the index stays valid and
+// the next round reads only the new records.
+TEST(IncrementalListReader, AListContinuedAfterAnAgentRestartIsReadOnFromTheIndex) {
+  test::TempDir dir;
+  const std::string path = dir / "binary_runtime_measurements";
+  for (int i = 0; i < 3; ++i) append_entry(path, make_entry(i));
+  IncrementalListReader reader(path);
+  ASSERT_TRUE(reader.read_from(0));
+  const uint64_t read_before = reader.bytes_read();
+  append_entry(path, make_entry(3));
+  auto next = reader.read_from(3);
+  ASSERT_TRUE(next) << next.error().message;
+  EXPECT_EQ(paths_of(*next), std::vector<std::string>{"/usr/bin/tool-3"});
+  EXPECT_EQ(reader.bytes_read() - read_before, ima::binary_record(make_entry(3)).size());
+}
+
 TEST(IncrementalListReader, CorruptRecordIsAnErrorNamingTheEntry) {
   test::TempDir dir;
   const std::string path = dir / "binary_runtime_measurements";

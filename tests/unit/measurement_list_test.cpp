@@ -552,6 +552,21 @@ TEST_F(BinaryParserErrors, EveryTruncationFailsAndNamesTheEntry) {
                 std::to_string(template_hash_input(entries_[1]).size()) + " bytes");
 }
 
+// A list a crash cut at any byte: the prefix parser keeps exactly the whole records before
+// the cut, and says why the rest does not parse.
+TEST_F(BinaryParserErrors, PrefixParserKeepsTheWholeRecordsBeforeAnyCut) {
+  for (size_t length = 0; length <= list_.size(); ++length) {
+    const auto prefix = parse_binary_list_prefix(std::span(list_).first(length));
+    const size_t whole = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), length) - starts_.begin()) -
+                         (length == list_.size() ? 0 : 1);
+    const size_t whole_bytes = whole < starts_.size() ? starts_[whole] : list_.size();
+    ASSERT_EQ(prefix.entries.size(), whole) << length;
+    EXPECT_EQ(prefix.parsed_bytes, whole_bytes) << length;
+    EXPECT_EQ(prefix.tail_error.empty(), length == whole_bytes) << length << ": " << prefix.tail_error;
+    for (size_t i = 0; i < whole; ++i) EXPECT_EQ(prefix.entries[i], entries_[i]) << length;
+  }
+}
+
 TEST_F(BinaryParserErrors, TamperedPathFailsTheTemplateHashOfThatEntry) {
   Bytes tampered = list_;
   const size_t s2 = starts_[2];
@@ -739,6 +754,97 @@ TEST_F(MeasurementList, LogWritesBothFilesAndTheyParseBack) {
   EXPECT_EQ((*reopened)->size(), 0u);
   EXPECT_EQ(test::read_text(list_dir + "/ascii_runtime_measurements"), "");
   EXPECT_EQ(test::read_text(list_dir + "/binary_runtime_measurements"), "");
+}
+
+// Finding 4 of issue 16, the files' side: an agent that restarts reads back the list its last
+// run left and goes on after it. A record torn by a crash is cut off, an ascii list that ran
+// ahead of the binary one (the ascii line is written first) is written again from the binary.
+TEST_F(MeasurementList, ContinuedListCutsATornRecordAndRewritesTheAsciiList) {
+  test::TempDir dir;
+  std::vector<MeasurementEntry> written = {boot_aggregate_entry(HashAlgo::sha256, {}),
+                                           make_entry(TemplateName::ima_ng, HashAlgo::sha256, 1, "/bin/one"),
+                                           make_entry(TemplateName::ima_sig, HashAlgo::sha256, 2, "/bin/two", Bytes(40, 7))};
+  {
+    auto log = MeasurementLog::open(dir.path());
+    ASSERT_TRUE(log) << log.error().message;
+    for (const auto& entry : written) ASSERT_TRUE((*log)->append(entry));
+  }
+  const std::string binary_path = dir / "binary_runtime_measurements";
+  const std::string ascii_path = dir / "ascii_runtime_measurements";
+  // The crash: the ascii line of a fourth entry made it, its binary record only in part.
+  const MeasurementEntry fourth = make_entry(TemplateName::ima_ng, HashAlgo::sha256, 3, "/bin/three");
+  const Bytes record = binary_record(fourth);
+  {
+    std::ofstream binary(binary_path, std::ios::app | std::ios::binary);
+    binary.write(reinterpret_cast<const char*>(record.data()), 30);
+    std::ofstream ascii(ascii_path, std::ios::app);
+    ascii << ascii_line(fourth);
+  }
+
+  auto existing = MeasurementLog::read_existing(dir.path());
+  ASSERT_TRUE(existing) << existing.error().message;
+  EXPECT_TRUE(existing->found);
+  EXPECT_EQ(existing->entries, written);
+  EXPECT_EQ(existing->file_bytes, binary_list(written).size() + 30);
+  EXPECT_EQ(existing->parsed_bytes, binary_list(written).size());
+  EXPECT_NE(existing->tail_error.find("entry 3 at byte"), std::string::npos) << existing->tail_error;
+
+  bool rewritten = false;
+  auto log = MeasurementLog::continue_list(dir.path(), std::move(*existing), &rewritten);
+  ASSERT_TRUE(log) << log.error().message;
+  EXPECT_TRUE(rewritten);
+  EXPECT_EQ((*log)->size(), 3u);
+  EXPECT_EQ(test::read_text(binary_path), std::string(reinterpret_cast<const char*>(binary_list(written).data()),
+                                                       binary_list(written).size()));
+  EXPECT_EQ(test::read_text(ascii_path), ascii_list(written));
+  // Appending goes on after the last whole entry, in both files.
+  ASSERT_TRUE((*log)->append(fourth));
+  written.push_back(fourth);
+  const std::string binary_text = test::read_text(binary_path);
+  auto parsed = parse_binary_list(Bytes(binary_text.begin(), binary_text.end()));
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(*parsed, written);
+  auto ascii = parse_ascii_list(test::read_text(ascii_path));
+  ASSERT_TRUE(ascii) << ascii.error().message;
+  EXPECT_EQ(*ascii, written);
+  struct stat st{};
+  ASSERT_EQ(::stat(ascii_path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+
+  // A clean list is continued as it is.
+  log->reset();
+  auto clean = MeasurementLog::read_existing(dir.path());
+  ASSERT_TRUE(clean);
+  EXPECT_TRUE(clean->tail_error.empty());
+  auto again = MeasurementLog::continue_list(dir.path(), std::move(*clean), &rewritten);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_FALSE(rewritten);
+  EXPECT_EQ((*again)->entries(), written);
+}
+
+TEST_F(MeasurementList, ListIsSetAsideWithoutOverwriting) {
+  test::TempDir dir;
+  auto existing = MeasurementLog::read_existing(dir.path());
+  ASSERT_TRUE(existing);
+  EXPECT_FALSE(existing->found);
+  {
+    auto log = MeasurementLog::open(dir.path());
+    ASSERT_TRUE(log);
+    ASSERT_TRUE((*log)->append(boot_aggregate_entry(HashAlgo::sha256, {})));
+  }
+  const std::string before = test::read_text(dir / "binary_runtime_measurements");
+  auto moved = MeasurementLog::set_aside(dir.path(), "old");
+  ASSERT_TRUE(moved) << moved.error().message;
+  EXPECT_EQ(*moved, dir / "binary_runtime_measurements.old");
+  EXPECT_EQ(test::read_text(*moved), before);
+  EXPECT_FALSE(test::read_text(dir / "ascii_runtime_measurements.old").empty());
+  EXPECT_NE(::access((dir / "binary_runtime_measurements").c_str(), F_OK), 0);
+  // A second list set aside under the same name does not replace the first.
+  test::write_text(dir / "binary_runtime_measurements", "x");
+  auto again = MeasurementLog::set_aside(dir.path(), "old");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().sys_errno, EEXIST);
+  EXPECT_EQ(test::read_text(dir / "binary_runtime_measurements.old"), before);
 }
 
 TEST_F(MeasurementList, LogRefusesSymlinkedFiles) {

@@ -74,9 +74,11 @@ Result<std::vector<ima::MeasurementEntry>> IncrementalListReader::read_from(uint
   if (fd.get() < 0) return fail_errno("cannot open " + path_);
   struct stat info {};
   if (::fstat(fd.get(), &info) != 0) return fail_errno(path_);
-  if (static_cast<uint64_t>(info.st_size) < indexed_end_) {
-    offsets_.clear();  // a shorter file is a new list (the agent or the machine restarted)
+  if (static_cast<uint64_t>(info.st_size) < indexed_end_ || info.st_dev != device_ || info.st_ino != inode_) {
+    offsets_.clear();  // a shorter file, or another file, is a new list
     indexed_end_ = 0;
+    device_ = info.st_dev;
+    inode_ = info.st_ino;
   }
   const uint64_t first_index = std::min<uint64_t>(start, offsets_.size());
   const uint64_t first_offset = first_index < offsets_.size() ? offsets_[first_index] : indexed_end_;

@@ -2,7 +2,9 @@
 // Reads a binary_runtime_measurements file incrementally: it remembers where each record it has
 // seen starts, so a round reads only the bytes from the verifier's list_start on, not the whole
 // list again. A record still being written (a partial tail) is left for the next read. A file
-// that shrank (a new boot of the list) starts the index again.
+// that shrank, or another file under the same name (a new list: a reboot, or an agent that set
+// an unreplayable list aside), starts the index again. An agent that restarts and continues its
+// list only appends, so the index stays valid across the restart.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -31,6 +33,7 @@ class IncrementalListReader {
   std::string path_;
   std::vector<uint64_t> offsets_;  // offsets_[i]: where record i starts
   uint64_t indexed_end_ = 0;       // where the last indexed record ends
+  uint64_t device_ = 0, inode_ = 0;  // the file indexed
   uint64_t bytes_read_ = 0;
 };
 
