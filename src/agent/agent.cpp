@@ -79,14 +79,17 @@ Result<void> apply_marks(FanotifyListener& listener, const AgentConfig& config, 
 }
 
 // Every event holds an fd until answered: make sure the slots can never exhaust the limit.
-size_t raise_fd_limit_and_size_slots() {
+// `console_fds`: the most the console holds (its connections are capped): they are not the
+// listener's to count on, or a flood of connections would leave the kernel no descriptor to
+// hand over a permission event with, and it denies the event (docs/agent.md, Console).
+size_t raise_fd_limit_and_size_slots(size_t console_fds) {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &limit);
     ::getrlimit(RLIMIT_NOFILE, &limit);
   }
-  const size_t reserve = 512;  // one read batch of events plus the agent's own files
+  const size_t reserve = 512 + console_fds;  // one read batch of events, the agent's own files, the console
   const size_t available = limit.rlim_cur > reserve ? static_cast<size_t>(limit.rlim_cur) - reserve : 64;
   return std::min<size_t>(4096, std::max<size_t>(64, available));
 }
@@ -178,7 +181,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
   options.workers_per_uid = workers_per_uid(cfg);
   options.deadline = std::chrono::milliseconds(cfg.deadline_ms);
   options.on_deadline = on_timeout_allows(cfg) ? Verdict::allow : Verdict::deny;
-  options.max_pending = raise_fd_limit_and_size_slots();
+  options.max_pending = raise_fd_limit_and_size_slots(static_cast<size_t>(console_descriptor_budget(cfg.console)));
   IntegrityEngine* engine = parts->engine.get();
   auto listener = FanotifyListener::create(
       options,

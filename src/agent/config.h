@@ -51,6 +51,10 @@ struct ConsoleConfig {
   int port = 7373;                 // 0: any free port (the agent prints the URL)
   std::string tls_cert, tls_key;   // both: HTTPS
   std::string token_file;          // default: <state_dir>/console.token
+  bool token_for_loopback = false;  // require the token from this host too
+  std::vector<std::string> allowed_hosts;  // Host names accepted besides localhost and the console's addresses
+  int max_connections = 64;        // open at once (the agent reserves a descriptor for each)
+  int max_connections_per_peer = 16;
   std::string store_path;          // default: <state_dir>/console.db
   unsigned max_age_hours = 24 * 7;
   std::uint64_t max_size_bytes = std::uint64_t{512} << 20;

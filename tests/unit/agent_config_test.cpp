@@ -209,6 +209,10 @@ TEST(AgentConfig, ConsoleDefaults) {
   EXPECT_EQ(config->console.store_path, "/s/console.db");
   EXPECT_TRUE(config->console.tls_cert.empty());
   EXPECT_EQ(config->console.max_age_hours, 168u);
+  EXPECT_FALSE(config->console.token_for_loopback);
+  EXPECT_TRUE(config->console.allowed_hosts.empty());
+  EXPECT_EQ(config->console.max_connections, 64);
+  EXPECT_EQ(config->console.max_connections_per_peer, 16);
 }
 
 TEST(AgentConfig, ConsoleSettings) {
@@ -226,6 +230,15 @@ TEST(AgentConfig, ConsoleSettings) {
   EXPECT_EQ(config->console.store_path, "/db");
   EXPECT_EQ(config->console.max_age_hours, 2u);
   EXPECT_EQ(config->console.max_size_bytes, std::uint64_t{3} << 20);
+  auto guarded = parse_config(
+      "console:\n  token_for_loopback: true\n  allowed_hosts: [console.example.org, '192.0.2.7']\n"
+      "  max_connections: 200\n  max_connections_per_peer: 4\n",
+      "c.yaml");
+  ASSERT_TRUE(guarded) << guarded.error().message;
+  EXPECT_TRUE(guarded->console.token_for_loopback);
+  EXPECT_EQ(guarded->console.allowed_hosts, (std::vector<std::string>{"console.example.org", "192.0.2.7"}));
+  EXPECT_EQ(guarded->console.max_connections, 200);
+  EXPECT_EQ(guarded->console.max_connections_per_peer, 4);
   auto off = parse_config("console:\n  enabled: false\n", "c.yaml");
   ASSERT_TRUE(off);
   EXPECT_FALSE(off->console.enabled);
@@ -242,6 +255,11 @@ TEST(AgentConfig, BadConsoleSettingsNameTheirLine) {
       {"console:\n  store:\n    max_size_mb: 0\n", "c.yaml:3: console.store.max_size_mb must be a whole number"},
       {"console:\n  store:\n    keep: 1\n", "c.yaml:3: unknown key 'console.store.keep'"},
       {"console: [1]\n", "c.yaml:1: console must be a mapping"},
+      {"console:\n  token_for_loopback: yes\n", "c.yaml:2: console.token_for_loopback must be true or false"},
+      {"console:\n  allowed_hosts: console.example.org\n", "c.yaml:2: console.allowed_hosts must be a list"},
+      {"console:\n  allowed_hosts: ['a b']\n", "c.yaml:2: console.allowed_hosts: 'a b' is not a host name"},
+      {"console:\n  max_connections: 0\n", "c.yaml:2: console.max_connections must be a whole number from 1"},
+      {"console:\n  max_connections_per_peer: 5000\n", "c.yaml:2: console.max_connections_per_peer must be"},
   };
   for (const auto& [text, expected] : cases) {
     auto config = parse_config(text, "c.yaml");
