@@ -4,11 +4,13 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 
 #include <sys/stat.h>
 
@@ -57,6 +59,20 @@ struct EngineStats {
   std::atomic<uint64_t> fast_decisions{0};  // answered on the reader thread from the cache
 };
 
+// An exec the engine decided (BPRM_CHECK), for observers such as the network policy's signer
+// identities: called on the deciding thread, before the exec is answered, so what the observer
+// records is in place before the program's first instruction.
+struct ExecAppraisal {
+  pid_t pid = 0;
+  dev_t device = 0;   // stat(2)'s st_dev of the executable
+  ino_t inode = 0;
+  std::string_view path;
+  bool appraised = false;  // an appraise rule applied
+  bool passed = false;     // its appraisal passed (signature verified with a key of `keyring`)
+  std::string_view keyring;
+};
+using ExecAppraisalObserver = std::function<void(const ExecAppraisal&)>;
+
 class IntegrityEngine {
  public:
   IntegrityEngine(const AgentConfig& config, DecisionCache& cache, AuditLog& audit, MeasurementSink& sink,
@@ -67,6 +83,8 @@ class IntegrityEngine {
   // After a ruleset swap: no mark placed under the old ruleset survives this call.
   void reset_kernel_cache();
   std::shared_ptr<const Ruleset> ruleset() const { return ruleset_.load(); }
+  // Set once, before the listener starts.
+  void set_exec_observer(ExecAppraisalObserver observer) { exec_observer_ = std::move(observer); }
   Verdict decide(int fd, pid_t pid, uint64_t fanotify_mask);
   // The warm path, for the listener's reader thread: a verdict when the event needs no file
   // content and no record (no rule applies, or a cached pass already measured); else nullopt
@@ -105,6 +123,7 @@ class IntegrityEngine {
   void offer_to_kernel_cache(int fd, EventView& view, Verdict verdict, bool appraisal_passed);
 
   std::atomic<std::shared_ptr<const Ruleset>> ruleset_;
+  ExecAppraisalObserver exec_observer_;
   KernelVerdictCache* kernel_cache_ = nullptr;
   std::shared_mutex kernel_cache_mutex_;  // offers shared; reset exclusive
   EngineStats stats_;
