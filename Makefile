@@ -6,12 +6,16 @@ JOBS        ?= $(shell nproc)
 WERROR      ?= ON
 FUZZ_SECONDS ?= 15
 CMAKE_FLAGS ?=
+# `make install`: where the program goes (the configuration always goes to /etc/vigil and the
+# state to /var/lib/vigil); DESTDIR stages it elsewhere (docs/install.md).
+PREFIX      ?= /usr/local
+DESTDIR     ?=
 # ccache (when installed) keys on paths relative to the checkout, so every clone and build tree
 # of this repo shares hits.
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps build run test unit-asan fuzz bench clean
+.PHONY: all deps build run test unit-asan fuzz bench clean install uninstall package
 
 all: build
 
@@ -21,6 +25,20 @@ deps:
 build: deps
 	cmake -S . -B $(BUILD) -DVIGIL_WERROR=$(WERROR) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
+
+# The binary, /etc/vigil (config, IMA policy), the systemd units, man pages, completions, docs.
+# Starts and enables nothing (docs/install.md).
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix $(PREFIX)
+
+# Everything the last `make install` from this build wrote, but configuration you edited.
+uninstall:
+	DESTDIR="$(DESTDIR)" cmake -P $(BUILD)/cmake_uninstall.cmake
+
+# The Debian package: $(BUILD)/vigil_<version>_amd64.deb (docs/install.md).
+package: build
+	cd $(BUILD) && cpack -G DEB
+	@ls $(BUILD)/vigil_*_amd64.deb
 
 # The main job as it exists today: make a key, sign a sample tree, verify it, tamper, report.
 run: build

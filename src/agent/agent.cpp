@@ -21,6 +21,11 @@
 #include "agent/runtime_monitor.h"
 #include "agent/measurement_sink.h"
 #include "agent/measurement_start.h"
+#include "agent/recent_errors.h"
+#include "agent/status_server.h"
+#include "common/log.h"
+#include "common/sd_notify.h"
+#include "common/time_text.h"
 #include "ima/measurement_list.h"
 #include "tpm/tpm.h"
 
@@ -41,6 +46,9 @@ struct Agent::Parts {
   std::unique_ptr<RuntimeMonitor> runtime;           // eBPF events -> process table (runtime.enabled)
   uint64_t marked_mask = 0;
   nlohmann::json list_start;  // how the measurement list started (measurement_start.h)
+  RecentErrors recent_errors;   // for status(): failed measurements, extends, reloads, logged errors
+  std::string reload_result = "none";  // of the last SIGHUP: none | ok | failed
+  std::string reload_error;
 };
 
 namespace {
@@ -116,10 +124,20 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
     parts->console = std::move(*console);
   }
   ConsoleFeed* feed = parts->console ? &parts->console->feed() : nullptr;
-  auto audit = AuditLog::open(cfg.audit_log);
+  auto audit = AuditLog::open(cfg.audit_log, {cfg.audit_log_max_bytes, cfg.audit_log_max_files});
   if (!audit) return std::unexpected(audit.error());
   parts->audit = std::move(*audit);
-  if (feed) parts->audit->set_observer([feed](const nlohmann::json& entry) { feed->on_audit(entry); });
+  parts->audit->set_observer([feed, errors = &parts->recent_errors](const nlohmann::json& entry) {
+    if (feed) feed->on_audit(entry);
+    // Audit records of failures are also the last errors `vigil status` shows.
+    const std::string event = entry.value("event", "");
+    if (event == "measurement-failure" || event == "pcr-extend-failure" || event == "reload-failed") {
+      std::string message = event;
+      if (entry.contains("path") && entry["path"].is_string()) message += " " + entry["path"].get<std::string>();
+      if (entry.contains("reason") && entry["reason"].is_string()) message += ": " + entry["reason"].get<std::string>();
+      errors->add(std::move(message));
+    }
+  });
   auto pcrs = tpm::open_pcr_backend(cfg.tpm);
   if (!pcrs) return std::unexpected(pcrs.error());
   const bool software_pcrs = cfg.tpm == "none";
@@ -150,7 +168,7 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
   nlohmann::json audit_record = list->report;
   audit_record["event"] = "measurement-list";
   parts->audit->record(audit_record);
-  if (!list->warning.empty()) std::fprintf(stderr, "vigil agent: measurement list: %s\n", list->warning.c_str());
+  if (!list->warning.empty()) log::warning("measurement list: " + list->warning);
   parts->cache = std::make_unique<DecisionCache>(cfg.cache_entries);
   parts->engine = std::make_unique<IntegrityEngine>(cfg, *parts->cache, *parts->audit, *parts->sink, *rules);
   for (const auto& warning : (*rules)->warnings) parts->audit->record({{"event", "warning"}, {"message", warning}});
@@ -259,7 +277,16 @@ ConsoleSources Agent::console_sources() const {
   return sources;
 }
 
+void Agent::note_error(std::string message) { parts_->recent_errors.add(std::move(message)); }
+
 Result<void> Agent::reload() {
+  auto result = reload_now();
+  parts_->reload_result = result ? "ok" : "failed";
+  parts_->reload_error = result ? "" : result.error().message;
+  return result;
+}
+
+Result<void> Agent::reload_now() {
   AgentConfig& cfg = parts_->config;
   if (!cfg.source.empty() && cfg.source != "built-in") {
     // Policy and keyrings come from the config; re-read it for their paths and text.
@@ -328,7 +355,12 @@ void Agent::stop() {
 nlohmann::json Agent::status() const {
   const auto& listener = parts_->listener->stats();
   const auto& engine = parts_->engine->stats();
+  nlohmann::json reload = {{"result", parts_->reload_result}};
+  if (!parts_->reload_error.empty()) reload["error"] = parts_->reload_error;
   return {{"mode", mode_name(parts_->config.mode)},
+          {"watch", parts_->config.watch},
+          {"reload", reload},
+          {"last_errors", parts_->recent_errors.to_json()},
           {"permission_events", listener.permission_events.load()},
           {"allowed", listener.allowed.load()},
           {"denied", listener.denied.load()},
@@ -357,17 +389,35 @@ nlohmann::json Agent::status() const {
           {"console", parts_->console ? parts_->console->status() : nlohmann::json{{"enabled", false}}}};
 }
 
+namespace {
+
+// What `systemctl status` shows beside the unit while the agent runs.
+std::string ready_status_line(const AgentConfig& cfg) {
+  std::string line = "STATUS=mode " + std::string(mode_name(cfg.mode)) + ", watching";
+  for (const auto& mount : cfg.watch) line += " " + mount;
+  if (cfg.watch.empty()) line += " no mounts";
+  return line;
+}
+
+void tell_service_manager(std::string_view state) {
+  if (auto sent = sd::notify(state); !sent) log::warning("telling the service manager: " + sent.error().message);
+}
+
+}  // namespace
+
 int run_agent(const std::string& config_path, const std::string& mode_override) {
+  log::set_program("vigil agent");
   Result<AgentConfig> config = config_path.empty() ? parse_config("", "built-in") : load_config(config_path);
   if (!config) {
-    std::fprintf(stderr, "vigil agent: %s\n", config.error().message.c_str());
+    log::error(config.error().message);
     return 2;
   }
   if (mode_override == "enforce") config->mode = Mode::enforce;
   else if (mode_override == "log") config->mode = Mode::log;
   else if (mode_override == "fix") config->mode = Mode::fix;
-  if (config->watch.empty() && !config->runtime.enabled && !config->console.enabled && !config->netpolicy.enabled) {
-    std::fprintf(stderr, "vigil agent: %s: 'watch' lists no mount points; nothing to do\n", config->source.c_str());
+  if (config->watch.empty() && !config->runtime.enabled && !config->console.enabled &&
+      !config->netpolicy.enabled) {
+    log::error(config->source + ": 'watch' lists no mount points; nothing to do");
     return 2;
   }
   // A TPM over TCP (swtpm) can raise SIGPIPE when it goes away; that must be an error, not death.
@@ -378,36 +428,55 @@ int run_agent(const std::string& config_path, const std::string& mode_override) 
   for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGUSR1}) sigaddset(&signals, signal);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // Two agents on one state directory would interleave one measurement list: refuse before
+  // touching anything (StatusServer::start checks again, for a start that raced this one).
+  if (agent_answers(status_socket_path(config->state_dir))) {
+    log::error("another agent is running with state directory " + config->state_dir);
+    return 2;
+  }
   // Left by an agent that was killed: it must not announce this one before it is ready.
   std::remove(((*config).state_dir + "/agent.ready").c_str());
+  const std::int64_t started_ns = wall_clock_ns();
   auto agent = Agent::start(std::move(*config));
   if (!agent) {
-    std::fprintf(stderr, "vigil agent: %s\n", agent.error().message.c_str());
+    log::error(agent.error().message);
     return 2;
   }
   const AgentConfig& cfg = (*agent)->config();
+  Agent* running = agent->get();
+  log::set_observer([running](log::Level, std::string_view message) { running->note_error(std::string(message)); });
+  StatusContext context{VIGIL_VERSION, ::getpid(), cfg.source, cfg.state_dir, started_ns, 0};
+  auto status_server =
+      StatusServer::start(status_socket_path(cfg.state_dir), [running] { return running->status(); }, context);
+  if (!status_server) {
+    // `vigil status` cannot reach this agent, but it protects the host all the same.
+    log::warning(status_server.error().message + "; `vigil status` will not reach this agent");
+  }
   const std::string ready = cfg.state_dir + "/agent.ready";
   if (FILE* file = std::fopen(ready.c_str(), "w")) {
     std::fprintf(file, "%d\n", static_cast<int>(::getpid()));
     std::fclose(file);
   }
-  std::printf("vigil agent: ready, mode %s, watching", std::string(mode_name(cfg.mode)).c_str());
-  for (const auto& mount : cfg.watch) std::printf(" %s", mount.c_str());
-  if (cfg.watch.empty()) std::printf(" no mounts");
-  std::printf("; state in %s\n", cfg.state_dir.c_str());
+  std::string ready_line = "ready, mode " + std::string(mode_name(cfg.mode)) + ", watching";
+  for (const auto& mount : cfg.watch) ready_line += " " + mount;
+  if (cfg.watch.empty()) ready_line += " no mounts";
+  log::notice(ready_line + "; state in " + cfg.state_dir);
   if (const std::string url = (*agent)->console_url(); !url.empty()) {
-    std::printf("vigil agent: console at %s (from another host: bearer token in %s)\n", url.c_str(),
-                cfg.console.token_file.c_str());
+    log::notice("console at " + url + " (from another host: bearer token in " + cfg.console.token_file + ")");
   }
-  std::fflush(stdout);
+  // Only now, with the marks placed and the pipelines running, may systemd order the units
+  // that come after this one (Type=notify).
+  tell_service_manager("READY=1\n" + ready_status_line(cfg));
 
   for (;;) {
     int signal = 0;
     if (sigwait(&signals, &signal) != 0) continue;
     if (signal == SIGHUP) {
+      tell_service_manager(sd::reloading_state());
       auto reloaded = (*agent)->reload();
-      std::fprintf(stderr, "vigil agent: reload %s%s\n", reloaded ? "done" : "rejected, old policy stays: ",
-                   reloaded ? "" : reloaded.error().message.c_str());
+      if (reloaded) log::notice("reload done");
+      else log::error("reload rejected, old policy stays: " + reloaded.error().message);
+      tell_service_manager("READY=1\n" + ready_status_line(cfg));
       continue;
     }
     if (signal == SIGUSR1) {
@@ -421,9 +490,12 @@ int run_agent(const std::string& config_path, const std::string& mode_override) 
     }
     break;
   }
+  tell_service_manager("STOPPING=1");
+  if (status_server) status_server->reset();  // closes the socket: `vigil status` says not running from here on
   (*agent)->stop();
+  log::set_observer(nullptr);
   const std::string text = (*agent)->status().dump();
-  std::printf("vigil agent: stopped %s\n", text.c_str());
+  log::notice("stopped " + text);
   std::remove(ready.c_str());
   return 0;
 }

@@ -20,6 +20,8 @@ class Agent {
   Result<void> reload();
   void stop();
   nlohmann::json status() const;
+  // Keeps `message` among the last errors status() reports (the daemon's logged errors).
+  void note_error(std::string message);
   const AgentConfig& config() const;
   // Where the console serves (empty when it is off).
   std::string console_url() const;
@@ -28,6 +30,7 @@ class Agent {
   struct Parts;
   explicit Agent(std::unique_ptr<Parts> parts);
   ConsoleSources console_sources() const;
+  Result<void> reload_now();
   std::unique_ptr<Parts> parts_;
 };
 

@@ -64,7 +64,8 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
   if (!root.IsMap()) return fail(where(source, root) + ": the config must be a mapping of keys to values");
 
   static const std::set<std::string> kKnown = {"mode", "state_dir", "policy", "policy_text", "hash", "tpm",
-                                                "keyrings", "watch", "decision", "audit_log", "runtime", "rules", "outputs", "console",
+                                                "keyrings", "watch", "decision", "audit_log", "audit_log_max_size_mb",
+                                                "audit_log_max_files", "runtime", "rules", "outputs", "console",
                                                 "measurement", "netpolicy"};
   for (const auto& item : root) {
     const std::string key = item.first.as<std::string>();
@@ -85,6 +86,14 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
       if (key == "policy_text") config.policy_text = *text;
       if (key == "tpm") config.tpm = *text;
       if (key == "audit_log") config.audit_log = *text;
+    } else if (key == "audit_log_max_size_mb") {
+      auto n = number(source, value, key, 0, 1 << 20);
+      if (!n) return std::unexpected(n.error());
+      config.audit_log_max_bytes = static_cast<std::uint64_t>(*n) << 20;
+    } else if (key == "audit_log_max_files") {
+      auto n = number(source, value, key, 0, 1000);
+      if (!n) return std::unexpected(n.error());
+      config.audit_log_max_files = static_cast<unsigned>(*n);
     } else if (key == "hash") {
       auto text = scalar(source, value, key);
       if (!text) return std::unexpected(text.error());

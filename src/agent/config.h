@@ -87,6 +87,8 @@ struct AgentConfig {
   size_t cache_entries = 65536;
   KernelCache kernel_cache = KernelCache::automatic;  // decision.kernel_cache: auto | on | off
   std::string audit_log;                        // default: <state_dir>/audit.jsonl
+  std::uint64_t audit_log_max_bytes = std::uint64_t{64} << 20;  // audit_log_max_size_mb; 0: never rotate
+  unsigned audit_log_max_files = 5;             // rotated audit files kept (audit.jsonl.1 is the newest)
   MeasurementConfig measurement;
   RuntimeConfig runtime;
   ConsoleConfig console;

@@ -12,6 +12,7 @@
 #include "attest/runtime_policy.h"
 #include "cli/attest_support.h"
 #include "cli/output.h"
+#include "common/sd_notify.h"
 #include "common/time_text.h"
 #include "crypto/crypto.h"
 
@@ -64,8 +65,12 @@ int run_verifier(const VerifierArgs& args) {
   std::printf("vigil verifier: listening on %s (port %d), state %s, interval %d ms\n", args.listen.c_str(),
               verifier->port(), args.state.c_str(), args.interval_ms);
   std::fflush(stdout);
+  // Under systemd (vigil-verifier.service, Type=notify): serving from here on. A manager that
+  // cannot be told is no reason to stop serving.
+  (void)sd::notify("READY=1\nSTATUS=listening on " + args.listen);
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
+  (void)sd::notify("STOPPING=1");
   verifier->stop();
   return kExitOk;
 }

@@ -2,10 +2,11 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "cli/docgen.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"vigil: integrity and runtime security for Linux hosts and containers"};
-  app.set_version_flag("--version", "vigil 0.1.0");
+  app.set_version_flag("--version", "vigil " VIGIL_VERSION);
   app.require_subcommand(1);
   int exit_code = vigil::cli::kExitOk;
   vigil::cli::add_keygen_command(app, exit_code);
@@ -15,12 +16,14 @@ int main(int argc, char** argv) {
   vigil::cli::add_agent_command(app, exit_code);
   vigil::cli::add_capture_command(app, exit_code);
   vigil::cli::add_rules_command(app, exit_code);
+  vigil::cli::add_status_command(app, exit_code);
   vigil::cli::add_netpolicy_command(app, exit_code);
 #if VIGIL_WITH_ATTEST
   vigil::cli::add_verifier_command(app, exit_code);
   vigil::cli::add_attest_command(app, exit_code);
   vigil::cli::add_secret_command(app, exit_code);
 #endif
+  vigil::cli::add_docs_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -78,7 +78,8 @@ class AgentProcess {
     });
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     while (std::chrono::steady_clock::now() < until) {
-      if (::access((state_dir + "/agent.ready").c_str(), F_OK) == 0) {
+      // Only this agent's own announcement counts: one killed earlier may have left its file.
+      if (read_text(state_dir + "/agent.ready") == std::to_string(pid_) + "\n") {
         ready_ = true;
         break;
       }
