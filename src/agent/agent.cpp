@@ -17,6 +17,7 @@
 #include "agent/fanotify_listener.h"
 #include "agent/integrity_engine.h"
 #include "agent/kernel_cache.h"
+#include "agent/netpolicy_service.h"
 #include "agent/runtime_monitor.h"
 #include "agent/subject.h"
 #include "agent/measurement_sink.h"
@@ -39,6 +40,7 @@ struct Agent::Parts {
   std::unique_ptr<DecisionCache> cache;
   std::unique_ptr<MeasurementSink> sink;
   std::unique_ptr<IntegrityEngine> engine;
+  std::unique_ptr<NetPolicyService> netpolicy;  // network policy (netpolicy.enabled); the engine's exec observer
   std::unique_ptr<FanotifyListener> listener;
   std::unique_ptr<KernelVerdictCache> kernel_cache;  // after listener: destroyed first
   std::string kernel_cache_note;                     // why it is off, when it is
@@ -213,6 +215,19 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
     });
     parts->engine->set_kernel_cache(parts->kernel_cache.get());
   }
+  if (cfg.netpolicy.enabled) {
+    // Before the listener starts: every exec it decides reaches the signer/exe identities.
+    AuditLog* audit_log = parts->audit.get();
+    auto netpolicy = NetPolicyService::start(cfg.netpolicy, [audit_log](const nlohmann::json& flow) {
+      nlohmann::json record = flow;
+      record["event"] = "netflow";
+      audit_log->record(std::move(record));
+    });
+    if (!netpolicy) return std::unexpected(netpolicy.error());
+    parts->netpolicy = std::move(*netpolicy);
+    NetPolicyService* service = parts->netpolicy.get();
+    parts->engine->set_exec_observer([service](const ExecAppraisal& exec) { service->on_exec(exec); });
+  }
   parts->listener->start();
   if (auto marked = apply_marks(*parts->listener, cfg, (*rules)->fanotify_mask, 0); !marked) {
     return std::unexpected(marked.error());
@@ -324,6 +339,19 @@ Result<void> Agent::reload_now() {
     parts_->marked_mask = mask;
   }
   parts_->audit->record({{"event", "reload"}, {"rules", (*rules)->policy.rules.size()}});
+  if (parts_->netpolicy) {
+    if (!cfg.source.empty() && cfg.source != "built-in") {
+      if (auto fresh = load_config(cfg.source)) {
+        cfg.netpolicy.files = fresh->netpolicy.files;
+        cfg.netpolicy.audit_all = fresh->netpolicy.audit_all;
+      }
+    }
+    if (auto reloaded = parts_->netpolicy->reload(cfg.netpolicy); !reloaded) {
+      parts_->audit->record({{"event", "reload-failed"}, {"reason", reloaded.error().message}});
+      return reloaded;
+    }
+    parts_->audit->record({{"event", "netpolicy-reload"}, {"netpolicy", parts_->netpolicy->status()}});
+  }
   return {};
 }
 
@@ -335,6 +363,7 @@ void Agent::stop() {
   if (parts_->listener) parts_->listener->stop();
   if (parts_->console) parts_->console->stop_serving();
   parts_->runtime.reset();
+  parts_->netpolicy.reset();  // the pinned programs keep enforcing (docs/netpolicy.md)
   if (parts_->console) parts_->console->flush();
 }
 
@@ -381,6 +410,7 @@ nlohmann::json Agent::status() const {
            parts_->kernel_cache ? kernel_cache_status(*parts_->kernel_cache, parts_->kernel_cache_note)
                                 : nlohmann::json{{"enabled", false}, {"exec_guard", false}, {"why", parts_->kernel_cache_note}}},
           {"runtime", parts_->runtime ? parts_->runtime->status() : nlohmann::json{{"enabled", false}}},
+          {"netpolicy", parts_->netpolicy ? parts_->netpolicy->status() : nlohmann::json{{"enabled", false}}},
           {"console", parts_->console ? parts_->console->status() : nlohmann::json{{"enabled", false}}}};
 }
 
@@ -410,7 +440,8 @@ int run_agent(const std::string& config_path, const std::string& mode_override) 
   if (mode_override == "enforce") config->mode = Mode::enforce;
   else if (mode_override == "log") config->mode = Mode::log;
   else if (mode_override == "fix") config->mode = Mode::fix;
-  if (config->watch.empty() && !config->runtime.enabled && !config->console.enabled) {
+  if (config->watch.empty() && !config->runtime.enabled && !config->console.enabled &&
+      !config->netpolicy.enabled) {
     log::error(config->source + ": 'watch' lists no paths; nothing to do");
     return 2;
   }

@@ -1,6 +1,7 @@
 #include "agent/config.h"
 
 #include "agent/config_console.h"
+#include "agent/config_netpolicy.h"
 
 #include <algorithm>
 #include <fstream>
@@ -73,8 +74,7 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
   static const std::set<std::string> kKnown = {"mode", "state_dir", "policy", "policy_text", "hash", "tpm",
                                                 "keyrings", "watch", "watch_marks", "decision", "audit_log",
                                                 "audit_log_max_size_mb", "audit_log_max_files", "runtime", "rules",
-                                                "outputs", "console",
-                                                "measurement"};
+                                                "outputs", "console", "measurement", "netpolicy"};
   for (const auto& item : root) {
     const std::string key = item.first.as<std::string>();
     const YAML::Node& value = item.second;
@@ -208,6 +208,8 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
       }
     } else if (key == "console") {
       if (auto ok = parse_console_section(value, source, config.console); !ok) return std::unexpected(ok.error());
+    } else if (key == "netpolicy") {
+      if (auto ok = parse_netpolicy_section(value, source, config.netpolicy); !ok) return std::unexpected(ok.error());
     } else if (key == "outputs") {
       auto outputs = outputs::outputs_config_from_yaml(value, source);
       if (!outputs) return std::unexpected(outputs.error());

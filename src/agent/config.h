@@ -69,6 +69,17 @@ struct MeasurementConfig {
   std::string kernel_list = "/sys/kernel/security/ima/ascii_runtime_measurements";
 };
 
+// The `netpolicy` section (docs/netpolicy.md): network policy files enforced in the kernel.
+struct NetPolicyConfig {
+  bool enabled = false;
+  std::vector<std::string> files;                     // policy files, applied together
+  bool audit_all = false;                             // `mode: audit`: every policy only audits
+  std::string pin_dir = "/sys/fs/bpf/vigil/netpolicy";  // programs and maps pinned here
+  std::string cgroup;                                 // cgroup v2 directory attached; empty: the root
+  std::vector<std::string> host_interfaces;           // XDP (TC fallback) host deny list
+  unsigned resolve_interval_ms = 1000;                // new containers get their identity within this
+};
+
 struct AgentConfig {
   Mode mode = Mode::log;
   std::string state_dir = "/var/lib/vigil";
@@ -94,6 +105,7 @@ struct AgentConfig {
   MeasurementConfig measurement;
   RuntimeConfig runtime;
   ConsoleConfig console;
+  NetPolicyConfig netpolicy;
   std::string source;                           // file the config came from, for messages
 };
 

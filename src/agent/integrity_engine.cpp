@@ -350,6 +350,10 @@ FanotifyListener::FastDecision IntegrityEngine::decide_from_cache(int fd, pid_t 
     if (!cached || !cached->passed) return {std::nullopt, owed};
     stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
   }
+  if (exec_observer_ && view.access.func == ima::PolicyFunc::bprm_check) {
+    const std::string keyring = decision.keyring.empty() ? "default" : decision.keyring;
+    exec_observer_({pid, view.st.st_dev, view.st.st_ino, view.path, decision.appraise, decision.appraise, keyring});
+  }
   offer_to_kernel_cache(fd, view, Verdict::allow, true);
   return answered();
 }
@@ -535,6 +539,10 @@ std::optional<Verdict> IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanot
       if (!decision.keyring.empty()) record["keyring"] = decision.keyring;
       audit_.record(std::move(record));
     }
+  }
+  if (exec_observer_ && access.func == ima::PolicyFunc::bprm_check) {
+    const std::string keyring = decision.keyring.empty() ? "default" : decision.keyring;
+    exec_observer_({pid, st.st_dev, st.st_ino, ensure_path(), decision.appraise, appraisal_passed, keyring});
   }
   if (measuring) {
     // Measured from the very bytes that were appraised. Once the event has been answered

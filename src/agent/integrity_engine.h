@@ -4,11 +4,13 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 
 #include <sys/stat.h>
 
@@ -59,6 +61,20 @@ struct EngineStats {
   std::atomic<uint64_t> abandoned_hashes{0};  // hashes given up because the event was answered without them
 };
 
+// An exec the engine decided (BPRM_CHECK), for observers such as the network policy's signer
+// identities: called on the deciding thread, before the exec is answered, so what the observer
+// records is in place before the program's first instruction.
+struct ExecAppraisal {
+  pid_t pid = 0;
+  dev_t device = 0;   // stat(2)'s st_dev of the executable
+  ino_t inode = 0;
+  std::string_view path;
+  bool appraised = false;  // an appraise rule applied
+  bool passed = false;     // its appraisal passed (signature verified with a key of `keyring`)
+  std::string_view keyring;
+};
+using ExecAppraisalObserver = std::function<void(const ExecAppraisal&)>;
+
 class IntegrityEngine {
  public:
   IntegrityEngine(const AgentConfig& config, DecisionCache& cache, AuditLog& audit, MeasurementSink& sink,
@@ -69,6 +85,8 @@ class IntegrityEngine {
   // After a ruleset swap: no mark placed under the old ruleset survives this call.
   void reset_kernel_cache();
   std::shared_ptr<const Ruleset> ruleset() const { return ruleset_.load(); }
+  // Set once, before the listener starts.
+  void set_exec_observer(ExecAppraisalObserver observer) { exec_observer_ = std::move(observer); }
   // Reads the file at most once, and no further than the size it had when the event arrived;
   // nullopt when the ticket was abandoned on the way (nothing recorded, claims released).
   std::optional<Verdict> decide(int fd, pid_t pid, uint64_t fanotify_mask, EventTicket& ticket);
@@ -117,6 +135,7 @@ class IntegrityEngine {
   void offer_to_kernel_cache(int fd, EventView& view, Verdict verdict, bool appraisal_passed);
 
   std::atomic<std::shared_ptr<const Ruleset>> ruleset_;
+  ExecAppraisalObserver exec_observer_;
   KernelVerdictCache* kernel_cache_ = nullptr;
   std::shared_mutex kernel_cache_mutex_;  // offers shared; reset exclusive
   EngineStats stats_;

@@ -363,3 +363,25 @@ TEST(AgentConfig, MeasurementPcrAndKernelList) {
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.error().message.find("unknown key 'measurement.bank'"), std::string::npos);
 }
+
+TEST(AgentConfig, NetPolicySection) {
+  auto config = parse_config(
+      "netpolicy:\n  enabled: true\n  files: [/etc/vigil/a.yaml, b.yaml]\n  mode: audit\n  pin_dir: /sys/fs/bpf/x\n"
+      "  cgroup: /sys/fs/cgroup/unified/kubepods\n  host_interfaces: [eth0]\n  resolve_interval_ms: 500\n",
+      "n.yaml");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_TRUE(config->netpolicy.enabled);
+  EXPECT_EQ(config->netpolicy.files, (std::vector<std::string>{"/etc/vigil/a.yaml", "b.yaml"}));
+  EXPECT_TRUE(config->netpolicy.audit_all);
+  EXPECT_EQ(config->netpolicy.pin_dir, "/sys/fs/bpf/x");
+  EXPECT_EQ(config->netpolicy.host_interfaces, std::vector<std::string>{"eth0"});
+  EXPECT_EQ(config->netpolicy.resolve_interval_ms, 500u);
+  auto bad = parse_config("netpolicy:\n  enabled: true\n  filez: [a]\n", "n.yaml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("n.yaml:3: unknown key 'netpolicy.filez'"), std::string::npos) << bad.error().message;
+  auto no_files = parse_config("netpolicy:\n  enabled: true\n", "n.yaml");
+  ASSERT_FALSE(no_files);
+  auto bad_mode = parse_config("netpolicy:\n  mode: loud\n", "n.yaml");
+  ASSERT_FALSE(bad_mode);
+  EXPECT_NE(bad_mode.error().message.find("n.yaml:2"), std::string::npos);
+}
