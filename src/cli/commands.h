@@ -24,6 +24,8 @@ void add_agent_command(CLI::App& app, int& exit_code);
 void add_capture_command(CLI::App& app, int& exit_code);
 void add_rules_command(CLI::App& app, int& exit_code);
 void add_status_command(CLI::App& app, int& exit_code);
+// `vigil netpolicy check|show|apply|flows|detach` (cli/netpolicy_*.cpp).
+void add_netpolicy_command(CLI::App& app, int& exit_code);
 // Remote attestation (cli/attest_*.cpp, built with the attestation libraries).
 void add_verifier_command(CLI::App& app, int& exit_code);
 void add_attest_command(CLI::App& app, int& exit_code);

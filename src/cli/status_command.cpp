@@ -117,7 +117,8 @@ std::uint64_t count(const nlohmann::json& object, const char* key) {
   return object.contains(key) && object[key].is_number_unsigned() ? object[key].get<std::uint64_t>() : 0;
 }
 
-void print_text(const nlohmann::json& d) {
+// Non-const: a field an older or newer agent does not send reads as null, not as undefined behaviour.
+void print_text(nlohmann::json d) {
   const auto& pillars = d["pillars"];
   auto on = [&](const char* name) { return pillars.value(name, false) ? "on" : "off"; };
   std::string watch;
