@@ -243,10 +243,22 @@ int BPF_PROG(vigil_exec, struct task_struct *task, pid_t old_pid, struct linux_b
   }
   e->args_size = len;
 
-  /* The environment strings follow the arguments on the new stack; only their size is kept. */
+  /* The environment strings follow the arguments on the new stack: their size, and the first
+   * VIGIL_EXEC_ENV_MAX bytes (proc.env). */
   unsigned long env_start = BPF_CORE_READ(mm, env_start);
   unsigned long env_end = BPF_CORE_READ(mm, env_end);
-  e->env_size = env_end > env_start ? env_end - env_start : 0;
+  unsigned long env_len = env_end > env_start ? env_end - env_start : 0;
+  e->env_size = env_len;
+  e->reserved1 = 0;
+  if (env_len > sizeof(e->env)) {
+    env_len = sizeof(e->env);
+    e->flags |= VIGIL_EXEC_ENV_TRUNCATED;
+  }
+  if (bpf_probe_read_user(e->env, env_len, (const void *)env_start) < 0) {
+    env_len = 0;
+    e->flags |= VIGIL_EXEC_ENV_UNREADABLE;
+  }
+  e->env_captured = env_len;
 
   read_creds(&e->creds, task);
   e->exe_mtime_ns = 0;

@@ -487,7 +487,45 @@ static __always_inline void parse_file_args(struct file_args *f, struct syscall_
   case VIGIL_NR_fchdir:
     f->fd = args->a[0];
     break;
+  case VIGIL_NR_mkdir:
+    f->path = args->a[0];
+    f->mode = args->a[1];
+    break;
+  case VIGIL_NR_mkdirat:
+    f->dirfd = args->a[0];
+    f->path = args->a[1];
+    f->mode = args->a[2];
+    break;
+  case VIGIL_NR_rmdir:
+    f->path = args->a[0];
+    break;
+  case VIGIL_NR_symlink: /* the target (path) is the link's content, not a file the call touches */
+    f->path = args->a[0];
+    f->path2 = args->a[1];
+    break;
+  case VIGIL_NR_symlinkat:
+    f->path = args->a[0];
+    f->dirfd2 = args->a[1];
+    f->path2 = args->a[2];
+    break;
+  case VIGIL_NR_link:
+    f->path = args->a[0];
+    f->path2 = args->a[1];
+    break;
+  case VIGIL_NR_linkat:
+    f->dirfd = args->a[0];
+    f->path = args->a[1];
+    f->dirfd2 = args->a[2];
+    f->path2 = args->a[3];
+    f->at_flags = args->a[4];
+    break;
   }
+}
+
+/* Calls that name a second path (path2[]). */
+static __always_inline int has_path2(long nr) {
+  return nr == VIGIL_NR_rename || nr == VIGIL_NR_renameat || nr == VIGIL_NR_renameat2 || nr == VIGIL_NR_mount ||
+         nr == VIGIL_NR_symlink || nr == VIGIL_NR_symlinkat || nr == VIGIL_NR_link || nr == VIGIL_NR_linkat;
 }
 
 #define VIGIL_BYTES_ONES 0x0101010101010101ULL
@@ -556,10 +594,10 @@ static __noinline int on_file(struct syscall_args *args, long nr, long ret, __u3
   if (nr != VIGIL_NR_fchmod && nr != VIGIL_NR_fchown && nr != VIGIL_NR_fchdir)
     path_size = read_user_path(scratch->path, f.path, &flags, VIGIL_SYSCALL_PATH_TRUNCATED,
                                VIGIL_SYSCALL_PATH_UNREADABLE);
-  /* rename* and mount name two paths: the call is wanted when either is. */
+  /* rename*, link*, symlink* and mount name two paths: the call is wanted when either is. */
   struct path_scratch *scratch2 = NULL;
   __u32 path2_size = 0;
-  if (nr == VIGIL_NR_rename || nr == VIGIL_NR_renameat || nr == VIGIL_NR_renameat2 || nr == VIGIL_NR_mount) {
+  if (has_path2(nr)) {
     __u32 one = 1;
     scratch2 = bpf_map_lookup_elem(&path_scratch, &one);
     if (!scratch2) return 0;
@@ -672,6 +710,82 @@ static __noinline int on_net(struct syscall_args *args, long nr, long ret, __u32
     socket_kind(sk, e);
     if (ret >= 0 && sk) sock_addresses(sk, &e->local, &e->remote);
     break;
+  }
+  submit(e);
+  return 0;
+}
+
+/* ---- io ---- */
+
+/* The start of a struct user_msghdr (include/linux/socket.h). */
+struct vigil_user_msghdr {
+  __u64 name;
+  __s32 namelen;
+  __s32 pad;
+  __u64 iov;
+  __u64 iovlen;
+};
+
+static __noinline int on_io(struct syscall_args *args, long nr, long ret, __u32 call_flags) {
+  struct task_struct *task = bpf_get_current_task_btf();
+  struct vigil_syscall_io_event *e = reserve_syscall_record(VIGIL_EVENT_SYSCALL_IO, sizeof(*e), task, nr, ret, call_flags);
+  if (!e) return 0;
+  e->fd = args->a[0];
+  e->domain = 0;
+  e->type = 0;
+  e->protocol = 0;
+  e->data_size = 0;
+  e->len = 0;
+  clear_sockaddr(&e->local);
+  clear_sockaddr(&e->remote);
+
+  __u64 buf = 0, addr = 0;
+  __s64 addrlen = 0;
+  if (nr == VIGIL_NR_sendto || nr == VIGIL_NR_recvfrom) {
+    buf = args->a[1];
+    e->len = args->a[2];
+    e->msg_flags = args->a[3];
+    addr = args->a[4];
+    if (nr == VIGIL_NR_sendto) {
+      addrlen = (__s32)args->a[5];
+    } else if (addr && args->a[5]) {
+      __s32 len = 0; /* recvfrom: *addrlen was updated to the source's length */
+      if (bpf_probe_read_user(&len, sizeof(len), (const void *)args->a[5]) == 0) addrlen = len;
+    }
+  } else {
+    e->msg_flags = args->a[2];
+    struct vigil_user_msghdr msg = {};
+    if (args->a[1] && bpf_probe_read_user(&msg, sizeof(msg), (const void *)args->a[1]) == 0) {
+      addr = msg.name;
+      addrlen = msg.namelen;
+      struct iovec iov = {};
+      if (msg.iov && msg.iovlen > 0 && bpf_probe_read_user(&iov, sizeof(iov), (const void *)msg.iov) == 0) {
+        buf = (__u64)iov.iov_base;
+        e->len = iov.iov_len;
+      }
+    }
+  }
+  struct sock *sk = sock_of_fd(task, e->fd);
+  if (sk) {
+    e->domain = BPF_CORE_READ(sk, __sk_common.skc_family);
+    e->type = BPF_CORE_READ(sk, sk_type);
+    e->protocol = BPF_CORE_READ(sk, sk_protocol);
+  }
+  if (addr && addrlen > 0 && ret >= 0) {
+    if (read_user_sockaddr(&e->remote, addr, addrlen) < 0)
+      e->sc.flags |= VIGIL_SYSCALL_ADDR_UNREADABLE;
+    else if (e->remote.family != 0)
+      e->sc.flags |= VIGIL_SYSCALL_ADDR_PASSED;
+  }
+  if (sk) sock_addresses(sk, &e->local, (e->sc.flags & VIGIL_SYSCALL_ADDR_PASSED) ? NULL : &e->remote);
+  if (ret > 0 && buf) {
+    __u64 n = ret;
+    if (n > e->len) n = e->len;
+    if (n > VIGIL_IO_DATA_MAX) n = VIGIL_IO_DATA_MAX;
+    if (bpf_probe_read_user(e->data, n, (const void *)buf) == 0)
+      e->data_size = n;
+    else
+      e->sc.flags |= VIGIL_SYSCALL_DATA_UNREADABLE;
   }
   submit(e);
   return 0;
@@ -1054,7 +1168,19 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret) {
   case VIGIL_NR_umount2:
   case VIGIL_NR_chdir:
   case VIGIL_NR_fchdir:
+  case VIGIL_NR_mkdir:
+  case VIGIL_NR_mkdirat:
+  case VIGIL_NR_rmdir:
+  case VIGIL_NR_symlink:
+  case VIGIL_NR_symlinkat:
+  case VIGIL_NR_link:
+  case VIGIL_NR_linkat:
     return on_file(&args, nr, ret, call_flags);
+  case VIGIL_NR_sendto:
+  case VIGIL_NR_sendmsg:
+  case VIGIL_NR_recvfrom:
+  case VIGIL_NR_recvmsg:
+    return on_io(&args, nr, ret, call_flags);
   case VIGIL_NR_socket:
   case VIGIL_NR_connect:
   case VIGIL_NR_accept:
@@ -1093,6 +1219,7 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret) {
   case VIGIL_NR_bpf:
   case VIGIL_NR_init_module:
   case VIGIL_NR_finit_module:
+  case VIGIL_NR_userfaultfd:
     on_proc(&args, nr, ret, call_flags);
     if (want & VIGIL_INTEREST_TRACK_CREDS) note_creds(task); /* unshare, setns */
     return 0;

@@ -12,7 +12,11 @@
 #include <linux/types.h>
 #endif
 
-#define VIGIL_ABI_VERSION 3
+#define VIGIL_ABI_VERSION 4
+/* The oldest ABI whose capture files this vigil still reads: version 4 only added a record type
+ * (VIGIL_EVENT_SYSCALL_IO) and syscalls to existing families, and grew the exec record by its
+ * environment (a version-3 exec record decodes without one). */
+#define VIGIL_ABI_VERSION_OLDEST_READ 3
 
 #define VIGIL_COMM_LEN 16
 
@@ -27,9 +31,10 @@ enum vigil_event_type {
   VIGIL_EVENT_SYSCALL_CRED = 6, /* struct vigil_syscall_cred_event */
   VIGIL_EVENT_SYSCALL_PROC = 7, /* struct vigil_syscall_proc_event */
   VIGIL_EVENT_SYSCALL_EXEC = 8, /* struct vigil_syscall_exec_event */
+  VIGIL_EVENT_SYSCALL_IO = 9,   /* struct vigil_syscall_io_event (ABI 4) */
 };
 /* One past the largest type: sizes the per-type drop counters. */
-#define VIGIL_EVENT_TYPE_COUNT 9
+#define VIGIL_EVENT_TYPE_COUNT 10
 
 struct vigil_event_header {
   __u64 timestamp_ns;          /*  0: CLOCK_BOOTTIME when the event was recorded */

@@ -9,6 +9,9 @@
 #define VIGIL_EXEC_FILENAME_MAX 256
 #define VIGIL_EXEC_ARGS_MAX 1024
 #define VIGIL_EXEC_PATH_MAX 1024 /* exe_path[], cwd[] */
+#define VIGIL_EXEC_ENV_MAX 1024  /* env[]: the first bytes of the environment (proc.env) */
+/* Size of the exec record before ABI 4 added env[] (capture files of ABI 3 hold it). */
+#define VIGIL_EXEC_EVENT_V3_SIZE 3552
 
 /* vigil_exec_event.flags */
 #define VIGIL_EXEC_FILENAME_TRUNCATED 0x1u /* filename filled its buffer: may be cut short */
@@ -28,6 +31,8 @@
 #define VIGIL_EXEC_CWD_DETACHED 0x200u     /* cwd: as EXE_PATH_DETACHED */
 #define VIGIL_EXEC_KERNEL_FACTS 0x400u     /* creds..cwd below were filled by the probe (always, from this
                                               ABI on; a reader must ignore them without it) */
+#define VIGIL_EXEC_ENV_TRUNCATED 0x800u    /* the environment was longer than env[] */
+#define VIGIL_EXEC_ENV_UNREADABLE 0x1000u  /* the environment could not be read: env_captured 0 */
 
 /* vigil_exec_event.stdio_kind[]: what descriptors 0, 1 and 2 are, read in the kernel. */
 #define VIGIL_FD_KIND_MODE_MASK 0xffffu    /* i_mode of the file (S_IFSOCK, S_IFREG, ...); 0: no file */
@@ -64,7 +69,12 @@ struct vigil_exec_event {
   __u32 reserved0;                         /* 1500: zero */
   char exe_path[VIGIL_EXEC_PATH_MAX];      /* 1504: the executed file (bprm->file), leaf first */
   char cwd[VIGIL_EXEC_PATH_MAX];           /* 2528: the working directory (fs->pwd), leaf first */
-};                                         /* 3552 bytes */
+  __u32 env_captured;                      /* 3552: valid bytes of env[] (ABI 4) */
+  __u32 reserved1;                         /* 3556: zero */
+  char env[VIGIL_EXEC_ENV_MAX];            /* 3560: the environment's first bytes: NAME=value
+                                                    strings, each NUL-terminated (the last may be
+                                                    cut: ENV_TRUNCATED) */
+};                                         /* 4584 bytes */
 
 /* A new process (not a new thread) was created by fork/vfork/clone. The header describes
  * the parent (the task that called fork). */

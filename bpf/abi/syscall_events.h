@@ -10,7 +10,7 @@
  * values the caller passed (x86_64 registers at entry); strings and socket addresses are read
  * from the caller's memory when the call returns, except where a field says "at entry".
  * Syscall numbers are the x86_64 ones (<asm/unistd_64.h>); 32-bit (ia32) calls are not
- * captured. Five families, one record type each: */
+ * captured. Six families, one record type each: */
 #ifndef VIGIL_BPF_ABI_SYSCALL_EVENTS_H
 #define VIGIL_BPF_ABI_SYSCALL_EVENTS_H
 
@@ -46,6 +46,11 @@
 #define VIGIL_SYSCALL_ADDR_UNREADABLE 0x80u /* net: the sockaddr argument could not be read */
 #define VIGIL_SYSCALL_KILLED 0x100u         /* the caller was sent SIGKILL in the kernel when the call
                                                returned (kill_on_exit: a kill rule matches every such call) */
+#define VIGIL_SYSCALL_ADDR_PASSED 0x200u    /* io: remote is the address the call named (sendto/sendmsg
+                                               destination, recvfrom/recvmsg source), not the socket's peer */
+#define VIGIL_SYSCALL_DATA_UNREADABLE 0x400u /* io: the data could not be read: data_size 0 */
+
+#define VIGIL_IO_DATA_MAX 256 /* data[] of the io record: what evt.buffer holds (a DNS answer fits) */
 
 /* Common start of every syscall record, right after the header. */
 struct vigil_syscall_common {
@@ -56,7 +61,8 @@ struct vigil_syscall_common {
 
 /* VIGIL_EVENT_SYSCALL_FILE: open, creat, openat, openat2, unlink, unlinkat, rename, renameat,
  * renameat2, chmod, fchmod, fchmodat, fchmodat2, chown, fchown, fchownat, lchown, mount,
- * umount2. Which field holds what for each call: docs/bpf.md. */
+ * umount2, chdir, fchdir, mkdir, mkdirat, rmdir, symlink, symlinkat, link, linkat (ABI 4).
+ * Which field holds what for each call: docs/bpf.md. */
 struct vigil_syscall_file_event {
   struct vigil_event_header header;   /*   0 */
   struct vigil_syscall_common sc;     /*  80 */
@@ -76,7 +82,8 @@ struct vigil_syscall_file_event {
   __u32 path_size;                    /* 152: valid bytes of path[], NUL included (0: none) */
   __u32 path2_size;                   /* 156: valid bytes of path2[], NUL included (0: none) */
   char path[VIGIL_SYSCALL_PATH_MAX];  /* 160: the (first) path argument as passed, NUL-terminated */
-  char path2[VIGIL_SYSCALL_PATH_MAX]; /* 416: rename*: new path; mount: target; else empty */
+  char path2[VIGIL_SYSCALL_PATH_MAX]; /* 416: rename*, link*: new path; symlink*: the link's path
+                                                 (path[] is its target); mount: target; else empty */
   char fstype[VIGIL_FSTYPE_MAX];      /* 672: mount: filesystem type, NUL-terminated; else empty */
 };                                    /* 704 bytes */
 
@@ -110,6 +117,24 @@ struct vigil_syscall_net_event {
 };                                  /* 392 bytes */
 
 
+/* VIGIL_EVENT_SYSCALL_IO (ABI 4): sendto, sendmsg, recvfrom, recvmsg. */
+struct vigil_syscall_io_event {
+  struct vigil_event_header header; /*   0 */
+  struct vigil_syscall_common sc;   /*  80 */
+  __s32 fd;                         /*  96: the socket fd argument */
+  __s32 domain;                     /* 100: the socket's family (0 if unknown) */
+  __s32 type;                       /* 104: its sk_type */
+  __s32 protocol;                   /* 108: its sk_protocol */
+  __u32 msg_flags;                  /* 112: the MSG_* flags argument */
+  __u32 data_size;                  /* 116: valid bytes of data[] */
+  __u64 len;                        /* 120: sendto/recvfrom: len argument; *msg: the first iovec's length */
+  struct vigil_sockaddr local;      /* 128: the socket's local address at return */
+  struct vigil_sockaddr remote;     /* 264: ADDR_PASSED: the address the call named; else the
+                                               socket's peer (none when unconnected) */
+  __u8 data[VIGIL_IO_DATA_MAX];     /* 400: the first bytes sent or received (of the first iovec
+                                               for *msg), at most ret */
+};                                  /* 656 bytes */
+
 /* VIGIL_EVENT_SYSCALL_CRED: setuid, setgid, setreuid, setregid, setresuid, setresgid,
  * setfsuid, setfsgid, capset. */
 struct vigil_syscall_cred_event {
@@ -129,7 +154,7 @@ struct vigil_syscall_cred_event {
 
 /* VIGIL_EVENT_SYSCALL_PROC: ptrace, kill, tkill, tgkill, unshare, setns, dup, dup2, dup3,
  * close, memfd_create, mmap and mprotect (only with PROT_EXEC in prot), bpf, init_module,
- * finit_module. The raw arguments are in args[]; per call: docs/bpf.md. */
+ * finit_module, userfaultfd (ABI 4). The raw arguments are in args[]; per call: docs/bpf.md. */
 struct vigil_syscall_proc_event {
   struct vigil_event_header header;  /*   0 */
   struct vigil_syscall_common sc;    /*  80 */

@@ -1,6 +1,8 @@
 // vigil rules check FILE... / vigil rules list [FILE...]: what a set of Falco-style rule files
-// loads to, without running anything.
+// loads to, without running anything. vigil rules replay RULES... --capture FILE: the alerts
+// those rules raise over a recorded capture, offline and without root.
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -8,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "rules/replay.h"
 #include "rules/rules.h"
 
 namespace vigil::cli {
@@ -18,6 +21,7 @@ struct RulesArgs {
   bool json = false;
   bool unsupported_as_missing = false;
   bool interest = false;
+  std::string capture;  // replay
   rules::LoadOptions options() const {
     rules::LoadOptions options;
     options.unsupported_fields_as_missing = unsupported_as_missing;
@@ -146,6 +150,43 @@ int run_rules_list(RulesArgs args) {
   return report.ok() ? kExitOk : kExitFailures;
 }
 
+std::string wall_time_text(std::int64_t ns) {
+  const std::time_t seconds = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm{};
+  ::gmtime_r(&seconds, &tm);
+  char text[64];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(ns % 1'000'000'000));
+  return text;
+}
+
+int run_rules_replay(const RulesArgs& args) {
+  rules::LoadReport report;
+  rules::RuleSet set = rules::RuleSet::load_files(args.files, report, args.options());
+  for (const auto& d : report.errors) print_diagnostic(stderr, d, "error");
+  if (!report.ok()) return kExitFailures;
+  auto summary = rules::replay_capture(set, args.capture, [&](const rules::ReplayAlert& alert) {
+    if (args.json) {
+      nlohmann::json fields = nlohmann::json::object();
+      for (const auto& [name, value] : alert.fields) fields[name] = value;
+      print_json({{"time", wall_time_text(alert.time_ns)},
+                  {"rule", alert.rule},
+                  {"priority", rules::priority_name(alert.priority)},
+                  {"output", alert.output},
+                  {"output_fields", fields},
+                  {"pid", alert.pid}});
+    } else {
+      std::printf("%s %s %s: %s\n", wall_time_text(alert.time_ns).c_str(),
+                  std::string(rules::priority_name(alert.priority)).c_str(), alert.rule.c_str(), alert.output.c_str());
+    }
+  });
+  if (!summary) throw UsageError(summary.error().message);
+  std::fprintf(stderr, "vigil rules replay: %llu events, %llu alerts, %llu undecodable records\n",
+               static_cast<unsigned long long>(summary->events), static_cast<unsigned long long>(summary->alerts),
+               static_cast<unsigned long long>(summary->decode_errors));
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_rules_command(CLI::App& app, int& exit_code) {
@@ -169,6 +210,16 @@ void add_rules_command(CLI::App& app, int& exit_code) {
                   "Load rules that use fields vigil lacks, with those fields always missing");
   list->add_option("files", list_args->files, "Rule files, loaded in order (default: rules/default.yaml)");
   list->callback([list_args, &exit_code] { exit_code = run_rules_list(*list_args); });
+
+  auto replay_args = std::make_shared<RulesArgs>();
+  CLI::App* replay = rules->add_subcommand(
+      "replay", "Evaluate rules over a capture file (vigil capture -w) and print the alerts; no root needed");
+  replay->add_option("--capture", replay_args->capture, "The capture file")->required()->check(CLI::ExistingFile);
+  replay->add_flag("--json", replay_args->json, "Print one JSON object per alert and line");
+  replay->add_flag("--unsupported-as-missing", replay_args->unsupported_as_missing,
+                   "Load rules that use fields vigil lacks, with those fields always missing");
+  replay->add_option("files", replay_args->files, "Rule files, loaded in order")->required();
+  replay->callback([replay_args, &exit_code] { exit_code = run_rules_replay(*replay_args); });
 }
 
 }  // namespace vigil::cli

@@ -66,9 +66,9 @@ Result<CaptureReader> CaptureReader::start(CaptureReader reader, const std::stri
     return fail(fmt::format("{}: header size {} at offset {} is outside {}..{}", name, header_size,
                             kHeaderSizeOffset, kCaptureHeaderBytes, kMaxHeaderBytes));
   }
-  if (parsed.abi_version != VIGIL_ABI_VERSION) {
-    return fail(fmt::format("{}: recorded with eBPF ABI version {}, this vigil decodes version {}", name,
-                            parsed.abi_version, VIGIL_ABI_VERSION));
+  if (parsed.abi_version < VIGIL_ABI_VERSION_OLDEST_READ || parsed.abi_version > VIGIL_ABI_VERSION) {
+    return fail(fmt::format("{}: recorded with eBPF ABI version {}, this vigil decodes versions {} to {}", name,
+                            parsed.abi_version, VIGIL_ABI_VERSION_OLDEST_READ, VIGIL_ABI_VERSION));
   }
   if (parsed.machine != this_machine()) {
     return fail(fmt::format("{}: recorded on ELF machine {}, this vigil runs on {} (syscall numbers differ)", name,

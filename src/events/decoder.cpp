@@ -70,6 +70,7 @@ constexpr RecordLayout kLayouts[] = {
     {VIGIL_EVENT_SYSCALL_CRED, "syscall_cred", sizeof(vigil_syscall_cred_event), decode_syscall_cred_record},
     {VIGIL_EVENT_SYSCALL_PROC, "syscall_proc", sizeof(vigil_syscall_proc_event), decode_syscall_proc_record},
     {VIGIL_EVENT_SYSCALL_EXEC, "syscall_exec", sizeof(vigil_syscall_exec_event), decode_syscall_exec_record},
+    {VIGIL_EVENT_SYSCALL_IO, "syscall_io", sizeof(vigil_syscall_io_event), decode_syscall_io_record},
 };
 
 const RecordLayout* layout_of(std::uint32_t record_type) noexcept {
@@ -108,7 +109,9 @@ std::expected<Event, DecodeError> decode_record(std::span<const std::uint8_t> re
     return std::unexpected(error_at(DecodeErrorReason::unknown_record_type, record_type, "header.type",
                                     offsetof(vigil_event_header, type), record_type, 0));
   }
-  if (record.size() != layout->size) {
+  // An ABI-3 exec record (capture files of that version) lacks only the environment.
+  const bool v3_exec = record_type == VIGIL_EVENT_EXEC && record.size() == VIGIL_EXEC_EVENT_V3_SIZE;
+  if (record.size() != layout->size && !v3_exec) {
     return std::unexpected(
         error_at(DecodeErrorReason::wrong_record_size, record_type, "record", 0, record.size(), layout->size));
   }

@@ -31,13 +31,16 @@ enum class EventType : std::uint16_t {
   // VIGIL_EVENT_SYSCALL_FILE: FilePayload
   open, creat, openat, openat2, unlink, unlinkat, rename, renameat, renameat2, chmod, fchmod,
   fchmodat, fchmodat2, chown, fchown, fchownat, lchown, mount, umount2, chdir, fchdir,
+  mkdir, mkdirat, rmdir, symlink, symlinkat, link, linkat,
   // VIGIL_EVENT_SYSCALL_NET: NetPayload
   socket, connect, accept, accept4, bind, listen,
+  // VIGIL_EVENT_SYSCALL_IO: NetPayload too (with the data)
+  sendto, sendmsg, recvfrom, recvmsg,
   // VIGIL_EVENT_SYSCALL_CRED: CredPayload
   setuid, setgid, setreuid, setregid, setresuid, setresgid, setfsuid, setfsgid, capset,
   // VIGIL_EVENT_SYSCALL_PROC: ProcPayload
   ptrace, kill, tkill, tgkill, unshare, setns, dup, dup2, dup3, close, memfd_create, mmap,
-  mprotect, bpf, init_module, finit_module,
+  mprotect, bpf, init_module, finit_module, userfaultfd,
   // VIGIL_EVENT_SYSCALL_EXEC: ExecPayload (also failed calls: check syscall.ret)
   execve, execveat,
   count_  // not a type: number of enumerators
@@ -151,6 +154,10 @@ struct ExecPayload {
   std::uint64_t exe_ino = 0;  // inode and st_dev-encoded device of the executed file (0: failed exec)
   std::uint32_t exe_dev = 0;
   std::uint64_t env_size = 0;  // bytes of the new environment area
+  // procexec: the environment's first VIGIL_EXEC_ENV_MAX bytes, NAME=value strings each
+  // NUL-terminated (the last may be cut: env_truncated); empty from an ABI-3 capture.
+  ArgList env;
+  bool env_truncated = false;
   std::int32_t dirfd = -100;   // execveat dirfd; AT_FDCWD (-100) otherwise
   std::uint32_t at_flags = 0;  // execveat flags
   bool filename_truncated = false;
@@ -215,8 +222,14 @@ struct NetPayload {
   std::int32_t backlog = 0;        // listen()
   std::uint32_t accept_flags = 0;  // accept4()
   SocketAddress local;   // bind: as passed; connect/listen: the socket's; accept*: the new socket's
-  SocketAddress remote;  // connect: as passed; accept*: the peer
+  SocketAddress remote;  // connect: as passed; accept*: the peer; send*/recv*: addr_passed ? the
+                         // address the call named : the socket's peer
   bool addr_unreadable = false;
+  // send*/recv* (VIGIL_EVENT_SYSCALL_IO) only:
+  bool addr_passed = false;             // remote came from the call's address argument
+  std::uint32_t msg_flags = 0;          // MSG_* flags argument
+  std::uint64_t io_len = 0;             // len argument (the first iovec's length for *msg)
+  std::span<const std::uint8_t> data;   // the first bytes sent/received (at most VIGIL_IO_DATA_MAX)
 };
 
 // Cred syscalls (vigil_syscall_cred_event).

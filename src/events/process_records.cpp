@@ -74,6 +74,15 @@ Failure decode_exec_record(const RecordReader& in, Event& out) noexcept {
   kernel.cwd_truncated = (flags & VIGIL_EXEC_CWD_TRUNCATED) != 0;
   kernel.cwd_detached = (flags & VIGIL_EXEC_CWD_DETACHED) != 0;
   exec.has_kernel_facts = (flags & VIGIL_EXEC_KERNEL_FACTS) != 0;
+  if (in.size() >= sizeof(vigil_exec_event)) {  // ABI 4: the environment's first bytes
+    const auto env_captured = in.u32(offsetof(vigil_exec_event, env_captured));
+    if (env_captured > VIGIL_EXEC_ENV_MAX) {
+      return error_at(DecodeErrorReason::length_out_of_range, type, "exec.env_captured",
+                      offsetof(vigil_exec_event, env_captured), env_captured, VIGIL_EXEC_ENV_MAX);
+    }
+    exec.env = ArgList(in.chars(offsetof(vigil_exec_event, env), env_captured));
+    exec.env_truncated = (flags & VIGIL_EXEC_ENV_TRUNCATED) != 0;
+  }
   out.type = EventType::procexec;
   out.payload = exec;
   return std::nullopt;

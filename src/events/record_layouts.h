@@ -83,6 +83,7 @@ Failure decode_syscall_net_record(const RecordReader& in, Event& out) noexcept;
 Failure decode_syscall_cred_record(const RecordReader& in, Event& out) noexcept;
 Failure decode_syscall_proc_record(const RecordReader& in, Event& out) noexcept;
 Failure decode_syscall_exec_record(const RecordReader& in, Event& out) noexcept;
+Failure decode_syscall_io_record(const RecordReader& in, Event& out) noexcept;
 
 // "exec", "fork", "syscall_file", ... for messages.
 std::string_view record_type_name(std::uint32_t record_type) noexcept;

@@ -14,7 +14,8 @@ constexpr std::size_t kCommonOffset = offsetof(vigil_syscall_file_event, sc);
 static_assert(offsetof(vigil_syscall_net_event, sc) == kCommonOffset &&
               offsetof(vigil_syscall_cred_event, sc) == kCommonOffset &&
               offsetof(vigil_syscall_proc_event, sc) == kCommonOffset &&
-              offsetof(vigil_syscall_exec_event, sc) == kCommonOffset);
+              offsetof(vigil_syscall_exec_event, sc) == kCommonOffset &&
+              offsetof(vigil_syscall_io_event, sc) == kCommonOffset);
 constexpr std::size_t kNrOffset = kCommonOffset + offsetof(vigil_syscall_common, syscall_nr);
 constexpr std::size_t kFlagsOffset = kCommonOffset + offsetof(vigil_syscall_common, flags);
 constexpr std::size_t kRetOffset = kCommonOffset + offsetof(vigil_syscall_common, ret);
@@ -142,6 +143,37 @@ Failure decode_syscall_net_record(const RecordReader& in, Event& out) noexcept {
   net.backlog = in.i32(offsetof(R, backlog));
   net.accept_flags = in.u32(offsetof(R, accept_flags));
   net.addr_unreadable = has(out.syscall.flags, VIGIL_SYSCALL_ADDR_UNREADABLE);
+  out.payload = net;
+  return std::nullopt;
+}
+
+Failure decode_syscall_io_record(const RecordReader& in, Event& out) noexcept {
+  using R = vigil_syscall_io_event;
+  constexpr std::uint32_t type = VIGIL_EVENT_SYSCALL_IO;
+  if (auto failure = decode_common(in, type, out)) return failure;
+  NetPayload net;
+  if (auto failure = read_sockaddr(in, {offsetof(R, local), "io.local.unix_path_size", "io.local.unix_path"},
+                                   net.local)) {
+    return failure;
+  }
+  if (auto failure = read_sockaddr(in, {offsetof(R, remote), "io.remote.unix_path_size", "io.remote.unix_path"},
+                                   net.remote)) {
+    return failure;
+  }
+  const std::uint32_t data_size = in.u32(offsetof(R, data_size));
+  if (data_size > VIGIL_IO_DATA_MAX) {
+    return error_at(DecodeErrorReason::length_out_of_range, type, "io.data_size", offsetof(R, data_size), data_size,
+                    VIGIL_IO_DATA_MAX);
+  }
+  net.data = in.bytes(offsetof(R, data), data_size);
+  net.fd = in.i32(offsetof(R, fd));
+  net.domain = in.i32(offsetof(R, domain));
+  net.type = in.i32(offsetof(R, type));
+  net.protocol = in.i32(offsetof(R, protocol));
+  net.msg_flags = in.u32(offsetof(R, msg_flags));
+  net.io_len = in.u64(offsetof(R, len));
+  net.addr_unreadable = has(out.syscall.flags, VIGIL_SYSCALL_ADDR_UNREADABLE);
+  net.addr_passed = has(out.syscall.flags, VIGIL_SYSCALL_ADDR_PASSED);
   out.payload = net;
   return std::nullopt;
 }

@@ -146,6 +146,10 @@ std::optional<Diagnostic> Compiler::build_check(const Expr& expr, const Source& 
       return std::nullopt;
     case FieldLookup::found: break;
   }
+  if (field.id == FieldId::fd_sip_name || field.id == FieldId::fd_cip_name || field.id == FieldId::fd_lip_name ||
+      field.id == FieldId::fd_rip_name) {
+    result.uses_dns_names = true;
+  }
   const Operator op = expr.op;
   const std::string field_label = "'" + expr.name + "' (" + std::string(field_type_name(field.type)) + ")";
   const auto bad_operator = [&]() {
@@ -174,7 +178,11 @@ std::optional<Diagnostic> Compiler::build_check(const Expr& expr, const Source& 
     check->is_event_type = true;
     for (const std::string& name : values) {
       const events::EventType type = events::event_type_from_name(name);
-      if (type != events::EventType::unknown) check->types.set(static_cast<std::size_t>(type));
+      if (type != events::EventType::unknown) {
+        check->types.set(static_cast<std::size_t>(type));
+      } else {
+        result.uncaptured_event_types.insert(name);
+      }
     }
     check->field = std::move(field);
     out.kind = Node::Kind::check;

@@ -37,6 +37,8 @@ struct OutputTemplate {
 struct CompiledCondition {
   Node root;
   std::set<std::string> unsupported_fields;  // Falco fields vigil lacks: the rule is skipped
+  std::set<std::string> uncaptured_event_types;  // evt.type names vigil does not capture (warned)
+  bool uses_dns_names = false;                   // fd.sip.name and the like (DnsNames)
 };
 
 class Compiler {

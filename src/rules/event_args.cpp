@@ -47,12 +47,23 @@ const ArgList kArgLists[] = {
     {EventType::umount2, {"res", "name", "flags"}},
     {EventType::chdir, {"res", "path"}},
     {EventType::fchdir, {"res", "fd"}},
+    {EventType::mkdir, {"res", "path", "mode"}},
+    {EventType::mkdirat, {"res", "dirfd", "path", "mode"}},
+    {EventType::rmdir, {"res", "path"}},
+    {EventType::symlink, {"res", "target", "linkpath"}},
+    {EventType::symlinkat, {"res", "target", "linkdirfd", "linkpath"}},
+    {EventType::link, {"res", "oldpath", "newpath"}},
+    {EventType::linkat, {"res", "olddir", "oldpath", "newdir", "newpath", "flags"}},
     {EventType::socket, {"domain", "type", "proto", "fd"}},
     {EventType::connect, {"res", "tuple", "fd", "addr"}},
     {EventType::accept, {"fd", "tuple"}},
     {EventType::accept4, {"fd", "tuple", "flags"}},
     {EventType::bind, {"res", "addr", "fd"}},
     {EventType::listen, {"res", "fd", "backlog"}},
+    {EventType::sendto, {"res", "data", "fd", "size", "tuple"}},
+    {EventType::sendmsg, {"res", "data", "fd", "size", "tuple"}},
+    {EventType::recvfrom, {"res", "data", "tuple", "fd", "size"}},
+    {EventType::recvmsg, {"res", "size", "data", "tuple", "fd"}},
     {EventType::setuid, {"res", "uid", "old_uid", "old_euid", "old_gid", "old_egid"}},
     {EventType::setgid, {"res", "gid", "old_uid", "old_euid", "old_gid", "old_egid"}},
     {EventType::setreuid, {"res", "ruid", "euid", "old_uid", "old_euid", "old_gid", "old_egid"}},
@@ -78,6 +89,7 @@ const ArgList kArgLists[] = {
     {EventType::bpf, {"fd", "cmd"}},
     {EventType::init_module, {"res", "length", "uargs"}},
     {EventType::finit_module, {"res", "fd", "uargs", "flags"}},
+    {EventType::userfaultfd, {"res", "flags"}},
     {EventType::execve, {"res", "exe", "args", "filename"}},
     {EventType::execveat, {"res", "exe", "args", "filename", "dirfd", "flags"}},
     {EventType::procexec, {"exe", "args", "filename"}},
@@ -242,13 +254,13 @@ bool render_file_arg(const events::Event& event, std::string_view name, std::str
     if (is_open) return append_number(out, ret), true;
     return append_number(out, file->fd), true;
   }
-  if (name == "dirfd" || name == "olddirfd") return append_number(out, file->dirfd), true;
-  if (name == "newdirfd") return append_number(out, file->dirfd2), true;
+  if (name == "dirfd" || name == "olddirfd" || name == "olddir") return append_number(out, file->dirfd), true;
+  if (name == "newdirfd" || name == "newdir" || name == "linkdirfd") return append_number(out, file->dirfd2), true;
   if (name == "name" || name == "path" || name == "filename" || name == "pathname" || name == "oldpath" ||
-      name == "dev") {
+      name == "dev" || name == "target") {
     return append_path(out, file->path, file->path_unreadable);
   }
-  if (name == "newpath" || name == "dir") return append_path(out, file->path2, file->path2_unreadable);
+  if (name == "newpath" || name == "dir" || name == "linkpath") return append_path(out, file->path2, file->path2_unreadable);
   if (name == "type") return out.append(file->fstype), true;
   if (name == "mode") {
     if (is_open) return append_octal(out, file->mode), true;
@@ -274,6 +286,9 @@ bool render_file_arg(const events::Event& event, std::string_view name, std::str
         append_flags(out, file->at_flags,
                      {{1, "MNT_FORCE"}, {2, "MNT_DETACH"}, {4, "MNT_EXPIRE"}, {8, "UMOUNT_NOFOLLOW"}});
         return true;
+      case EventType::linkat:
+        append_flags(out, file->at_flags, {{0x400, "AT_SYMLINK_FOLLOW"}, {0x1000, "AT_EMPTY_PATH"}});
+        return true;
       default: append_unsigned(out, file->at_flags); return true;
     }
   }
@@ -293,6 +308,12 @@ bool render_net_arg(const events::Event& event, std::string_view name, std::stri
   if (name == "domain") return append_domain(out, static_cast<std::uint32_t>(net->domain)), true;
   if (name == "type") return append_socket_type(out, static_cast<std::uint32_t>(net->type)), true;
   if (name == "proto") return append_number(out, net->protocol), true;
+  if (name == "size") return append_unsigned(out, net->io_len), true;
+  if (name == "data") {
+    // Printable ASCII as is, other bytes as '.' (Falco's default rendering of buffers).
+    for (std::uint8_t byte : net->data) out.push_back(byte >= 0x20 && byte < 0x7f ? static_cast<char>(byte) : '.');
+    return true;
+  }
   if (name == "backlog") return append_number(out, net->backlog), true;
   if (name == "flags") {
     append_flags(out, net->accept_flags, {{SOCK_NONBLOCK, "SOCK_NONBLOCK"}, {SOCK_CLOEXEC, "SOCK_CLOEXEC"}});
@@ -416,6 +437,9 @@ bool render_proc_arg(const events::Event& event, std::string_view name, std::str
       if (name == "fd") return append_number(out, signed_arg(0)), true;
       if (name == "uargs") return append_path(out, proc->str, proc->str_unreadable);
       if (name == "flags") return append_unsigned(out, arg(2)), true;
+      return false;
+    case EventType::userfaultfd:
+      if (name == "flags") return append_flags(out, arg(0), {{O_CLOEXEC, "O_CLOEXEC"}, {O_NONBLOCK, "O_NONBLOCK"}}), true;
       return false;
     default: return false;
   }

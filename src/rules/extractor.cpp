@@ -275,10 +275,13 @@ const Extractor::FdView& Extractor::fd() {
       return fd_;
     }
     case EventType::connect: case EventType::bind: case EventType::listen: case EventType::accept:
-    case EventType::accept4: {
+    case EventType::accept4: case EventType::sendto: case EventType::sendmsg: case EventType::recvfrom:
+    case EventType::recvmsg: {
       const events::NetPayload* net = event.net();
       if (net == nullptr) return fd_;
       const bool accepted = event.type == EventType::accept || event.type == EventType::accept4;
+      const bool io = event.type == EventType::sendto || event.type == EventType::sendmsg ||
+                      event.type == EventType::recvfrom || event.type == EventType::recvmsg;
       if (accepted && ret < 0) return fd_;
       const state::FdEntry* socket = entry_of(net->fd);  // the listener for accept
       fd_.present = fd_.is_socket = true;
@@ -287,6 +290,25 @@ const Extractor::FdView& Extractor::fd() {
         fd_.family = socket->family;
         fd_.socket_type = socket->socket_type;
         fd_.protocol = socket->protocol;
+      }
+      if (io) {
+        // The probe read the socket itself: its kind is authoritative.
+        if (net->domain != 0) fd_.family = static_cast<std::uint16_t>(net->domain);
+        if (net->type != 0) fd_.socket_type = static_cast<std::uint32_t>(net->type) & 0xf;
+        if (net->protocol != 0) fd_.protocol = static_cast<std::uint32_t>(net->protocol);
+        // Connected: the kernel named the socket's peer (no address passed), or connect/accept
+        // made it so. A datagram sent to a named address does not connect the socket.
+        const bool table_connected = socket != nullptr && socket->remote.known();
+        fd_.connected = (!net->addr_passed && net->remote.family != 0) || table_connected ? 1 : 0;
+        // Falco's fd.name_changed: the call named a peer other than the descriptor had.
+        if (net->addr_passed && ret >= 0) {
+          const bool same = socket != nullptr && socket->datagram_peer.family == net->remote.family &&
+                            socket->datagram_peer.port == net->remote.port &&
+                            std::equal(net->remote.addr.begin(), net->remote.addr.end(), socket->datagram_peer.addr.begin());
+          fd_.name_changed = !same;
+        }
+      } else if (event.type == EventType::connect && ret >= 0 && net->remote.family != 0) {
+        fd_.name_changed = true;  // an unconnected socket gets its peer
       }
       const auto endpoint = [](const events::SocketAddress& address) {
         Endpoint end;
@@ -310,6 +332,13 @@ const Extractor::FdView& Extractor::fd() {
       }
       fd_.server_is_local = event.type != EventType::connect;
       fd_.role = event.type == EventType::connect ? state::SocketRole::client : state::SocketRole::server;
+      if (io) {
+        // send*/recv*: the role the table knows for the socket; else this side is the client
+        // (it sent first, or reads an answer: a DNS lookup, a download).
+        fd_.role = socket != nullptr && socket->role != state::SocketRole::unknown ? socket->role
+                                                                                   : state::SocketRole::client;
+        fd_.server_is_local = fd_.role == state::SocketRole::server;
+      }
       if (fd_.family == AF_UNIX) {
         fd_.name = event.type == EventType::connect ? net->remote.unix_path : net->local.unix_path;
         if (fd_.name.empty() && socket != nullptr) {
@@ -534,8 +563,27 @@ void Extractor::extract_fd(const FieldRef& field, std::size_t slot, Values& out)
       return;
     }
     case FieldId::fd_connected:
-      if (view.is_socket) out.add_bool(view.remote.known || (view.family == AF_UNIX && !view.name.empty()));
+      if (!view.is_socket) return;
+      if (view.connected >= 0) {
+        out.add_bool(view.connected == 1);
+      } else {
+        out.add_bool(view.remote.known || (view.family == AF_UNIX && !view.name.empty()));
+      }
       return;
+    case FieldId::fd_name_changed: out.add_bool(view.name_changed); return;
+    case FieldId::fd_sip_name: case FieldId::fd_cip_name: case FieldId::fd_lip_name: case FieldId::fd_rip_name: {
+      const Endpoint& end = field.id == FieldId::fd_sip_name   ? server
+                            : field.id == FieldId::fd_cip_name ? client
+                            : field.id == FieldId::fd_lip_name ? view.local
+                                                               : view.remote;
+      if (!view.is_socket || !end.known || context_->processes == nullptr) return;
+      state::DnsAddress address;
+      address.family = end.ip.family;
+      address.bytes = end.ip.bytes;
+      if (const std::string_view name = context_->processes->dns_names().name_of(address); !name.empty())
+        out.add_text(name);
+      return;
+    }
     case FieldId::fd_sip: case FieldId::fd_dip: case FieldId::fd_snet: add_ip(server); return;
     case FieldId::fd_cip: case FieldId::fd_cnet: add_ip(client); return;
     case FieldId::fd_lip: case FieldId::fd_lnet: add_ip(view.local); return;
@@ -614,6 +662,19 @@ void Extractor::extract_event(const FieldRef& field, std::size_t slot, Values& o
       out.add_text(hostname_);
       return;
     case FieldId::evt_source: out.add_text("syscall"); return;
+    case FieldId::evt_buffer: case FieldId::evt_buflen: {
+      // send*/recv*: the first VIGIL_IO_DATA_MAX bytes of the data (Falco: its snaplen, 80 by default).
+      const events::NetPayload* net = event.net();
+      const bool io = event.type == EventType::sendto || event.type == EventType::sendmsg ||
+                      event.type == EventType::recvfrom || event.type == EventType::recvmsg;
+      if (!io || net == nullptr || ret < 0) return;
+      if (field.id == FieldId::evt_buflen) {
+        out.add_integer(ret);
+      } else {
+        out.add_text(std::string_view(reinterpret_cast<const char*>(net->data.data()), net->data.size()));
+      }
+      return;
+    }
     default: return;
   }
 }
@@ -626,6 +687,31 @@ void Extractor::extract_process(const FieldRef& field, std::size_t slot, Values&
   switch (field.id) {
     case FieldId::proc_name: out.add_text(process_name()); return;
     case FieldId::proc_comm: out.add_text(event.task.comm); return;
+    case FieldId::proc_env: {
+      // NAME=value pairs joined by spaces, as Falco prints proc.env; the new program's own at
+      // its procexec record, else what the table kept from the last exec.
+      std::string_view raw;
+      const events::ExecPayload* exec = event.type == EventType::procexec ? event.exec() : nullptr;
+      if (exec != nullptr && exec->has_kernel_facts && (!exec->env.empty() || exec->env_size == 0)) {
+        raw = exec->env.raw();
+      } else if (self != nullptr && self->env_known) {
+        raw = self->env;
+      } else {
+        return;
+      }
+      scratch.clear();
+      for (std::size_t start = 0; start < raw.size();) {
+        std::size_t end = raw.find('\0', start);
+        if (end == std::string_view::npos) end = raw.size();
+        if (end > start) {
+          if (!scratch.empty()) scratch.push_back(' ');
+          scratch.append(raw.substr(start, end - start));
+        }
+        start = end + 1;
+      }
+      out.add_text(scratch);
+      return;
+    }
     case FieldId::proc_pid: out.add_integer(event.task.pid); return;
     case FieldId::proc_ppid: out.add_integer(event.task.ppid); return;
     case FieldId::thread_tid: out.add_integer(event.task.tid); return;

@@ -65,6 +65,8 @@ class Extractor {
     Endpoint local, remote;
     bool server_is_local = false;
     state::SocketRole role = state::SocketRole::unknown;
+    int connected = -1;         // send*/recv*: 0/1 as the socket is connected; -1: from the remote end
+    bool name_changed = false;  // the event gave the descriptor another name (fd.name_changed)
   };
 
   const state::Process* process();

@@ -17,19 +17,20 @@ std::string_view field_type_name(FieldType type) noexcept;
 
 enum class FieldId : std::uint16_t {
   evt_type, evt_dir, evt_time, evt_rawtime, evt_num, evt_arg, evt_args, evt_res, evt_rawres, evt_failed,
-  evt_is_open_read, evt_is_open_write, evt_is_open_exec, evt_hostname, evt_source,
+  evt_is_open_read, evt_is_open_write, evt_is_open_exec, evt_buffer, evt_buflen, evt_hostname, evt_source,
   proc_name, proc_comm, proc_exe, proc_exepath, proc_cmdline, proc_args, proc_pid, proc_ppid, proc_pname,
   proc_pcmdline, proc_pexe, proc_pexepath, proc_aname, proc_apid, proc_aexe, proc_aexepath, proc_acmdline, proc_tty,
   proc_cwd, proc_duration, proc_is_exe_from_memfd, proc_is_exe_upper_layer,
   proc_vpid, proc_pvpid, proc_vpgid, proc_is_vpgid_leader,
   proc_exe_ino, proc_exe_ino_ctime, proc_exe_ino_mtime, proc_exe_ino_ctime_duration_proc_start,
   proc_stdin_type, proc_stdout_type, proc_stderr_type, proc_stdin_name, proc_stdout_name, proc_stderr_name,
-  proc_stdin_is_server, proc_stdout_is_server, proc_stderr_is_server,
+  proc_stdin_is_server, proc_stdout_is_server, proc_stderr_is_server, proc_env,
   thread_tid, thread_cap_effective, thread_cap_permitted,
   user_uid, user_name, user_loginuid, user_loginname, group_gid, group_name,
   fd_num, fd_name, fd_nameraw, fd_directory, fd_filename, fd_typechar, fd_type, fd_sockfamily, fd_l4proto,
   fd_connected, fd_sip, fd_cip, fd_lip, fd_rip, fd_dip, fd_ip, fd_sport, fd_cport, fd_lport, fd_rport, fd_dport,
-  fd_port, fd_net, fd_snet, fd_cnet, fd_lnet, fd_rnet, fd_is_server,
+  fd_port, fd_net, fd_snet, fd_cnet, fd_lnet, fd_rnet, fd_name_changed, fd_sip_name, fd_cip_name, fd_lip_name,
+  fd_rip_name, fd_is_server,
   // Container and Kubernetes fields (extract_container): keep them last, container_id first.
   container_id, container_name, container_info, container_full_id, container_type, container_image,
   container_image_id, container_image_repository, container_image_tag, container_image_digest,

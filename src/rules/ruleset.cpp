@@ -75,6 +75,7 @@ struct CompiledRule {
   Node root;
   OutputTemplate output;
   TypeSet types;
+  bool uses_dns_names = false;  // fd.*ip.name: the DNS answers (recvfrom/recvmsg) must be captured
   Location where;
   std::uint64_t evaluations = 0;
   std::uint64_t matches = 0;
@@ -157,10 +158,21 @@ struct RuleSet::Impl {
       rule.root = std::move(condition.root);
       rule.output = std::move(output);
       rule.types = event_types_of(rule.root);
+      rule.uses_dns_names = condition.uses_dns_names;
+      for (const OutputTemplate::Piece& piece : rule.output.pieces) {
+        if (piece.field && (piece.field->id == FieldId::fd_sip_name || piece.field->id == FieldId::fd_cip_name ||
+                            piece.field->id == FieldId::fd_lip_name || piece.field->id == FieldId::fd_rip_name)) {
+          rule.uses_dns_names = true;
+        }
+      }
       rule.where = def.where;
       if (rule.types.types.none()) {
         report.warnings.push_back(Diagnostic{def.where.file, def.where.line, 0, label,
                                              "can never match: vigil captures none of its event types"});
+      } else if (!condition.uncaptured_event_types.empty()) {
+        report.warnings.push_back(Diagnostic{def.where.file, def.where.line, 0, label,
+                                             "event type(s) vigil does not capture never match: " +
+                                                 join(condition.uncaptured_event_types)});
       }
       ++report.loaded;
       if (rule.enabled) ++report.enabled;
@@ -301,6 +313,10 @@ Interest RuleSet::interest() const {
   for (const CompiledRule& rule : impl_->rules) {
     if (!rule.enabled) continue;
     if (rule.types.types == every) interest.all_event_types = true;
+    if (rule.uses_dns_names) {
+      interest.event_types.set(static_cast<std::size_t>(events::EventType::recvfrom));
+      interest.event_types.set(static_cast<std::size_t>(events::EventType::recvmsg));
+    }
     for (std::size_t index = 1; index < events::kEventTypeCount; ++index) {
       if (!rule.types.types.test(index)) continue;
       const auto type = static_cast<events::EventType>(index);

@@ -32,6 +32,7 @@ struct SocketAddress {
   std::string unix_path;     // AF_UNIX only
 
   bool known() const { return family != 0; }
+  bool operator==(const SocketAddress&) const = default;
 };
 
 struct FdEntry {
@@ -44,6 +45,9 @@ struct FdEntry {
   std::uint32_t protocol = 0;
   SocketAddress local;         // from bind
   SocketAddress remote;        // from connect / accept
+  // Unconnected (datagram) sockets: the address the last sendto/sendmsg/recvfrom/recvmsg named,
+  // what Falco's fd name becomes for them (fd.name_changed: a call naming another one).
+  SocketAddress datagram_peer;
   SocketRole role = SocketRole::unknown;  // copied by dup and fork like the rest
 
   // fd.name as rules see it: the path for files; "local->remote" for connected sockets

@@ -31,6 +31,10 @@ struct Process {
   std::string args;        // argv as /proc/PID/cmdline has it: each string NUL-terminated
   std::uint32_t argc = 0;
   bool args_truncated = false;  // args holds only the first part of argv
+  // The environment at the last exec (the probe's first VIGIL_EXEC_ENV_MAX bytes): NAME=value
+  // strings, each NUL-terminated; empty for processes seeded from /proc (proc.env missing).
+  std::string env;
+  bool env_known = false;
   std::string cwd;         // /proc/PID/cwd at seed or exec, then chdir/fchdir; inherited on fork
   std::uint32_t uid = kUnknownId, euid = kUnknownId;  // real / effective
   std::uint32_t gid = kUnknownId, egid = kUnknownId;

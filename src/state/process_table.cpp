@@ -109,6 +109,8 @@ Process* ProcessTable::adopt(const TaskFacts& task) {
     process.exec_name.assign(task.comm);
     process.exe.clear();
     process.args.clear();
+    process.env.clear();
+    process.env_known = false;
     process.argc = 0;
     process.args_truncated = false;
     process.cwd.clear();
@@ -184,7 +186,8 @@ Result<void> ProcessTable::seed() {
   return {};
 }
 
-void ProcessTable::on_fork(const TaskFacts& parent_task, std::uint32_t child_pid, std::uint32_t child_vpid) {
+void ProcessTable::on_fork(const TaskFacts& parent_task, std::uint32_t child_pid, std::uint32_t child_vpid,
+                           std::uint32_t child_pid_ns) {
   ++counters_.forks;
   if (child_pid == 0) return;
   const bool parent_known = live(parent_task.pid) != nullptr;
@@ -216,6 +219,8 @@ void ProcessTable::on_fork(const TaskFacts& parent_task, std::uint32_t child_pid
   child.exec_name.assign(from.exec_name);
   child.exe.assign(from.exe);
   child.args.assign(from.args);
+  child.env.assign(from.env);
+  child.env_known = from.env_known;
   child.argc = from.argc;
   child.args_truncated = from.args_truncated;
   child.cwd.assign(from.cwd);
@@ -243,6 +248,10 @@ void ProcessTable::on_fork(const TaskFacts& parent_task, std::uint32_t child_pid
   child.exe_mtime_ns = from.exe_mtime_ns;
   child.exe_ctime_ns = from.exe_ctime_ns;
   child.container = from.container;
+  if (child_pid_ns != 0 && from.pid_ns != 0 && child_pid_ns != from.pid_ns) {
+    child.pid_ns = child_pid_ns;
+    child.container = containers_.resolve(ContainerKey{child.cgroup_id, child.mnt_ns, child.pid_ns}, child_pid);
+  }
   child.origin = ProcessOrigin::fork;
   if (options_.track_fds) {
     child.fds = from.fds;
@@ -338,6 +347,11 @@ void ProcessTable::on_exec(const TaskFacts& task, const ExecFacts& exec) {
   process->exec_name.assign(task.comm);
   process->args.assign(exec.args);
   process->argc = exec.argc;
+  // An exec record without the environment (execve syscall records) keeps what procexec gave.
+  if (exec.env_known) {
+    process->env.assign(exec.env);
+    process->env_known = true;
+  }
   process->args_truncated = exec.args_truncated;
   process->exe_ino = exec.exe_ino;
   process->exe_dev = exec.exe_dev;

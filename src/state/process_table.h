@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "events/event.h"
 #include "state/container_resolver.h"
+#include "state/dns_names.h"
 #include "state/pid_map.h"
 #include "state/proc_reader.h"
 #include "state/process.h"
@@ -70,6 +71,8 @@ struct ExecFacts {
   std::uint64_t exe_dev = 0;
   bool args_truncated = false;
   bool exe_upper_layer = false;
+  std::string_view env;    // the environment's first bytes (NUL-separated); see env_known
+  bool env_known = false;  // the record carried the environment (ABI 4 procexec)
   // What the probe read in the kernel (procexec records); null for sources without it.
   const events::ExecKernelFacts* kernel = nullptr;
 };
@@ -95,7 +98,11 @@ class ProcessTable {
   void apply(const events::Event& event);
 
   // The same, from the facts (for sources other than events::Event, and tests).
-  void on_fork(const TaskFacts& parent, std::uint32_t child_pid, std::uint32_t child_vpid = 0);
+  // child_pid_ns: the child's pid namespace (fork record), when it is not the parent's (a fork
+  // after setns(CLONE_NEWPID) or unshare(CLONE_NEWPID), as `runc exec` and `unshare --fork` do):
+  // the child's container is resolved for its own namespaces from its first event on.
+  void on_fork(const TaskFacts& parent, std::uint32_t child_pid, std::uint32_t child_vpid = 0,
+               std::uint32_t child_pid_ns = 0);
   void on_exec(const TaskFacts& task, const ExecFacts& exec);
   void on_exit(const TaskFacts& task, std::uint32_t wait_status);
   void on_credentials(const TaskFacts& task, const CredFacts& creds);
@@ -126,9 +133,12 @@ class ProcessTable {
   void expire(std::uint64_t now_ns);
 
   const ProcessTableCounters& counters() const { return counters_; }
+  // Names of addresses from the DNS answers the captured recvfrom/recvmsg calls carried.
+  const DnsNames& dns_names() const { return dns_names_; }
   ContainerResolver& containers() { return containers_; }
 
  private:
+  DnsNames dns_names_;
   struct Slot {
     Process process;
     bool used = false;

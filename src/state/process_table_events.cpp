@@ -56,7 +56,7 @@ void ProcessTable::apply(const events::Event& event) {
   using events::EventType;
   switch (event.type) {
     case EventType::fork:
-      if (const auto* fork = event.fork()) on_fork(task, fork->child_pid, fork->child_vpid);
+      if (const auto* fork = event.fork()) on_fork(task, fork->child_pid, fork->child_vpid, fork->child_pid_ns);
       return;
     case EventType::procexec:
       // Only the lifecycle record (a successful exec, after the new program loaded) changes
@@ -70,6 +70,9 @@ void ProcessTable::apply(const events::Event& event) {
                                 .exe_dev = exec->exe_dev,
                                 .args_truncated = exec->args_truncated || exec->args_unreadable,
                                 .exe_upper_layer = exec->exe_upper_layer,
+                                .env = exec->env.raw(),
+                                .env_known = event.type == EventType::procexec && exec->has_kernel_facts &&
+                                             (!exec->env.empty() || exec->env_size == 0),
                                 .kernel = exec->has_kernel_facts ? &exec->kernel : nullptr});
       } else {
         on_task(task);
@@ -218,6 +221,31 @@ void ProcessTable::apply_fd_event(Process& process, const events::Event& event) 
         entry->role = SocketRole::client;
       } else if (entry->role == SocketRole::unknown) {
         entry->role = SocketRole::server;
+      }
+      return;
+    }
+    case EventType::sendto: case EventType::sendmsg: case EventType::recvfrom: case EventType::recvmsg: {
+      const auto* net = event.net();
+      if (net == nullptr || ret < 0 || net->fd < 0) return;
+      // A DNS answer: from port 53, to a lookup this host made.
+      const bool received = event.type == EventType::recvfrom || event.type == EventType::recvmsg;
+      if (received && net->remote.port == 53 && !net->data.empty()) dns_names_.learn_response(net->data);
+      if (!net->addr_passed) return;
+      ++counters_.fd_events;
+      FdEntry* entry = fds.find(net->fd);
+      if (entry == nullptr) {
+        ++counters_.fd_misses;
+        entry = &fds.put(net->fd);
+        entry->type = FdType::socket;
+        entry->family = static_cast<std::uint16_t>(net->domain);
+        entry->socket_type = static_cast<std::uint32_t>(net->type);
+        entry->protocol = static_cast<std::uint32_t>(net->protocol);
+      }
+      entry->datagram_peer = address_of(net->remote);
+      if (!entry->local.known() && net->local.family != 0) entry->local = address_of(net->local);
+      if (entry->role == SocketRole::unknown) {
+        entry->role = event.type == EventType::sendto || event.type == EventType::sendmsg ? SocketRole::client
+                                                                                            : SocketRole::server;
       }
       return;
     }

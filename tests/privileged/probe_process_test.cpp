@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -135,7 +136,7 @@ TEST(ProcessProbe, ReportsForkExecAndExitOfAChild) {
   EXPECT_EQ(exec.header.tid, static_cast<__u32>(child));
   EXPECT_EQ(exec.header.ppid, static_cast<__u32>(self));
   EXPECT_EQ(comm_of(exec.header), "true");
-  EXPECT_EQ(exec.flags, VIGIL_EXEC_KERNEL_FACTS);
+  EXPECT_EQ(exec.flags & ~VIGIL_EXEC_ENV_TRUNCATED, VIGIL_EXEC_KERNEL_FACTS);
   // What the kernel says about the new program, checked against what /proc says of the same
   // things in this process (the child inherited them): its resolved path (/bin/true may be a
   // merged-/usr alias), cwd, credentials, pids in its namespace, what stdio is.
@@ -171,6 +172,14 @@ TEST(ProcessProbe, ReportsForkExecAndExitOfAChild) {
   std::size_t env_bytes = 0;
   for (char** env = environ; *env != nullptr; ++env) env_bytes += std::strlen(*env) + 1;
   EXPECT_EQ(exec.env_size, env_bytes);
+  // ... and its first VIGIL_EXEC_ENV_MAX bytes are in the record (proc.env).
+  std::string want_env;
+  for (char** env = environ; *env != nullptr; ++env) want_env += std::string(*env) + '\0';
+  const std::size_t kept = std::min<std::size_t>(want_env.size(), VIGIL_EXEC_ENV_MAX);
+  ASSERT_EQ(exec.env_captured, kept);
+  EXPECT_EQ(std::string(exec.env, exec.env_captured), want_env.substr(0, kept));
+  EXPECT_EQ((exec.flags & VIGIL_EXEC_ENV_TRUNCATED) != 0, want_env.size() > VIGIL_EXEC_ENV_MAX);
+  EXPECT_EQ(exec.reserved1, 0u);
   ASSERT_EQ(exec.filename_size, sizeof("/bin/true"));
   EXPECT_STREQ(exec.filename, "/bin/true");
   EXPECT_EQ(exec.argc, args.size());

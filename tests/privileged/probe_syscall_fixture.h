@@ -254,6 +254,7 @@ struct Records : ProcessRecords {
   std::vector<vigil_syscall_cred_event> creds;
   std::vector<vigil_syscall_proc_event> procs;
   std::vector<vigil_syscall_exec_event> syscall_execs;
+  std::vector<vigil_syscall_io_event> ios;
 
   void add(std::span<const std::uint8_t> record) {
     auto header = checked_header(record);
@@ -264,6 +265,7 @@ struct Records : ProcessRecords {
       case VIGIL_EVENT_SYSCALL_CRED: push(creds, record); break;
       case VIGIL_EVENT_SYSCALL_PROC: push(procs, record); break;
       case VIGIL_EVENT_SYSCALL_EXEC: push(syscall_execs, record); break;
+      case VIGIL_EVENT_SYSCALL_IO: push(ios, record); break;
       default: unknown_type(*header);
     }
   }

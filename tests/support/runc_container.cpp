@@ -99,6 +99,21 @@ std::string RuncContainer::prepare_bundle(const RuncOptions& options) {
   config["process"]["args"] = options.args;
   config["process"]["env"] = {"PATH=/bin"};
   for (const auto& [key, value] : options.annotations) config["annotations"][key] = value;
+  if (options.privileged) {
+    static const char* const kNames[] = {
+        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+        "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+        "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
+        "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT",
+        "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+        "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+        "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"};
+    int last = 40;
+    if (const std::string text = read_text("/proc/sys/kernel/cap_last_cap"); !text.empty()) last = std::stoi(text);
+    nlohmann::json all = nlohmann::json::array();
+    for (int cap = 0; cap <= last && cap < static_cast<int>(std::size(kNames)); ++cap) all.push_back(kNames[cap]);
+    for (const char* set : {"bounding", "effective", "permitted"}) config["process"]["capabilities"][set] = all;
+  }
   cgroups_path_ = options.cgroups_path.empty() ? "/" + id_ : replace_all(options.cgroups_path, "{id}", id_);
   config["linux"]["cgroupsPath"] = cgroups_path_;
   // runc spec's default namespaces (pid, network, ipc, uts, mount) stay: in particular the

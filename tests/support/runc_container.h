@@ -35,6 +35,9 @@ struct RuncOptions {
   std::vector<std::string> args = {"sleep", "600"};  // the container's init process
   std::vector<std::string> extra_applets = {};       // more busybox applets linked in /bin (e.g. "mount")
   int timeout_seconds = 30;                          // for each runc command
+  // Every capability this kernel has in all of the init's sets (`docker run --privileged`'s
+  // capabilities: what container.privileged checks).
+  bool privileged = false;
 };
 
 class RuncContainer {

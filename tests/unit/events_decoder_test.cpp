@@ -335,7 +335,7 @@ TEST(EventsDecoder, RecordSizeMustMatchItsType) {
 
 TEST(EventsDecoder, UnknownRecordType) {
   auto fork = vigil::test::make_fork(1, 2);
-  for (std::uint32_t type : {0u, 9u, 0xffffffffu}) {
+  for (std::uint32_t type : {0u, 10u, 0xffffffffu}) {
     fork.header.type = type;
     const DecodeError error = expect_error(record_bytes(fork));
     EXPECT_EQ(error.reason, DecodeErrorReason::unknown_record_type);

@@ -18,11 +18,11 @@ namespace {
   static_assert(offsetof(type, field) == (offset), #type "." #field " offset"); \
   static_assert(sizeof(type::field) == (size), #type "." #field " size")
 
-static_assert(VIGIL_ABI_VERSION == 3);
+static_assert(VIGIL_ABI_VERSION == 4 && VIGIL_ABI_VERSION_OLDEST_READ == 3);
 static_assert(VIGIL_EVENT_EXEC == 1 && VIGIL_EVENT_FORK == 2 && VIGIL_EVENT_EXIT == 3);
 static_assert(VIGIL_EVENT_SYSCALL_FILE == 4 && VIGIL_EVENT_SYSCALL_NET == 5 && VIGIL_EVENT_SYSCALL_CRED == 6 &&
-              VIGIL_EVENT_SYSCALL_PROC == 7 && VIGIL_EVENT_SYSCALL_EXEC == 8);
-static_assert(VIGIL_EVENT_TYPE_COUNT == 9);
+              VIGIL_EVENT_SYSCALL_PROC == 7 && VIGIL_EVENT_SYSCALL_EXEC == 8 && VIGIL_EVENT_SYSCALL_IO == 9);
+static_assert(VIGIL_EVENT_TYPE_COUNT == 10);
 
 static_assert(sizeof(vigil_event_header) == 80);
 static_assert(alignof(vigil_event_header) == 8);
@@ -46,7 +46,7 @@ VIGIL_EXPECT_FIELD(vigil_event_header, reserved1, 76, 4);
 static_assert(VIGIL_EXEC_FILENAME_MAX == 256 && VIGIL_EXEC_ARGS_MAX == 1024);
 static_assert(VIGIL_EXEC_FILENAME_TRUNCATED == 1 && VIGIL_EXEC_ARGS_TRUNCATED == 2 &&
               VIGIL_EXEC_ARGS_UNREADABLE == 4);
-static_assert(sizeof(vigil_exec_event) == 3552);
+static_assert(sizeof(vigil_exec_event) == 4584 && VIGIL_EXEC_EVENT_V3_SIZE == 3552 && VIGIL_EXEC_ENV_MAX == 1024);
 VIGIL_EXPECT_FIELD(vigil_exec_event, header, 0, 80);
 VIGIL_EXPECT_FIELD(vigil_exec_event, exe_ino, 80, 8);
 VIGIL_EXPECT_FIELD(vigil_exec_event, exe_dev, 88, 4);
@@ -70,6 +70,23 @@ VIGIL_EXPECT_FIELD(vigil_exec_event, cwd_size, 1496, 4);
 VIGIL_EXPECT_FIELD(vigil_exec_event, reserved0, 1500, 4);
 VIGIL_EXPECT_FIELD(vigil_exec_event, exe_path, 1504, 1024);
 VIGIL_EXPECT_FIELD(vigil_exec_event, cwd, 2528, 1024);
+VIGIL_EXPECT_FIELD(vigil_exec_event, env_captured, 3552, 4);
+VIGIL_EXPECT_FIELD(vigil_exec_event, reserved1, 3556, 4);
+VIGIL_EXPECT_FIELD(vigil_exec_event, env, 3560, 1024);
+
+static_assert(sizeof(vigil_syscall_io_event) == 656 && VIGIL_IO_DATA_MAX == 256);
+VIGIL_EXPECT_FIELD(vigil_syscall_io_event, header, 0, 80);
+VIGIL_EXPECT_FIELD(vigil_syscall_io_event, sc, 80, 16);
+VIGIL_EXPECT_FIELD(vigil_syscall_io_event, fd, 96, 4);
+VIGIL_EXPECT_FIELD(vigil_syscall_io_event, domain, 100, 4);
+VIGIL_EXPECT_FIELD(vigil_syscall_io_event, type, 104, 4);
+VIGIL_EXPECT_FIELD(vigil_syscall_io_event, protocol, 108, 4);
+VIGIL_EXPECT_FIELD(vigil_syscall_io_event, msg_flags, 112, 4);
+VIGIL_EXPECT_FIELD(vigil_syscall_io_event, data_size, 116, 4);
+VIGIL_EXPECT_FIELD(vigil_syscall_io_event, len, 120, 8);
+VIGIL_EXPECT_FIELD(vigil_syscall_io_event, local, 128, 136);
+VIGIL_EXPECT_FIELD(vigil_syscall_io_event, remote, 264, 136);
+VIGIL_EXPECT_FIELD(vigil_syscall_io_event, data, 400, 256);
 
 static_assert(sizeof(vigil_fork_event) == 96);
 VIGIL_EXPECT_FIELD(vigil_fork_event, header, 0, 80);
@@ -138,6 +155,11 @@ static_assert(VIGIL_NR_accept4 == SYS_accept4);
 static_assert(VIGIL_NR_dup3 == SYS_dup3);
 static_assert(VIGIL_NR_setns == SYS_setns);
 static_assert(VIGIL_NR_finit_module == SYS_finit_module);
+static_assert(VIGIL_NR_sendto == SYS_sendto && VIGIL_NR_recvfrom == SYS_recvfrom && VIGIL_NR_sendmsg == SYS_sendmsg &&
+              VIGIL_NR_recvmsg == SYS_recvmsg);
+static_assert(VIGIL_NR_mkdir == SYS_mkdir && VIGIL_NR_rmdir == SYS_rmdir && VIGIL_NR_link == SYS_link &&
+              VIGIL_NR_symlink == SYS_symlink && VIGIL_NR_mkdirat == SYS_mkdirat && VIGIL_NR_linkat == SYS_linkat &&
+              VIGIL_NR_symlinkat == SYS_symlinkat && VIGIL_NR_userfaultfd == SYS_userfaultfd);
 static_assert(VIGIL_NR_renameat2 == SYS_renameat2);
 static_assert(VIGIL_NR_memfd_create == SYS_memfd_create);
 static_assert(VIGIL_NR_bpf == SYS_bpf);
@@ -298,7 +320,7 @@ TEST(ProbeOptions, SyscallsMustBeSupported) {
 TEST(ProbeSyscallTable, NamesNumbersAndRecordTypes) {
   using vigil::probe::EventProbe;
   auto table = EventProbe::supported_syscalls();
-  EXPECT_EQ(table.size(), 54u);
+  EXPECT_EQ(table.size(), 66u);
   for (std::size_t i = 1; i < table.size(); ++i) EXPECT_LT(table[i - 1].number, table[i].number);
   struct Want {
     const char* name;
@@ -318,6 +340,9 @@ TEST(ProbeSyscallTable, NamesNumbersAndRecordTypes) {
       {"finit_module", SYS_finit_module, VIGIL_EVENT_SYSCALL_PROC, false},
       {"execve", SYS_execve, VIGIL_EVENT_SYSCALL_EXEC, true},
       {"execveat", SYS_execveat, VIGIL_EVENT_SYSCALL_EXEC, true},
+      {"symlinkat", SYS_symlinkat, VIGIL_EVENT_SYSCALL_FILE, false},
+      {"recvmsg", SYS_recvmsg, VIGIL_EVENT_SYSCALL_IO, false},
+      {"userfaultfd", SYS_userfaultfd, VIGIL_EVENT_SYSCALL_PROC, false},
   };
   for (const auto& want : wants) {
     SCOPED_TRACE(want.name);

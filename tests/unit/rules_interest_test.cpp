@@ -48,7 +48,9 @@ TEST(RulesInterest, EventTypesFromConditions) {
   interest = interest_of_condition("evt.type = connect or (evt.type = kill and proc.name = x)");
   EXPECT_EQ(interest.event_types.count(), 2u);
 
-  interest = interest_of_condition("evt.type in (symlink, mkdir)");  // vigil captures neither
+  interest = interest_of_condition("evt.type in (symlink, mkdir)");
+  EXPECT_EQ(interest.event_types.count(), 2u);
+  interest = interest_of_condition("evt.type in (pluginevent, switch)");  // vigil captures neither
   EXPECT_EQ(interest.event_types.count(), 0u);
 }
 

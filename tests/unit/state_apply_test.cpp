@@ -332,6 +332,34 @@ TEST(StateApply, ContainerFollowsTheCgroupInTheHeader) {
   EXPECT_EQ(t.find_live(601)->container->full_id, kId);
 }
 
+// A process that joined a container's mount namespace and then forked into its pid namespace
+// (what `runc exec` and `nsenter` do): the child is the container's from its first event,
+// though its parent, in the host's pid namespace, is not.
+TEST(StateApply, ForkIntoAnotherPidNamespaceResolvesTheChildsOwnContainer) {
+  World w;
+  ProcessTable& t = *w.table;
+  auto fork = fork_record(70 * kSecond, 100, 1, 700, w.host_cgroup, "nsenter");
+  vigil_fork_event e{};
+  std::memcpy(&e, fork.data(), sizeof e);
+  e.header.pid_ns = FakeTree::kHostPidNs;
+  e.header.mnt_ns = 4026532500u;  // a private mount namespace: alone, not a container
+  e.child_pid_ns = 4026532501u;
+  std::vector<std::uint8_t> bytes(sizeof e);
+  std::memcpy(bytes.data(), &e, sizeof e);
+  apply_record(t, bytes);
+  ASSERT_NE(t.find_live(100), nullptr);
+  EXPECT_TRUE(t.find_live(100)->container->is_host());
+  const Process* child = t.find_live(700);
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(child->pid_ns, 4026532501u);
+  EXPECT_FALSE(child->container->is_host());
+  EXPECT_EQ(child->container->id, "pidns-4026532501");
+  // A fork within the parent's own pid namespace keeps the parent's attribution.
+  auto plain = fork_record(70 * kSecond + 1, 100, 1, 701, w.host_cgroup, "nsenter");
+  apply_record(t, plain);
+  EXPECT_TRUE(t.find_live(701)->container->is_host());
+}
+
 TEST(StateApply, CredentialChangesUpdateTheIds) {
   World w;
   ProcessTable& t = *w.table;
