@@ -784,7 +784,9 @@ TEST(WebMetrics, RendersTheStatusDocument) {
           {"alerts", 4},
           {"eval_ns", 1500000000},
           {"outputs", json::array({json{{"name", "stdout"}, {"delivered", 4}}})}}}}},
-      {"console", {{"store", {{"committed", 99}}}, {"http_requests", {{"200", 5}, {"404", 1}}}, {"stream_clients", 2}}}};
+      {"console", {{"store", {{"committed", 99}}}, {"http_requests", {{"200", 5}, {"404", 1}}}, {"stream_clients", 2}}},
+      {"netpolicy",
+       {{"policies", json::array({json{{"name", "web"}, {"allowed", 7}, {"denied", 3}, {"audited", 1}, {"lost", 0}}})}}}};
   const std::string text = render_metrics(status);
   expect_exposition_format(text);
   for (const char* line :
@@ -794,7 +796,10 @@ TEST(WebMetrics, RendersTheStatusDocument) {
         "vigil_decision_latency_seconds_bucket{le=\"0.001\"} 5\n",
         "vigil_decision_latency_seconds_bucket{le=\"+Inf\"} 10\n", "vigil_decision_latency_seconds_sum 0.02\n",
         "vigil_output_alerts_total{output=\"stdout\",outcome=\"delivered\"} 4\n", "vigil_store_rows_total 99\n",
-        "vigil_http_requests_total{code=\"404\"} 1\n", "vigil_stream_clients 2\n"}) {
+        "vigil_http_requests_total{code=\"404\"} 1\n", "vigil_stream_clients 2\n",
+        "vigil_netpolicy_flows_total{policy=\"web\",verdict=\"deny\"} 3\n",
+        "vigil_netpolicy_flows_total{policy=\"web\",verdict=\"would-deny\"} 1\n",
+        "vigil_netpolicy_flow_records_lost_total{policy=\"web\"} 0\n"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
   }
 }
