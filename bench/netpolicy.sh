@@ -68,7 +68,8 @@ iperf_pid=$!
 sleep 0.5
 
 # Runs a command in the client namespace and in the bench cgroup (vigil judges that cgroup).
-in_client() { ip netns exec "$ns_c" sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" "$@"; }
+# Joins the cgroup first: `ip netns exec` remounts /sys, where the cgroup2 tree is not mounted.
+in_client() { sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$cg" ip netns exec "$ns_c" "$@"; }
 
 # Rule i denies tcp to 198.19.(i/16/256).(i/16%256) port 1000+i%16: 1,048,576 distinct rules fit.
 write_rules() {  # write_rules N: $work/{cidrs.txt,vigil.yaml,iptables.rules,nft.rules}
@@ -115,12 +116,12 @@ apply_engine() {  # apply_engine ENGINE: prints seconds taken, or "timeout"
   start=$(date +%s.%N)
   case $engine in
     none) ;;
-    vigil) timeout "$APPLY_TIMEOUT" "$VIGIL" netpolicy apply --pin-dir "$pins" --cgroup "$cg" "$work/vigil.yaml" >"$work/apply.out" 2>&1 || { cat "$work/apply.out" >&2; echo timeout; return; } ;;
+    vigil) timeout "$APPLY_TIMEOUT" "$VIGIL" netpolicy apply --json --pin-dir "$pins" --cgroup "$cg" "$work/vigil.yaml" >"$work/apply.out" 2>"$work/apply.err" || { cat "$work/apply.err" >&2; echo timeout; return; } ;;
     iptables) timeout "$APPLY_TIMEOUT" ip netns exec "$ns_c" $IPTABLES_RESTORE "$work/iptables.rules" || { echo timeout; return; } ;;
     nftables) timeout "$APPLY_TIMEOUT" ip netns exec "$ns_c" nft -f "$work/nft.rules" || { echo timeout; return; } ;;
   esac
   end=$(date +%s.%N)
-  echo "$end - $start" | bc -l
+  printf "%.6f\n" "$(echo "$end - $start" | bc -l)"
 }
 
 remove_engine() {
@@ -159,9 +160,39 @@ for n in $SIZES; do
       python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))' 2>/dev/null || echo "?")
     mem=$(( (after - before) / 1024 ))
     load_after=$(cut -d' ' -f1 /proc/loadavg)
+    # vigil: also the kernel part of the apply (write the new generation beside the old, switch)
+    switch=null
+    [[ $engine == vigil ]] && switch=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["last_apply"]["write_us"] / 1e6)' "$work/apply.out" 2>/dev/null || echo null)
     printf '%-9s %8s %10.3f %10s %9s %9s %10s %10s %9s\n' "$engine" "$n" "$took" "$rate" "$p50" "$p99" "$gbps" "$mem" "$fails"
-    echo "{\"engine\":\"$engine\",\"rules\":$n,\"apply_s\":$took,\"conns_per_s\":$rate,\"p50_us\":$p50,\"p99_us\":$p99,\"iperf_gbps\":\"$gbps\",\"kernel_mb\":$mem,\"failures\":$fails,\"load\":[$load_before,$load_after]}" >>"$OUT"
+    echo "{\"engine\":\"$engine\",\"rules\":$n,\"apply_s\":$took,\"switch_s\":$switch,\"conns_per_s\":$rate,\"p50_us\":$p50,\"p99_us\":$p99,\"iperf_gbps\":\"$gbps\",\"kernel_mb\":$mem,\"failures\":$fails,\"load\":[$load_before,$load_after]}" >>"$OUT"
     remove_engine "$engine"
   done
 done
 echo "# load at the end: $(cut -d' ' -f1-3 /proc/loadavg); figures in $OUT"
+# Side by side: vigil's figures over each peer's at the same size (conn/s > 1: vigil faster;
+# p99 and apply < 1: vigil faster), and vigil's own connection rate against its 10-rule rate.
+python3 - "$OUT" <<'EOF'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+by = {(r["engine"], r["rules"]): r for r in rows}
+sizes = sorted({r["rules"] for r in rows})
+def ratio(a, b):
+    return "%.2f" % (a / b) if a is not None and b not in (None, 0) else "-"
+def get(engine, n, key):
+    r = by.get((engine, n))
+    return None if r is None else r.get(key)
+base = get("vigil", sizes[0], "conns_per_s") if sizes else None
+print("\n%8s %10s %10s %10s | %9s %9s | %9s %9s | %9s %9s %9s | %9s" % (
+    "rules", "vigil c/s", "ipt c/s", "nft c/s", "c/s÷ipt", "c/s÷nft", "p99÷ipt", "p99÷nft",
+    "vigil_ap", "ipt_ap", "nft_ap", "c/s÷10r"))
+for n in sizes:
+    v, i, f = (get(e, n, "conns_per_s") for e in ("vigil", "iptables", "nftables"))
+    fmt = lambda x: "-" if x is None else ("%.0f" % x if isinstance(x, (int, float)) else str(x))
+    fmt3 = lambda x: "-" if x is None else "%.3f" % x
+    print("%8d %10s %10s %10s | %9s %9s | %9s %9s | %9s %9s %9s | %9s" % (
+        n, fmt(v), fmt(i), fmt(f), ratio(v, i), ratio(v, f),
+        ratio(get("vigil", n, "p99_us"), get("iptables", n, "p99_us")),
+        ratio(get("vigil", n, "p99_us"), get("nftables", n, "p99_us")),
+        fmt3(get("vigil", n, "apply_s")), fmt3(get("iptables", n, "apply_s")), fmt3(get("nftables", n, "apply_s")),
+        ratio(v, base)))
+EOF

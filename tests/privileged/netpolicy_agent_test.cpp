@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "privileged/agent_fixture.h"
@@ -189,6 +190,13 @@ TEST_F(NetPolicyAgent, SighupSwitchesPolicyAndRefusesABrokenOne) {
   EXPECT_EQ(connect_with("busybox-unsigned", listener.port()).exit_code, 0) << "audit mode lets it through";
   write_text(dir_ / "np.yaml", "policies:\n  - name: broken\n    subject: {cgroup: " + cgroup_ +
                                    "}\n    egress: [{action: allow, to: [198.18.0.0/33]}]\n");
+  // The CLI checks the agent's files first: file:line on stderr, nothing sent to the agent.
+  const auto reloads_before = agent_->status()["reload"]["count"].get<int>();
+  auto refused_apply = run_vigil({"netpolicy", "apply", "--state-dir", dir_ / "state"});
+  EXPECT_NE(refused_apply.exit_code, 0);
+  EXPECT_NE(refused_apply.err.find("np.yaml:4: error"), std::string::npos) << refused_apply.err;
+  EXPECT_EQ(agent_->status()["reload"]["count"].get<int>(), reloads_before) << "the agent was not signalled";
+  // A SIGHUP sent anyway: the agent refuses it the same way.
   agent_->signal(SIGHUP);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(connect_with("busybox-unsigned", listener.port()).exit_code, 0) << "the audit policy stays in force";
@@ -198,6 +206,35 @@ TEST_F(NetPolicyAgent, SighupSwitchesPolicyAndRefusesABrokenOne) {
         record.value("reason", "").find("np.yaml:4") != std::string::npos)
       reload_failed = true;
   EXPECT_TRUE(reload_failed) << agent_->output();
+}
+
+// `vigil netpolicy flows --state-dir --json` follows a running agent live: one JSON line per
+// flow as it happens, naming policy, rule and verdict.
+TEST_F(NetPolicyAgent, FlowsJsonFollowsARunningAgentLive) {
+  LoopbackListener listener;
+  write_policy(listener.port());
+  start_agent();
+  CommandResult live;
+  std::thread follower([&] {
+    live = run_vigil({"netpolicy", "flows", "--state-dir", dir_ / "state", "--json", "--seconds", "4"});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_TRUE(refused(connect_with("busybox-unsigned", listener.port())));
+  follower.join();
+  ASSERT_EQ(live.exit_code, 0) << live.err;
+  bool seen = false;
+  std::istringstream lines(live.out);
+  for (std::string line; std::getline(lines, line);) {
+    const auto flow = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_TRUE(flow.is_object()) << "not one JSON document per line: " << line;
+    if (flow.value("verdict", "") == "deny" && flow.value("remote_port", 0) == listener.port()) {
+      seen = true;
+      EXPECT_EQ(flow["policy"], "everyone-else");
+      EXPECT_EQ(flow["rule"], "default");
+      EXPECT_EQ(flow["mode"], "enforce");
+    }
+  }
+  EXPECT_TRUE(seen) << live.out;
 }
 
 }  // namespace
