@@ -237,4 +237,68 @@ TEST_F(NetPolicyAgent, FlowsJsonFollowsARunningAgentLive) {
   EXPECT_TRUE(seen) << live.out;
 }
 
+// The console: the denied flow under /api/netpolicy/flows (filtered by verdict and policy, as
+// the Flows page asks), the policies with counters under /api/netpolicy, and /metrics.
+TEST_F(NetPolicyAgent, ConsoleShowsFlowsAndPerPolicyCounters) {
+  LoopbackListener listener;
+  write_policy(listener.port());
+  start_agent();
+  std::string url;
+  for (int i = 0; i < 100 && url.empty(); ++i, std::this_thread::sleep_for(std::chrono::milliseconds(50)))
+    url = agent_->console_url();
+  ASSERT_FALSE(url.empty()) << agent_->output();
+  EXPECT_TRUE(refused(connect_with("busybox-unsigned", listener.port())));
+  EXPECT_EQ(connect_with("busybox-signed", listener.port()).exit_code, 0);
+  const auto get_json = [](const std::string& target) {
+    return nlohmann::json::parse(run({"curl", "-s", "-m", "10", target}, 30).out, nullptr, false);
+  };
+  nlohmann::json flows;
+  for (int i = 0; i < 60; ++i, std::this_thread::sleep_for(std::chrono::milliseconds(100))) {
+    flows = get_json(url + "api/netpolicy/flows?verdict=deny&policy=everyone-else");
+    if (flows.is_object() && !flows["items"].empty()) break;
+  }
+  ASSERT_TRUE(flows.is_object() && !flows["items"].empty()) << flows.dump() << agent_->output();
+  for (const auto& item : flows["items"]) {
+    EXPECT_EQ(item["type"], "netflow");
+    EXPECT_EQ(item["event"]["verdict"], "deny");
+    EXPECT_EQ(item["event"]["policy"], "everyone-else");
+  }
+  EXPECT_EQ(flows["items"][0]["event"]["rule"], "default");
+  EXPECT_EQ(flows["items"][0]["event"]["remote_port"], listener.port());
+  const auto none = get_json(url + "api/netpolicy/flows?verdict=deny&policy=signed-only");
+  EXPECT_TRUE(none.is_object() && none["items"].empty()) << none.dump();
+  const auto status = get_json(url + "api/netpolicy");
+  ASSERT_TRUE(status.is_object() && status["policies"].is_array()) << status.dump();
+  EXPECT_EQ(status["enabled"], true);
+  const std::string metrics = run({"curl", "-s", "-m", "10", url + "metrics"}, 30).out;
+  EXPECT_NE(metrics.find("vigil_netpolicy_flows_total{policy=\"everyone-else\",verdict=\"deny\"} "), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("vigil_netpolicy_flows_total{policy=\"signed-only\",verdict=\"allow\"} "), std::string::npos)
+      << metrics;
+}
+
+// The dashboard's Flows page in a real browser (tests/e2e/flows_e2e.mjs): the policy with its
+// counters, the denied flow, the verdict filter, who talks to whom, narrow screens.
+TEST_F(NetPolicyAgent, FlowsPageShowsTheDeniedFlowInTheBrowser) {
+  VIGIL_REQUIRE(VIGIL_DASHBOARD_BUILT, "the dashboard was not built (VIGIL_DASHBOARD=OFF)");
+  VIGIL_REQUIRE(::access("/usr/bin/chromium", X_OK) == 0, "needs Debian's chromium (scripts/deps.txt)");
+  LoopbackListener listener;
+  write_policy(listener.port());
+  start_agent();
+  std::string url;
+  for (int i = 0; i < 100 && url.empty(); ++i, std::this_thread::sleep_for(std::chrono::milliseconds(50)))
+    url = agent_->console_url();
+  ASSERT_FALSE(url.empty()) << agent_->output();
+  EXPECT_TRUE(refused(connect_with("busybox-unsigned", listener.port())));
+  for (int i = 0; i < 60; ++i, std::this_thread::sleep_for(std::chrono::milliseconds(100)))
+    if (run({"curl", "-s", "-m", "10", url + "api/netpolicy/flows?verdict=deny"}, 30).out.find("netflow") != std::string::npos)
+      break;
+  const CommandResult browser =
+      run({"node", VIGIL_SOURCE_DIR "/tests/e2e/flows_e2e.mjs", "--url", url, "--out", VIGIL_CONSOLE_E2E_OUT, "--policy",
+           "everyone-else", "--node-modules", VIGIL_DASHBOARD_NODE_MODULES},
+          180);
+  EXPECT_EQ(browser.exit_code, 0) << browser.out << browser.err;
+  EXPECT_NE(browser.out.find("\"ok\":true"), std::string::npos) << browser.out << browser.err;
+}
+
 }  // namespace
