@@ -19,6 +19,7 @@
 #include "agent/kernel_cache.h"
 #include "agent/netpolicy_service.h"
 #include "agent/runtime_monitor.h"
+#include "agent/subject.h"
 #include "agent/measurement_sink.h"
 #include "agent/measurement_start.h"
 #include "agent/recent_errors.h"
@@ -73,21 +74,25 @@ nlohmann::json kernel_cache_status(const KernelVerdictCache& cache, const std::s
 }
 
 Result<void> apply_marks(FanotifyListener& listener, const AgentConfig& config, uint64_t mask, uint64_t old_mask) {
-  for (const auto& mount : config.watch) {
-    if (auto marked = listener.mark_mount(mount, mask, old_mask); !marked) return marked;
+  const MarkScope scope = config.watch_marks == WatchMarks::mount ? MarkScope::mount : MarkScope::filesystem;
+  for (const auto& path : config.watch) {
+    if (auto marked = listener.mark(path, scope, mask, old_mask); !marked) return marked;
   }
   return {};
 }
 
 // Every event holds an fd until answered: make sure the slots can never exhaust the limit.
-size_t raise_fd_limit_and_size_slots() {
+// `console_fds`: the most the console holds (its connections are capped): they are not the
+// listener's to count on, or a flood of connections would leave the kernel no descriptor to
+// hand over a permission event with, and it denies the event (docs/agent.md, Console).
+size_t raise_fd_limit_and_size_slots(size_t console_fds) {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &limit);
     ::getrlimit(RLIMIT_NOFILE, &limit);
   }
-  const size_t reserve = 512;  // one read batch of events plus the agent's own files
+  const size_t reserve = 512 + console_fds;  // one read batch of events, the agent's own files, the console
   const size_t available = limit.rlim_cur > reserve ? static_cast<size_t>(limit.rlim_cur) - reserve : 64;
   return std::min<size_t>(4096, std::max<size_t>(64, available));
 }
@@ -170,20 +175,26 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
   audit_record["event"] = "measurement-list";
   parts->audit->record(audit_record);
   if (!list->warning.empty()) log::warning("measurement list: " + list->warning);
-  parts->cache = std::make_unique<DecisionCache>(cfg.cache_entries);
+  parts->cache = std::make_unique<DecisionCache>(cfg.cache_entries, cfg.measured_versions);
   parts->engine = std::make_unique<IntegrityEngine>(cfg, *parts->cache, *parts->audit, *parts->sink, *rules);
   for (const auto& warning : (*rules)->warnings) parts->audit->record({{"event", "warning"}, {"message", warning}});
 
   FanotifyListener::Options options;
   options.workers = cfg.workers;
+  options.workers_per_uid = workers_per_uid(cfg);
   options.deadline = std::chrono::milliseconds(cfg.deadline_ms);
-  options.on_deadline = cfg.fail_open ? Verdict::allow : Verdict::deny;
-  options.max_pending = raise_fd_limit_and_size_slots();
+  options.on_deadline = on_timeout_allows(cfg) ? Verdict::allow : Verdict::deny;
+  options.max_pending = raise_fd_limit_and_size_slots(static_cast<size_t>(console_descriptor_budget(cfg.console)));
   IntegrityEngine* engine = parts->engine.get();
   auto listener = FanotifyListener::create(
-      options, [engine](int fd, pid_t pid, uint64_t mask) { return engine->decide(fd, pid, mask); },
+      options,
+      [engine](int fd, pid_t pid, uint64_t mask, EventTicket& ticket) { return engine->decide(fd, pid, mask, ticket); },
       [engine](int fd) { engine->invalidate(fd); },
-      [engine](int fd, pid_t pid, uint64_t mask) { return engine->decide_from_cache(fd, pid, mask); });
+      [engine](int fd, pid_t pid, uint64_t mask) { return engine->decide_from_cache(fd, pid, mask); },
+      [engine](int fd, pid_t pid, uint64_t owed, std::string_view why) {
+        engine->record_unfinished_allow(fd, pid, owed, why);
+      },
+      [](pid_t pid) { return real_uid_of(pid); });
   if (!listener) return std::unexpected(listener.error());
   parts->listener = std::move(*listener);
   auto kernel_cache = KernelVerdictCache::create(cfg.kernel_cache, cfg.mode, *parts->listener, parts->kernel_cache_note);
@@ -229,6 +240,8 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
     parts->runtime = std::move(*runtime);
   }
   parts->audit->record({{"event", "start"}, {"mode", mode_name(cfg.mode)}, {"watch", cfg.watch},
+                        {"watch_marks", cfg.watch_marks == WatchMarks::mount ? "mount" : "filesystem"},
+                        {"on_timeout", on_timeout_allows(cfg) ? "allow" : "deny"},
                         {"kernel_cache", parts->kernel_cache && parts->kernel_cache->marks_enabled()
                                              ? "on"
                                              : "off: " + parts->kernel_cache_note},
@@ -346,10 +359,12 @@ Result<void> Agent::reload_now() {
 
 void Agent::stop() {
   if (!parts_) return;
-  // The server reads the other parts: it goes first. The store goes last, taking what they flushed.
+  // The listener first: its stop releases the watched filesystems (marks removed, every
+  // pending event answered) before anything else can take time. The server reads the other
+  // parts: it goes next. The store goes last, taking what they flushed.
+  if (parts_->listener) parts_->listener->stop();
   if (parts_->console) parts_->console->stop_serving();
   parts_->runtime.reset();
-  if (parts_->listener) parts_->listener->stop();
   parts_->netpolicy.reset();  // the pinned programs keep enforcing (docs/netpolicy.md)
   if (parts_->console) parts_->console->flush();
 }
@@ -368,6 +383,9 @@ nlohmann::json Agent::status() const {
           {"denied", listener.denied.load()},
           {"timeouts", listener.timeouts.load()},
           {"queue_full", listener.queue_full.load()},
+          {"uid_share_full", listener.uid_share_full.load()},
+          {"unfinished_allows", listener.unfinished_allows.load()},
+          {"stop_answers", listener.stop_answers.load()},
           {"own_events", listener.own_events.load()},
           {"fast_answers", listener.fast_answers.load()},
           {"invalidations", listener.invalidations.load()},
@@ -381,6 +399,13 @@ nlohmann::json Agent::status() const {
           {"measurement_failures", engine.measurement_failures.load()},
           {"fixed", engine.fixed.load()},
           {"fast_decisions", engine.fast_decisions.load()},
+          {"violations", engine.violations.load()},
+          {"abandoned_hashes", engine.abandoned_hashes.load()},
+          {"measured_versions", [&] {
+             const MeasuredVersions measured = parts_->cache->measured_versions();
+             return nlohmann::json{{"capacity", measured.capacity}, {"size", measured.size},
+                                   {"evicted", measured.evicted}};
+           }()},
           {"measurement_list_entries", parts_->sink->log().size()},
           {"measurement_list", parts_->list_start},
           {"kernel_cache",
@@ -419,7 +444,7 @@ int run_agent(const std::string& config_path, const std::string& mode_override) 
   else if (mode_override == "fix") config->mode = Mode::fix;
   if (config->watch.empty() && !config->runtime.enabled && !config->console.enabled &&
       !config->netpolicy.enabled) {
-    log::error(config->source + ": 'watch' lists no mount points; nothing to do");
+    log::error(config->source + ": 'watch' lists no paths; nothing to do");
     return 2;
   }
   // A TPM over TCP (swtpm) can raise SIGPIPE when it goes away; that must be an error, not death.
