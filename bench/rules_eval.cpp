@@ -53,7 +53,6 @@ struct Fixture {
     resolver = std::make_unique<vigil::state::ContainerResolver>(std::make_unique<vigil::state::CgroupPaths>(
         "/nonexistent-cgroup", vigil::state::CgroupPathsOptions{.use_file_handles = false}));
     vigil::state::ProcessTableOptions options;
-    options.refresh_from_proc_on_exec = false;
     options.fill_misses_from_proc = false;
     table = std::make_unique<vigil::state::ProcessTable>(*resolver, options);
     // A few processes with parents, so ancestor fields have something to walk.

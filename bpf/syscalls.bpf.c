@@ -26,6 +26,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "common.bpf.h"
+#include "task_creds.bpf.h"
 #include "task_files.bpf.h"
 #include "syscall_events.h"
 #include "path_filter.h"
@@ -37,8 +38,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define VIGIL_TS_COMPAT 0x0002 /* arch/x86/include/asm/thread_info.h: an ia32 syscall is running */
 #define VIGIL_PROT_EXEC 0x4
 #define VIGIL_MAP_ANONYMOUS 0x20
-#define VIGIL_S_IFMT 0170000
-#define VIGIL_S_IFSOCK 0140000
 #define VIGIL_AF_UNIX 1
 #define VIGIL_AF_INET 2
 #define VIGIL_AF_INET6 10
@@ -193,21 +192,6 @@ static __always_inline void read_args(struct syscall_args *args, struct pt_regs 
   args->a[3] = regs->r10; /* the syscall ABI passes the 4th argument in r10, not rcx */
   args->a[4] = regs->r8;
   args->a[5] = regs->r9;
-}
-
-static __always_inline void read_creds(struct vigil_creds *c, struct task_struct *task) {
-  const struct cred *cred = BPF_CORE_READ(task, cred);
-  c->uid = BPF_CORE_READ(cred, uid.val);
-  c->euid = BPF_CORE_READ(cred, euid.val);
-  c->suid = BPF_CORE_READ(cred, suid.val);
-  c->fsuid = BPF_CORE_READ(cred, fsuid.val);
-  c->gid = BPF_CORE_READ(cred, gid.val);
-  c->egid = BPF_CORE_READ(cred, egid.val);
-  c->sgid = BPF_CORE_READ(cred, sgid.val);
-  c->fsgid = BPF_CORE_READ(cred, fsgid.val);
-  c->cap_effective = BPF_CORE_READ(cred, cap_effective.val);
-  c->cap_permitted = BPF_CORE_READ(cred, cap_permitted.val);
-  c->cap_inheritable = BPF_CORE_READ(cred, cap_inheritable.val);
 }
 
 /* The entry of `task` in cred_cache (created when missing) while tracking is on. */
@@ -820,13 +804,7 @@ static __noinline int on_proc(struct syscall_args *args, long nr, long ret, __u3
     struct file *file = file_of_fd(task, fd);
     if (file) {
       inode_of_file(file, &e->ino, &e->dev);
-      umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
-      __u32 family = 0;
-      if ((mode & VIGIL_S_IFMT) == VIGIL_S_IFSOCK) {
-        struct socket *sock = BPF_CORE_READ(file, private_data);
-        family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
-      }
-      e->fd_kind = (__u32)mode | (family << 16);
+      e->fd_kind = file_kind(file);
     }
   }
   if (str)

@@ -15,4 +15,20 @@ static __always_inline struct file *file_of_fd(struct task_struct *task, __s64 f
   return file;
 }
 
+#define VIGIL_S_IFMT 0170000
+#define VIGIL_S_IFSOCK 0140000
+
+/* What a file is, as bpf/abi's fd_kind/stdio_kind carry it: i_mode in bits 0-15 and, for a
+ * socket, its address family in bits 16-31; 0 for no file. */
+static __always_inline __u32 file_kind(struct file *file) {
+  if (!file) return 0;
+  umode_t mode = BPF_CORE_READ(file, f_inode, i_mode);
+  __u32 family = 0;
+  if ((mode & VIGIL_S_IFMT) == VIGIL_S_IFSOCK) {
+    struct socket *sock = BPF_CORE_READ(file, private_data);
+    family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
+  }
+  return (__u32)mode | (family << 16);
+}
+
 #endif /* VIGIL_BPF_TASK_FILES_BPF_H */

@@ -29,10 +29,16 @@ set(vigil_generated ${CMAKE_BINARY_DIR}/generated)
 
 # ---- man pages and completions, from the CLI definitions (src/cli/docgen.cpp) ----
 set(vigil_docs_stamp ${vigil_generated}/docs.stamp)
+# The pages' date: the checkout's last commit (reproducible), else the build's day.
+execute_process(COMMAND git -C ${PROJECT_SOURCE_DIR} log -1 --format=%ct OUTPUT_VARIABLE vigil_docs_epoch
+                OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+if(NOT vigil_docs_epoch MATCHES "^[0-9]+$")
+  string(TIMESTAMP vigil_docs_epoch "%s" UTC)
+endif()
 add_custom_command(
   OUTPUT ${vigil_docs_stamp}
   COMMAND ${CMAKE_COMMAND} -E rm -rf ${vigil_generated}/man
-  COMMAND ${CMAKE_COMMAND} -E env SOURCE_DATE_EPOCH=0 $<TARGET_FILE:vigil> __docs --man-dir ${vigil_generated}/man
+  COMMAND ${CMAKE_COMMAND} -E env SOURCE_DATE_EPOCH=${vigil_docs_epoch} $<TARGET_FILE:vigil> __docs --man-dir ${vigil_generated}/man
           --bash ${vigil_generated}/vigil.bash --zsh ${vigil_generated}/_vigil
   COMMAND ${CMAKE_COMMAND} -E touch ${vigil_docs_stamp}
   DEPENDS vigil

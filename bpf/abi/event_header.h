@@ -12,7 +12,7 @@
 #include <linux/types.h>
 #endif
 
-#define VIGIL_ABI_VERSION 2
+#define VIGIL_ABI_VERSION 3
 
 #define VIGIL_COMM_LEN 16
 

@@ -14,6 +14,7 @@
 #ifndef VIGIL_BPF_ABI_SYSCALL_EVENTS_H
 #define VIGIL_BPF_ABI_SYSCALL_EVENTS_H
 
+#include "creds.h"
 #include "event_header.h"
 #include "syscall_nr.h"
 
@@ -108,20 +109,6 @@ struct vigil_syscall_net_event {
                                                new socket; else none */
 };                                  /* 392 bytes */
 
-/* Credentials of a task (task->cred), ids in the initial user namespace. */
-struct vigil_creds {
-  __u32 uid;              /*  0: real uid */
-  __u32 euid;             /*  4 */
-  __u32 suid;             /*  8 */
-  __u32 fsuid;            /* 12 */
-  __u32 gid;              /* 16: real gid */
-  __u32 egid;             /* 20 */
-  __u32 sgid;             /* 24 */
-  __u32 fsgid;            /* 28 */
-  __u64 cap_effective;    /* 32: kernel_cap_t bits (CAP_* numbers) */
-  __u64 cap_permitted;    /* 40 */
-  __u64 cap_inheritable;  /* 48 */
-};                        /* 56 bytes */
 
 /* VIGIL_EVENT_SYSCALL_CRED: setuid, setgid, setreuid, setregid, setresuid, setresgid,
  * setfsuid, setfsgid, capset. */

@@ -17,7 +17,9 @@
 #include "agent/fanotify_listener.h"
 #include "agent/integrity_engine.h"
 #include "agent/kernel_cache.h"
+#include "agent/netpolicy_service.h"
 #include "agent/runtime_monitor.h"
+#include "agent/subject.h"
 #include "agent/measurement_sink.h"
 #include "agent/measurement_start.h"
 #include "agent/recent_errors.h"
@@ -38,6 +40,7 @@ struct Agent::Parts {
   std::unique_ptr<DecisionCache> cache;
   std::unique_ptr<MeasurementSink> sink;
   std::unique_ptr<IntegrityEngine> engine;
+  std::unique_ptr<NetPolicyService> netpolicy;  // network policy (netpolicy.enabled); the engine's exec observer
   std::unique_ptr<FanotifyListener> listener;
   std::unique_ptr<KernelVerdictCache> kernel_cache;  // after listener: destroyed first
   std::string kernel_cache_note;                     // why it is off, when it is
@@ -70,21 +73,25 @@ nlohmann::json kernel_cache_status(const KernelVerdictCache& cache, const std::s
 }
 
 Result<void> apply_marks(FanotifyListener& listener, const AgentConfig& config, uint64_t mask, uint64_t old_mask) {
-  for (const auto& mount : config.watch) {
-    if (auto marked = listener.mark_mount(mount, mask, old_mask); !marked) return marked;
+  const MarkScope scope = config.watch_marks == WatchMarks::mount ? MarkScope::mount : MarkScope::filesystem;
+  for (const auto& path : config.watch) {
+    if (auto marked = listener.mark(path, scope, mask, old_mask); !marked) return marked;
   }
   return {};
 }
 
 // Every event holds an fd until answered: make sure the slots can never exhaust the limit.
-size_t raise_fd_limit_and_size_slots() {
+// `console_fds`: the most the console holds (its connections are capped): they are not the
+// listener's to count on, or a flood of connections would leave the kernel no descriptor to
+// hand over a permission event with, and it denies the event (docs/agent.md, Console).
+size_t raise_fd_limit_and_size_slots(size_t console_fds) {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &limit);
     ::getrlimit(RLIMIT_NOFILE, &limit);
   }
-  const size_t reserve = 512;  // one read batch of events plus the agent's own files
+  const size_t reserve = 512 + console_fds;  // one read batch of events, the agent's own files, the console
   const size_t available = limit.rlim_cur > reserve ? static_cast<size_t>(limit.rlim_cur) - reserve : 64;
   return std::min<size_t>(4096, std::max<size_t>(64, available));
 }
@@ -167,20 +174,26 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
   audit_record["event"] = "measurement-list";
   parts->audit->record(audit_record);
   if (!list->warning.empty()) log::warning("measurement list: " + list->warning);
-  parts->cache = std::make_unique<DecisionCache>(cfg.cache_entries);
+  parts->cache = std::make_unique<DecisionCache>(cfg.cache_entries, cfg.measured_versions);
   parts->engine = std::make_unique<IntegrityEngine>(cfg, *parts->cache, *parts->audit, *parts->sink, *rules);
   for (const auto& warning : (*rules)->warnings) parts->audit->record({{"event", "warning"}, {"message", warning}});
 
   FanotifyListener::Options options;
   options.workers = cfg.workers;
+  options.workers_per_uid = workers_per_uid(cfg);
   options.deadline = std::chrono::milliseconds(cfg.deadline_ms);
-  options.on_deadline = cfg.fail_open ? Verdict::allow : Verdict::deny;
-  options.max_pending = raise_fd_limit_and_size_slots();
+  options.on_deadline = on_timeout_allows(cfg) ? Verdict::allow : Verdict::deny;
+  options.max_pending = raise_fd_limit_and_size_slots(static_cast<size_t>(console_descriptor_budget(cfg.console)));
   IntegrityEngine* engine = parts->engine.get();
   auto listener = FanotifyListener::create(
-      options, [engine](int fd, pid_t pid, uint64_t mask) { return engine->decide(fd, pid, mask); },
+      options,
+      [engine](int fd, pid_t pid, uint64_t mask, EventTicket& ticket) { return engine->decide(fd, pid, mask, ticket); },
       [engine](int fd) { engine->invalidate(fd); },
-      [engine](int fd, pid_t pid, uint64_t mask) { return engine->decide_from_cache(fd, pid, mask); });
+      [engine](int fd, pid_t pid, uint64_t mask) { return engine->decide_from_cache(fd, pid, mask); },
+      [engine](int fd, pid_t pid, uint64_t owed, std::string_view why) {
+        engine->record_unfinished_allow(fd, pid, owed, why);
+      },
+      [](pid_t pid) { return real_uid_of(pid); });
   if (!listener) return std::unexpected(listener.error());
   parts->listener = std::move(*listener);
   auto kernel_cache = KernelVerdictCache::create(cfg.kernel_cache, cfg.mode, *parts->listener, parts->kernel_cache_note);
@@ -202,6 +215,19 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
     });
     parts->engine->set_kernel_cache(parts->kernel_cache.get());
   }
+  if (cfg.netpolicy.enabled) {
+    // Before the listener starts: every exec it decides reaches the signer/exe identities.
+    AuditLog* audit_log = parts->audit.get();
+    auto netpolicy = NetPolicyService::start(cfg.netpolicy, [audit_log](const nlohmann::json& flow) {
+      nlohmann::json record = flow;
+      record["event"] = "netflow";
+      audit_log->record(std::move(record));
+    });
+    if (!netpolicy) return std::unexpected(netpolicy.error());
+    parts->netpolicy = std::move(*netpolicy);
+    NetPolicyService* service = parts->netpolicy.get();
+    parts->engine->set_exec_observer([service](const ExecAppraisal& exec) { service->on_exec(exec); });
+  }
   parts->listener->start();
   if (auto marked = apply_marks(*parts->listener, cfg, (*rules)->fanotify_mask, 0); !marked) {
     return std::unexpected(marked.error());
@@ -213,6 +239,8 @@ Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
     parts->runtime = std::move(*runtime);
   }
   parts->audit->record({{"event", "start"}, {"mode", mode_name(cfg.mode)}, {"watch", cfg.watch},
+                        {"watch_marks", cfg.watch_marks == WatchMarks::mount ? "mount" : "filesystem"},
+                        {"on_timeout", on_timeout_allows(cfg) ? "allow" : "deny"},
                         {"kernel_cache", parts->kernel_cache && parts->kernel_cache->marks_enabled()
                                              ? "on"
                                              : "off: " + parts->kernel_cache_note},
@@ -311,15 +339,31 @@ Result<void> Agent::reload_now() {
     parts_->marked_mask = mask;
   }
   parts_->audit->record({{"event", "reload"}, {"rules", (*rules)->policy.rules.size()}});
+  if (parts_->netpolicy) {
+    if (!cfg.source.empty() && cfg.source != "built-in") {
+      if (auto fresh = load_config(cfg.source)) {
+        cfg.netpolicy.files = fresh->netpolicy.files;
+        cfg.netpolicy.audit_all = fresh->netpolicy.audit_all;
+      }
+    }
+    if (auto reloaded = parts_->netpolicy->reload(cfg.netpolicy); !reloaded) {
+      parts_->audit->record({{"event", "reload-failed"}, {"reason", reloaded.error().message}});
+      return reloaded;
+    }
+    parts_->audit->record({{"event", "netpolicy-reload"}, {"netpolicy", parts_->netpolicy->status()}});
+  }
   return {};
 }
 
 void Agent::stop() {
   if (!parts_) return;
-  // The server reads the other parts: it goes first. The store goes last, taking what they flushed.
+  // The listener first: its stop releases the watched filesystems (marks removed, every
+  // pending event answered) before anything else can take time. The server reads the other
+  // parts: it goes next. The store goes last, taking what they flushed.
+  if (parts_->listener) parts_->listener->stop();
   if (parts_->console) parts_->console->stop_serving();
   parts_->runtime.reset();
-  if (parts_->listener) parts_->listener->stop();
+  parts_->netpolicy.reset();  // the pinned programs keep enforcing (docs/netpolicy.md)
   if (parts_->console) parts_->console->flush();
 }
 
@@ -337,6 +381,9 @@ nlohmann::json Agent::status() const {
           {"denied", listener.denied.load()},
           {"timeouts", listener.timeouts.load()},
           {"queue_full", listener.queue_full.load()},
+          {"uid_share_full", listener.uid_share_full.load()},
+          {"unfinished_allows", listener.unfinished_allows.load()},
+          {"stop_answers", listener.stop_answers.load()},
           {"own_events", listener.own_events.load()},
           {"fast_answers", listener.fast_answers.load()},
           {"invalidations", listener.invalidations.load()},
@@ -350,12 +397,20 @@ nlohmann::json Agent::status() const {
           {"measurement_failures", engine.measurement_failures.load()},
           {"fixed", engine.fixed.load()},
           {"fast_decisions", engine.fast_decisions.load()},
+          {"violations", engine.violations.load()},
+          {"abandoned_hashes", engine.abandoned_hashes.load()},
+          {"measured_versions", [&] {
+             const MeasuredVersions measured = parts_->cache->measured_versions();
+             return nlohmann::json{{"capacity", measured.capacity}, {"size", measured.size},
+                                   {"evicted", measured.evicted}};
+           }()},
           {"measurement_list_entries", parts_->sink->log().size()},
           {"measurement_list", parts_->list_start},
           {"kernel_cache",
            parts_->kernel_cache ? kernel_cache_status(*parts_->kernel_cache, parts_->kernel_cache_note)
                                 : nlohmann::json{{"enabled", false}, {"exec_guard", false}, {"why", parts_->kernel_cache_note}}},
           {"runtime", parts_->runtime ? parts_->runtime->status() : nlohmann::json{{"enabled", false}}},
+          {"netpolicy", parts_->netpolicy ? parts_->netpolicy->status() : nlohmann::json{{"enabled", false}}},
           {"console", parts_->console ? parts_->console->status() : nlohmann::json{{"enabled", false}}}};
 }
 
@@ -385,8 +440,9 @@ int run_agent(const std::string& config_path, const std::string& mode_override) 
   if (mode_override == "enforce") config->mode = Mode::enforce;
   else if (mode_override == "log") config->mode = Mode::log;
   else if (mode_override == "fix") config->mode = Mode::fix;
-  if (config->watch.empty() && !config->runtime.enabled && !config->console.enabled) {
-    log::error(config->source + ": 'watch' lists no mount points; nothing to do");
+  if (config->watch.empty() && !config->runtime.enabled && !config->console.enabled &&
+      !config->netpolicy.enabled) {
+    log::error(config->source + ": 'watch' lists no paths; nothing to do");
     return 2;
   }
   // A TPM over TCP (swtpm) can raise SIGPIPE when it goes away; that must be an error, not death.

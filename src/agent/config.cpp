@@ -1,7 +1,9 @@
 #include "agent/config.h"
 
 #include "agent/config_console.h"
+#include "agent/config_netpolicy.h"
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -45,6 +47,13 @@ std::string_view mode_name(Mode mode) {
   return "log";
 }
 
+bool on_timeout_allows(const AgentConfig& config) { return config.fail_open.value_or(config.mode != Mode::enforce); }
+
+unsigned workers_per_uid(const AgentConfig& config) {
+  const unsigned wanted = config.workers_per_uid != 0 ? config.workers_per_uid : (config.workers + 1) / 2;
+  return std::clamp(wanted, 1u, std::max(1u, config.workers));
+}
+
 Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string& source) {
   YAML::Node root;
   try {
@@ -63,9 +72,9 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
   if (!root.IsMap()) return fail(where(source, root) + ": the config must be a mapping of keys to values");
 
   static const std::set<std::string> kKnown = {"mode", "state_dir", "policy", "policy_text", "hash", "tpm",
-                                                "keyrings", "watch", "decision", "audit_log", "audit_log_max_size_mb",
-                                                "audit_log_max_files", "runtime", "rules", "outputs", "console",
-                                                "measurement"};
+                                                "keyrings", "watch", "watch_marks", "decision", "audit_log",
+                                                "audit_log_max_size_mb", "audit_log_max_files", "runtime", "rules",
+                                                "outputs", "console", "measurement", "netpolicy"};
   for (const auto& item : root) {
     const std::string key = item.first.as<std::string>();
     const YAML::Node& value = item.second;
@@ -110,13 +119,19 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
         config.keyrings[ring.first.as<std::string>()] = *dir;
       }
     } else if (key == "watch") {
-      if (!value.IsSequence()) return fail(where(source, value) + ": watch must be a list of mount points");
+      if (!value.IsSequence()) return fail(where(source, value) + ": watch must be a list of paths (each marks its filesystem)");
       for (const auto& mount : value) {
         auto path = scalar(source, mount, "watch entry");
         if (!path) return std::unexpected(path.error());
         if (path->empty() || (*path)[0] != '/') return fail(where(source, mount) + ": watch entries must be absolute paths");
         config.watch.push_back(*path);
       }
+    } else if (key == "watch_marks") {
+      auto text = scalar(source, value, key);
+      if (!text) return std::unexpected(text.error());
+      if (*text == "filesystem") config.watch_marks = WatchMarks::filesystem;
+      else if (*text == "mount") config.watch_marks = WatchMarks::mount;
+      else return fail(where(source, value) + ": watch_marks must be filesystem or mount, got '" + *text + "'");
     } else if (key == "runtime") {
       if (!value.IsMap()) return fail(where(source, value) + ": runtime must be a mapping");
       for (const auto& setting : value) {
@@ -193,6 +208,8 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
       }
     } else if (key == "console") {
       if (auto ok = parse_console_section(value, source, config.console); !ok) return std::unexpected(ok.error());
+    } else if (key == "netpolicy") {
+      if (auto ok = parse_netpolicy_section(value, source, config.netpolicy); !ok) return std::unexpected(ok.error());
     } else if (key == "outputs") {
       auto outputs = outputs::outputs_config_from_yaml(value, source);
       if (!outputs) return std::unexpected(outputs.error());
@@ -223,6 +240,14 @@ Result<AgentConfig> parse_config(const std::string& yaml_text, const std::string
           auto n = number(source, setting.second, "decision.workers", 1, 64);
           if (!n) return std::unexpected(n.error());
           config.workers = static_cast<unsigned>(*n);
+        } else if (name == "workers_per_uid") {
+          auto n = number(source, setting.second, "decision.workers_per_uid", 1, 64);
+          if (!n) return std::unexpected(n.error());
+          config.workers_per_uid = static_cast<unsigned>(*n);
+        } else if (name == "measured_versions") {
+          auto n = number(source, setting.second, "decision.measured_versions", 1, 100000000);
+          if (!n) return std::unexpected(n.error());
+          config.measured_versions = *n;
         } else if (name == "deadline_ms") {
           auto n = number(source, setting.second, "decision.deadline_ms", 10, 60000);
           if (!n) return std::unexpected(n.error());

@@ -16,6 +16,10 @@ namespace vigil::agent {
 enum class Mode { enforce, log, fix };
 // Kernel-side verdict cache (docs/agent.md): fanotify ignore marks guarded by eBPF.
 enum class KernelCache { automatic, on, off };
+// What a `watch` entry marks (docs/agent.md, "What a watch entry covers"): the whole filesystem
+// (FAN_MARK_FILESYSTEM: every mount of it in every mount namespace, bind mounts included), or
+// only that mount in the agent's namespace (FAN_MARK_MOUNT, an opt-in with a documented gap).
+enum class WatchMarks { filesystem, mount };
 std::string_view mode_name(Mode mode);
 
 // The runtime-detection pipeline (config key `runtime`): eBPF events -> process table.
@@ -47,6 +51,10 @@ struct ConsoleConfig {
   int port = 7373;                 // 0: any free port (the agent prints the URL)
   std::string tls_cert, tls_key;   // both: HTTPS
   std::string token_file;          // default: <state_dir>/console.token
+  bool token_for_loopback = false;  // require the token from this host too
+  std::vector<std::string> allowed_hosts;  // Host names accepted besides localhost and the console's addresses
+  int max_connections = 64;        // open at once (the agent reserves a descriptor for each)
+  int max_connections_per_peer = 16;
   std::string store_path;          // default: <state_dir>/console.db
   unsigned max_age_hours = 24 * 7;
   std::uint64_t max_size_bytes = std::uint64_t{512} << 20;
@@ -61,6 +69,17 @@ struct MeasurementConfig {
   std::string kernel_list = "/sys/kernel/security/ima/ascii_runtime_measurements";
 };
 
+// The `netpolicy` section (docs/netpolicy.md): network policy files enforced in the kernel.
+struct NetPolicyConfig {
+  bool enabled = false;
+  std::vector<std::string> files;                     // policy files, applied together
+  bool audit_all = false;                             // `mode: audit`: every policy only audits
+  std::string pin_dir = "/sys/fs/bpf/vigil/netpolicy";  // programs and maps pinned here
+  std::string cgroup;                                 // cgroup v2 directory attached; empty: the root
+  std::vector<std::string> host_interfaces;           // XDP (TC fallback) host deny list
+  unsigned resolve_interval_ms = 1000;                // new containers get their identity within this
+};
+
 struct AgentConfig {
   Mode mode = Mode::log;
   std::string state_dir = "/var/lib/vigil";
@@ -69,11 +88,16 @@ struct AgentConfig {
   crypto::HashAlgo hash = crypto::HashAlgo::sha256;  // file digests in the measurement list
   std::string tpm = "none";                     // none | device:/dev/tpmrm0 | swtpm:host=...,port=...
   std::map<std::string, std::string> keyrings;  // name -> directory; "default" is used when a rule names none
-  std::vector<std::string> watch;               // mount points to mark
+  std::vector<std::string> watch;               // paths whose filesystems (or mounts) are marked
+  WatchMarks watch_marks = WatchMarks::filesystem;
   unsigned workers = 2;
+  unsigned workers_per_uid = 0;                 // workers one uid's events may hold at once; 0: half, at least 1
   unsigned deadline_ms = 250;                   // answer every permission event within this
-  bool fail_open = true;                        // answer on deadline: allow (true) or deny
+  // decision.on_timeout: answer when the deadline passes first (or the agent is stopping).
+  // Unset: deny in enforce mode, allow in log and fix mode (on_timeout_allows()).
+  std::optional<bool> fail_open;
   size_t cache_entries = 65536;
+  size_t measured_versions = 131072;            // file versions remembered as measured (then re-measured)
   KernelCache kernel_cache = KernelCache::automatic;  // decision.kernel_cache: auto | on | off
   std::string audit_log;                        // default: <state_dir>/audit.jsonl
   std::uint64_t audit_log_max_bytes = std::uint64_t{64} << 20;  // audit_log_max_size_mb; 0: never rotate
@@ -81,8 +105,14 @@ struct AgentConfig {
   MeasurementConfig measurement;
   RuntimeConfig runtime;
   ConsoleConfig console;
+  NetPolicyConfig netpolicy;
   std::string source;                           // file the config came from, for messages
 };
+
+// decision.on_timeout as it applies in the config's mode.
+bool on_timeout_allows(const AgentConfig& config);
+// decision.workers_per_uid as it applies: 1..workers.
+unsigned workers_per_uid(const AgentConfig& config);
 
 // Errors read "file:line: what was expected".
 Result<AgentConfig> load_config(const std::string& path);

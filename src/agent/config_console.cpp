@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "web/access.h"
+
 namespace vigil::agent {
 
 namespace {
@@ -83,6 +85,26 @@ Result<void> parse_console_section(const YAML::Node& node, const std::string& so
       if (!text) return std::unexpected(text.error());
       if (text->empty()) return fail(where(source, value) + ": " + key + " must not be empty");
       (name == "tls_cert" ? out.tls_cert : name == "tls_key" ? out.tls_key : out.token_file) = *text;
+    } else if (name == "token_for_loopback") {
+      auto text = scalar_of(source, value, key);
+      if (!text) return std::unexpected(text.error());
+      if (*text != "true" && *text != "false") return fail(where(source, value) + ": " + key + " must be true or false, got '" + *text + "'");
+      out.token_for_loopback = *text == "true";
+    } else if (name == "allowed_hosts") {
+      if (!value.IsSequence()) return fail(where(source, value) + ": " + key + " must be a list of host names");
+      out.allowed_hosts.clear();
+      for (const auto& item : value) {
+        auto host = scalar_of(source, item, key);
+        if (!host) return std::unexpected(host.error());
+        if (!web::host_header_name(*host)) {
+          return fail(where(source, item) + ": " + key + ": '" + *host + "' is not a host name or address");
+        }
+        out.allowed_hosts.push_back(*host);
+      }
+    } else if (name == "max_connections" || name == "max_connections_per_peer") {
+      auto n = whole_number(source, value, key, 1, 4096);
+      if (!n) return std::unexpected(n.error());
+      (name == "max_connections" ? out.max_connections : out.max_connections_per_peer) = static_cast<int>(*n);
     } else if (name == "events_sampled_per_bucket") {
       auto n = whole_number(source, value, key, 0, 10000);
       if (!n) return std::unexpected(n.error());

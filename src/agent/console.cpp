@@ -124,6 +124,10 @@ Result<void> Console::serve(ConsoleSources sources, web::StaticFiles files) {
   options.tls_cert = parts_->config.tls_cert;
   options.tls_key = parts_->config.tls_key;
   options.token = parts_->token;
+  options.token_for_loopback = parts_->config.token_for_loopback;
+  options.allowed_hosts = parts_->config.allowed_hosts;
+  options.max_connections = parts_->config.max_connections;
+  options.max_connections_per_peer = parts_->config.max_connections_per_peer;
   options.files = std::move(files);
   auto server = web::ConsoleServer::start(std::move(options), *parts_->api, *parts_->backend);
   if (!server) return std::unexpected(server.error());
@@ -151,6 +155,15 @@ void Console::flush() {
 void Console::stop() {
   stop_serving();
   flush();
+}
+
+int console_descriptor_budget(const ConsoleConfig& config) {
+  if (!config.enabled) return 0;
+  web::ServerOptions options;
+  options.max_connections = config.max_connections;
+  // The server's own, plus the store's database, WAL and shared-memory files for its writer and
+  // the server's read-only connections.
+  return web::console_descriptor_budget(options) + 16;
 }
 
 }  // namespace vigil::agent

@@ -28,6 +28,10 @@ struct ConsoleSources {
   std::vector<std::string> watch;
 };
 
+// The most descriptors the console holds while it runs (its connections are capped at
+// console.max_connections): the agent keeps them out of the fanotify listener's share.
+int console_descriptor_budget(const ConsoleConfig& config);
+
 class Console {
  public:
   // Opens (creating) the store and the token. Fails naming the file.

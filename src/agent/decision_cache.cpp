@@ -1,5 +1,6 @@
 #include "agent/decision_cache.h"
 
+#include <chrono>
 #include <functional>
 
 namespace vigil::agent {
@@ -83,24 +84,98 @@ void DecisionCache::store(const FileVersion& version, uint32_t profile, const Ap
 
 bool DecisionCache::claim_measurement(const FileVersion& version, ima::TemplateName name, uint32_t pcr) {
   std::lock_guard lock(mutex_);
-  // Never forgotten for capacity reasons: forgetting would measure a file twice.
-  return measured_.emplace(Key{version, measurement_profile(name, pcr)}, false).second;
+  const Key key{version, measurement_profile(name, pcr)};
+  if (!measured_.emplace(key, MeasuredMark{}).second) return false;
+  clock_.push_back(key);
+  evict_measured_over_capacity();
+  return true;
+}
+
+DecisionCache::Claim DecisionCache::claim_or_wait(const FileVersion& version, ima::TemplateName name, uint32_t pcr,
+                                                  const std::function<bool()>& abandoned) {
+  std::unique_lock lock(mutex_);
+  const Key key{version, measurement_profile(name, pcr)};
+  for (;;) {
+    auto [it, inserted] = measured_.emplace(key, MeasuredMark{});
+    if (inserted) {
+      clock_.push_back(key);
+      evict_measured_over_capacity();
+      return Claim::claimed;
+    }
+    if (it->second.recorded) {
+      it->second.referenced = true;
+      return Claim::recorded;
+    }
+    if (abandoned && abandoned()) return Claim::abandoned;
+    measured_changed_.wait_for(lock, std::chrono::milliseconds(10));
+  }
+}
+
+void DecisionCache::evict_measured_over_capacity() {
+  // CLOCK (second chance): the hand is the front of clock_. Claims in progress are passed over;
+  // if every remembered version is one, the set stays over the bound until they finish (one or
+  // two per worker).
+  while (measured_.size() > measured_capacity_) {
+    bool evicted = false;
+    for (size_t turns = clock_.size(); turns > 0 && !evicted; --turns) {
+      const Key key = clock_.front();
+      clock_.pop_front();
+      auto it = measured_.find(key);
+      if (it == measured_.end()) continue;  // released since; stale
+      if (!it->second.recorded || it->second.referenced) {
+        it->second.referenced = false;
+        clock_.push_back(key);
+        continue;
+      }
+      measured_.erase(it);
+      ++measured_evicted_;
+      evicted = true;
+    }
+    if (!evicted) break;
+  }
+  compact_clock();
+}
+
+void DecisionCache::compact_clock() {
+  // Released claims leave their keys behind (and a key claimed again appears twice): rebuild
+  // once the stale ones are as many as the live ones, so the deque stays within 2x + 64.
+  if (clock_.size() <= 2 * measured_.size() + 64) return;
+  std::unordered_map<Key, bool, KeyHash> kept;
+  std::deque<Key> live;
+  for (const Key& key : clock_) {
+    if (measured_.contains(key) && kept.emplace(key, true).second) live.push_back(key);
+  }
+  clock_ = std::move(live);
 }
 
 void DecisionCache::mark_measured(const FileVersion& version, ima::TemplateName name, uint32_t pcr) {
   std::lock_guard lock(mutex_);
-  measured_[Key{version, measurement_profile(name, pcr)}] = true;
+  const Key key{version, measurement_profile(name, pcr)};
+  auto [it, inserted] = measured_.emplace(key, MeasuredMark{});
+  if (inserted) clock_.push_back(key);
+  it->second.recorded = true;
+  if (inserted) evict_measured_over_capacity();
+  measured_changed_.notify_all();
 }
 
 bool DecisionCache::is_measured(const FileVersion& version, ima::TemplateName name, uint32_t pcr) const {
   std::lock_guard lock(mutex_);
   auto it = measured_.find(Key{version, measurement_profile(name, pcr)});
-  return it != measured_.end() && it->second;
+  if (it == measured_.end() || !it->second.recorded) return false;
+  it->second.referenced = true;
+  return true;
 }
 
 void DecisionCache::release_measurement(const FileVersion& version, ima::TemplateName name, uint32_t pcr) {
   std::lock_guard lock(mutex_);
   measured_.erase(Key{version, measurement_profile(name, pcr)});
+  compact_clock();
+  measured_changed_.notify_all();
+}
+
+MeasuredVersions DecisionCache::measured_versions() const {
+  std::lock_guard lock(mutex_);
+  return MeasuredVersions{measured_capacity_, measured_.size(), measured_evicted_, clock_.size()};
 }
 
 void DecisionCache::invalidate(uint64_t device, uint64_t inode) {

@@ -9,6 +9,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "agent/content_hasher.h"
 #include "agent/subject.h"
 
 namespace vigil::agent {
@@ -55,6 +56,23 @@ Cause cause_of(ima::VerifyStatus status, bool digest_form) {
     case ima::VerifyStatus::error: return Cause::read_error;
   }
   return Cause::read_error;
+}
+
+// The word a listener slot carries for an event that owes a measurement: bit 63, then the
+// template (bits 8-15) and PCR (bits 0-7); 0 owes nothing.
+constexpr uint64_t kOwesMeasurement = uint64_t{1} << 63;
+
+uint64_t owed_measurement(const ima::PolicyDecision& decision) {
+  if (!decision.measure) return 0;
+  return kOwesMeasurement | static_cast<uint64_t>(decision.template_name) << 8 | (decision.pcr & 0xff);
+}
+
+std::string unfinished_reason(std::string_view why) {
+  if (why == "deadline") return "allowed when the deadline passed, before it was measured";
+  if (why == "queue-full") return "allowed unmeasured: every decision slot was busy";
+  if (why == "uid-share") return "allowed unmeasured: its user already held its share of decision slots";
+  if (why == "stopping") return "allowed unmeasured while the agent stopped";
+  return "allowed before it was measured (" + std::string(why) + ")";
 }
 
 std::optional<std::vector<uint8_t>> read_ima_xattr(int fd) {
@@ -179,54 +197,21 @@ void IntegrityEngine::offer_to_kernel_cache(int fd, EventView& view, Verdict ver
   kernel_cache_->exec_decided(fd, view.pid, verdict, settled, view.exec_guard);
 }
 
-Appraisal IntegrityEngine::appraise(int fd, const Ruleset& rules, const ima::PolicyDecision& decision,
-                                    std::string& reason) const {
-  Appraisal appraisal;
-  auto value = read_ima_xattr(fd);
-  if (!value) {
-    appraisal.status = ima::VerifyStatus::no_signature;
-    appraisal.cause = decision.require_signature ? Cause::signature_required : Cause::missing_hash;
-    reason = "no security.ima";
-    return appraisal;
-  }
-  auto parsed = ima::parse_ima_xattr(*value);
-  const bool digest_form = parsed && std::holds_alternative<ima::DigestValue>(*parsed);
-  if (parsed && digest_form && decision.require_signature) {
-    appraisal.status = ima::VerifyStatus::no_signature;
-    appraisal.cause = Cause::signature_required;
-    reason = "security.ima holds a digest, the policy requires a signature (appraise_type=imasig)";
-    return appraisal;
-  }
-  const std::string keyring_name = decision.keyring.empty() ? "default" : decision.keyring;
-  static const ima::Keyring kEmpty;
-  auto ring = rules.keyrings.find(keyring_name);
-  const ima::VerifyResult result = ima::verify_value(fd, *value, ring == rules.keyrings.end() ? kEmpty : ring->second);
-  appraisal.status = result.status;
-  appraisal.passed = result.status == ima::VerifyStatus::ok;
-  appraisal.cause = cause_of(result.status, digest_form);
-  appraisal.keyid = result.keyid.value_or(0);
-  reason = result.reason;
-  return appraisal;
+crypto::HashAlgo IntegrityEngine::measurement_algo(ima::TemplateName template_name) const {
+  return template_name == ima::TemplateName::ima ? crypto::HashAlgo::sha1 : config_.hash;
 }
 
-void IntegrityEngine::measure(int fd, const FileVersion& version, const ima::PolicyDecision& decision,
-                              const std::string& path, pid_t pid, std::string_view verdict) {
+void IntegrityEngine::measure(const crypto::Digest& digest, const FileVersion& version,
+                              const ima::PolicyDecision& decision, const std::string& path,
+                              std::vector<uint8_t> signature, pid_t pid, std::string_view verdict) {
   ima::MeasurementEntry entry;
   entry.pcr = decision.pcr;
   entry.template_name = decision.template_name;
   entry.path = path;
-  thread_local crypto::Hasher hasher;
-  const crypto::HashAlgo algo = decision.template_name == ima::TemplateName::ima ? crypto::HashAlgo::sha1 : config_.hash;
-  auto digest = hasher.of_fd(algo, fd);
-  Result<void> recorded = digest ? Result<void>{} : Result<void>(std::unexpected(digest.error()));
+  entry.file_digest = digest;
+  if (decision.template_name == ima::TemplateName::ima_sig) entry.signature = std::move(signature);
   std::string extend_error;
-  if (digest) {
-    entry.file_digest = *digest;
-    if (decision.template_name == ima::TemplateName::ima_sig) {
-      if (auto value = read_ima_xattr(fd)) entry.signature = std::move(*value);
-    }
-    recorded = sink_.record(std::move(entry), &extend_error, verdict);
-  }
+  const Result<void> recorded = sink_.record(std::move(entry), &extend_error, verdict);
   if (!recorded) {
     // Not in the list: a later access measures again.
     cache_.release_measurement(version, decision.template_name, decision.pcr);
@@ -242,6 +227,42 @@ void IntegrityEngine::measure(int fd, const FileVersion& version, const ima::Pol
     audit_.record({{"event", "pcr-extend-failure"}, {"path", path}, {"pid", pid}, {"pcr", decision.pcr},
                    {"reason", extend_error}});
   }
+}
+
+void IntegrityEngine::record_violation(const std::string& path, ima::TemplateName template_name, uint32_t pcr,
+                                       pid_t pid, std::string_view reason) {
+  // As the kernel's ima_add_violation(): the template's fields with a zero digest, a zero
+  // template hash in the list, and 0xff..ff extended into every bank (MeasurementSink).
+  ima::MeasurementEntry entry;
+  entry.pcr = pcr;
+  entry.template_name = template_name;
+  entry.path = path;
+  entry.violation = true;
+  entry.file_digest.algo = measurement_algo(template_name);
+  entry.file_digest.size = static_cast<uint8_t>(crypto::hash_size(entry.file_digest.algo));
+  std::string extend_error;
+  const Result<void> recorded = sink_.record(std::move(entry), &extend_error, "");
+  if (!recorded) {
+    stats_.measurement_failures.fetch_add(1, std::memory_order_relaxed);
+    audit_.record({{"event", "measurement-failure"}, {"path", path}, {"pid", pid},
+                   {"reason", "violation not recorded: " + recorded.error().message}});
+    return;
+  }
+  stats_.violations.fetch_add(1, std::memory_order_relaxed);
+  if (!extend_error.empty()) {
+    stats_.measurement_failures.fetch_add(1, std::memory_order_relaxed);
+    audit_.record({{"event", "pcr-extend-failure"}, {"path", path}, {"pid", pid}, {"pcr", pcr},
+                   {"reason", extend_error}});
+  }
+  audit_.record({{"event", "measurement-violation"}, {"path", path}, {"pid", pid}, {"pcr", pcr},
+                 {"reason", std::string(reason)}});
+}
+
+void IntegrityEngine::record_unfinished_allow(int fd, pid_t pid, uint64_t owed, std::string_view why) {
+  if ((owed & kOwesMeasurement) == 0) return;
+  const auto template_name = static_cast<ima::TemplateName>((owed >> 8) & 0xff);
+  const auto pcr = static_cast<uint32_t>(owed & 0xff);
+  record_violation(fd_path(fd), template_name, pcr, pid, unfinished_reason(why));
 }
 
 bool IntegrityEngine::classify(int fd, pid_t pid, uint64_t fanotify_mask, bool may_read_content, EventView& view) const {
@@ -291,47 +312,68 @@ bool IntegrityEngine::classify(int fd, pid_t pid, uint64_t fanotify_mask, bool m
   return true;
 }
 
-std::optional<Verdict> IntegrityEngine::decide_from_cache(int fd, pid_t pid, uint64_t fanotify_mask) {
-  auto answered = [this] {
+FanotifyListener::FastDecision IntegrityEngine::decide_from_cache(int fd, pid_t pid, uint64_t fanotify_mask) {
+  auto answered = [this]() -> FanotifyListener::FastDecision {
     stats_.decisions.fetch_add(1, std::memory_order_relaxed);
     stats_.fast_decisions.fetch_add(1, std::memory_order_relaxed);
-    return Verdict::allow;
+    return {Verdict::allow, 0};
   };
   EventView view;
   if (!classify(fd, pid, fanotify_mask, /*may_read_content=*/false, view)) return answered();
-  if (!view.classified) return std::nullopt;
+  if (!view.classified) {
+    // An open that MMAP_CHECK covers if the file is an ELF object, which only a worker reads.
+    // Until it knows, the event owes what either check would measure.
+    ima::AccessContext access = view.access;
+    access.func = ima::PolicyFunc::mmap_check;
+    access.mask = ima::kMayExec;
+    ima::PolicyDecision decision = ima::evaluate_policy(view.rules->policy, access);
+    if (!decision.measure && view.rules->has_file_rules) {
+      access.func = ima::PolicyFunc::file_check;
+      access.mask = ima::kMayRead;
+      decision = ima::evaluate_policy(view.rules->policy, access);
+    }
+    return {std::nullopt, owed_measurement(decision)};
+  }
   arm_exec_guard(fd, pid, view);
   const ima::PolicyDecision& decision = view.decision;
   if (!decision.measure && !decision.appraise && !decision.audit) {
     offer_to_kernel_cache(fd, view, Verdict::allow, false);
     return answered();
   }
-  if (decision.audit) return std::nullopt;
   const FileVersion version = FileVersion::of(view.st);
-  if (decision.measure && !cache_.is_measured(version, decision.template_name, decision.pcr)) return std::nullopt;
+  const bool measured = !decision.measure || cache_.is_measured(version, decision.template_name, decision.pcr);
+  const uint64_t owed = measured ? 0 : owed_measurement(decision);
+  if (decision.audit || !measured) return {std::nullopt, owed};
   if (decision.appraise) {
     // Only passes are answered here; a failure is recorded (I/O) by a worker every time.
     const std::optional<Appraisal> cached = cache_.find(version, appraisal_profile(decision));
-    if (!cached || !cached->passed) return std::nullopt;
+    if (!cached || !cached->passed) return {std::nullopt, owed};
     stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (exec_observer_ && view.access.func == ima::PolicyFunc::bprm_check) {
+    const std::string keyring = decision.keyring.empty() ? "default" : decision.keyring;
+    exec_observer_({pid, view.st.st_dev, view.st.st_ino, view.path, decision.appraise, decision.appraise, keyring});
   }
   offer_to_kernel_cache(fd, view, Verdict::allow, true);
   return answered();
 }
 
-Verdict IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanotify_mask) {
+std::optional<Verdict> IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanotify_mask, EventTicket& ticket) {
   stats_.decisions.fetch_add(1, std::memory_order_relaxed);
   EventView view;
-  if (!classify(fd, pid, fanotify_mask, /*may_read_content=*/true, view)) return Verdict::allow;
+  if (!classify(fd, pid, fanotify_mask, /*may_read_content=*/true, view)) {
+    ticket.owe(0);
+    return Verdict::allow;
+  }
   arm_exec_guard(fd, pid, view);
-  const Ruleset& rules_ref = *view.rules;
-  const auto* rules = &rules_ref;
+  const Ruleset& rules = *view.rules;
   const struct stat& st = view.st;
   Subject& subject = view.subject;
   std::string& path = view.path;
   const ima::AccessContext& access = view.access;
   const ima::PolicyDecision& decision = view.decision;
   if (!decision.measure && !decision.appraise && !decision.audit) {
+    ticket.owe(0);
     offer_to_kernel_cache(fd, view, Verdict::allow, false);
     return Verdict::allow;
   }
@@ -342,40 +384,124 @@ Verdict IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanotify_mask) {
     if (path.empty()) path = fd_path(fd);
     return path;
   };
+
+  // What this decision must record: claimed now, so no other worker records it too, and
+  // owed to the listener until recorded (an allow without this decision records a violation).
+  // While another decision measures this version, wait for its entry: this access may not be
+  // allowed before the list has it either.
+  bool measuring = false;
+  ticket.owe(owed_measurement(decision));
+  if (decision.measure) {
+    switch (cache_.claim_or_wait(version, decision.template_name, decision.pcr, [&ticket] { return ticket.abandoned(); })) {
+      case DecisionCache::Claim::claimed: measuring = true; break;
+      case DecisionCache::Claim::recorded: break;
+      case DecisionCache::Claim::abandoned: return std::nullopt;
+    }
+  }
+  if (!measuring) ticket.owe(0);
+  const bool auditing = decision.audit && cache_.claim_measurement(version, decision.template_name, 0xff);
+  const crypto::HashAlgo measured_algo = measurement_algo(decision.template_name);
+
+  // Appraisal's inputs: a cached verdict, or security.ima and the algorithm its check needs.
+  // Verdicts that need no content (no value, a digest where a signature is required, a value
+  // that does not parse, an empty new file) are settled here.
+  const uint32_t profile = appraisal_profile(decision);
+  const uint64_t epoch = cache_.epoch();
+  std::optional<Appraisal> cached;
+  if (decision.appraise) cached = cache_.find(version, profile);
+  std::optional<std::vector<uint8_t>> ima_value;
+  if ((decision.appraise && !cached) || (measuring && decision.template_name == ima::TemplateName::ima_sig)) {
+    ima_value = read_ima_xattr(fd);
+  }
+  std::optional<Appraisal> settled;
+  bool settled_cacheable = true;
+  std::string reason;
+  std::optional<crypto::HashAlgo> appraisal_algo;
+  if (decision.appraise && !cached) {
+    if (access.func == ima::PolicyFunc::file_check && st.st_size == 0) {
+      // A new (or emptied) file has no content to protect; the kernel lets IMA_NEW_FILE through too.
+      settled = Appraisal{true, Cause::none, ima::VerifyStatus::ok, 0};
+      settled_cacheable = false;
+    } else if (!ima_value) {
+      settled = Appraisal{false, decision.require_signature ? Cause::signature_required : Cause::missing_hash,
+                          ima::VerifyStatus::no_signature, 0};
+      reason = "no security.ima";
+    } else if (auto parsed = ima::parse_ima_xattr(*ima_value); !parsed) {
+      settled = Appraisal{false, Cause::invalid_xattr, ima::VerifyStatus::malformed, 0};
+      reason = parsed.error().message;
+    } else if (std::holds_alternative<ima::DigestValue>(*parsed) && decision.require_signature) {
+      settled = Appraisal{false, Cause::signature_required, ima::VerifyStatus::no_signature, 0};
+      reason = "security.ima holds a digest, the policy requires a signature (appraise_type=imasig)";
+    } else {
+      const crypto::HashAlgo algo = std::visit([](const auto& value) { return value.algo; }, *parsed);
+      // An algorithm OpenSSL lacks is reported by the verifier below ("not supported").
+      if (crypto::hash_md(algo) != nullptr) appraisal_algo = algo;
+    }
+  }
+  const bool fixing = settled && !settled->passed && config_.mode == Mode::fix && settled->cause == Cause::missing_hash;
+
+  // One read of the file for every digest the decision needs, up to the size seen at the event.
+  std::vector<crypto::HashAlgo> algorithms;
+  if (appraisal_algo) algorithms.push_back(*appraisal_algo);
+  if (fixing || auditing) algorithms.push_back(config_.hash);
+  if (measuring) algorithms.push_back(measured_algo);
+  ContentHasher::Digests digests;
+  bool changed = false;
+  if (!algorithms.empty()) {
+    thread_local ContentHasher hasher;
+    digests = hasher.hash(fd, static_cast<uint64_t>(st.st_size), algorithms, [&ticket] { return ticket.abandoned(); });
+    if (digests.outcome == ContentHasher::Outcome::abandoned) {
+      // Answered without this decision (and what it owed recorded then), or the agent stops.
+      if (measuring) cache_.release_measurement(version, decision.template_name, decision.pcr);
+      if (auditing) cache_.release_measurement(version, decision.template_name, 0xff);
+      stats_.abandoned_hashes.fetch_add(1, std::memory_order_relaxed);
+      return std::nullopt;
+    }
+    // What was hashed must be the version that was opened: a writer that slipped in during
+    // hashing changed ctime or size, and then no digest of this read stands for anything.
+    struct stat after {};
+    changed = digests.outcome == ContentHasher::Outcome::shrank || ::fstat(fd, &after) != 0 ||
+              !(FileVersion::of(after) == version);
+  }
+
   Verdict verdict = Verdict::allow;
   bool appraisal_passed = false;
   if (decision.appraise) {
-    const uint32_t profile = appraisal_profile(decision);
-    const uint64_t epoch = cache_.epoch();
-    std::optional<Appraisal> cached = cache_.find(version, profile);
-    std::string reason;
     Appraisal appraisal;
     bool cacheable = true;
     if (cached) {
       appraisal = *cached;
       stats_.cache_hits.fetch_add(1, std::memory_order_relaxed);
-    } else if (access.func == ima::PolicyFunc::file_check && st.st_size == 0) {
-      // A new (or emptied) file has no content to protect; the kernel lets IMA_NEW_FILE through too.
-      appraisal.passed = true;
-      appraisal.status = ima::VerifyStatus::ok;
+    } else if (settled) {
+      appraisal = *settled;
+      cacheable = settled_cacheable;
+    } else if (changed) {
+      appraisal = Appraisal{false, Cause::invalid_hash, ima::VerifyStatus::hash_mismatch, 0};
+      reason = "file changed while it was being appraised";
+      cacheable = false;
+    } else if (appraisal_algo && !digests.of(*appraisal_algo)) {
+      appraisal = Appraisal{false, Cause::read_error, ima::VerifyStatus::error, 0};
+      reason = digests.error.empty() ? "the file could not be read" : digests.error;
       cacheable = false;
     } else {
-      appraisal = appraise(fd, *rules, decision, reason);
-      // What was hashed must be what runs: a writer that slipped in during hashing changed
-      // ctime or size, and then the verdict is void.
-      struct stat after {};
-      if (::fstat(fd, &after) != 0 || !(FileVersion::of(after) == version)) {
-        appraisal.passed = false;
-        appraisal.cause = Cause::invalid_hash;
-        appraisal.status = ima::VerifyStatus::hash_mismatch;
-        reason = "file changed while it was being appraised";
-        cacheable = false;
-      }
+      static const ima::Keyring kEmpty;
+      const std::string keyring_name = decision.keyring.empty() ? "default" : decision.keyring;
+      auto ring = rules.keyrings.find(keyring_name);
+      const ima::Keyring& keyring = ring == rules.keyrings.end() ? kEmpty : ring->second;
+      // No digest only for an algorithm OpenSSL lacks: the verifier says so.
+      const ima::VerifyResult result =
+          appraisal_algo ? ima::verify_value_digest(*ima_value, *digests.of(*appraisal_algo), keyring)
+                         : ima::verify_value(fd, *ima_value, keyring);
+      const bool digest_form = std::holds_alternative<ima::DigestValue>(*ima::parse_ima_xattr(*ima_value));
+      appraisal.status = result.status;
+      appraisal.passed = result.status == ima::VerifyStatus::ok;
+      appraisal.cause = cause_of(result.status, digest_form);
+      appraisal.keyid = result.keyid.value_or(0);
+      reason = result.reason;
     }
     bool fixed = false;
-    if (!appraisal.passed && config_.mode == Mode::fix && appraisal.cause == Cause::missing_hash) {
-      thread_local crypto::Hasher hasher;
-      if (auto digest = hasher.of_fd(config_.hash, fd)) {
+    if (fixing && !changed) {
+      if (const auto digest = digests.of(config_.hash)) {
         const auto value = ima::encode_digest(*digest);
         fixed = ::fsetxattr(fd, ima::kImaXattrName, value.data(), value.size(), 0) == 0;
         if (fixed) stats_.fixed.fetch_add(1, std::memory_order_relaxed);
@@ -414,18 +540,43 @@ Verdict IntegrityEngine::decide(int fd, pid_t pid, uint64_t fanotify_mask) {
       audit_.record(std::move(record));
     }
   }
-  if (decision.measure && cache_.claim_measurement(version, decision.template_name, decision.pcr)) {
-    // The verdict travels with the entry to the console; unappraised files have none.
-    measure(fd, version, decision, ensure_path(), pid,
-            decision.appraise ? (verdict == Verdict::allow ? "allow" : "deny") : "");
+  if (exec_observer_ && access.func == ima::PolicyFunc::bprm_check) {
+    const std::string keyring = decision.keyring.empty() ? "default" : decision.keyring;
+    exec_observer_({pid, st.st_dev, st.st_ino, ensure_path(), decision.appraise, appraisal_passed, keyring});
   }
-  if (decision.audit && cache_.claim_measurement(version, decision.template_name, 0xff)) {
-    thread_local crypto::Hasher hasher;
-    auto digest = hasher.of_fd(config_.hash, fd);
+  if (measuring) {
+    // Measured from the very bytes that were appraised. Once the event has been answered
+    // without this decision, its violation is in the list: record nothing after the fact.
+    if (ticket.abandoned()) {
+      cache_.release_measurement(version, decision.template_name, decision.pcr);
+      if (auditing) cache_.release_measurement(version, decision.template_name, 0xff);
+      stats_.abandoned_hashes.fetch_add(1, std::memory_order_relaxed);
+      return std::nullopt;
+    }
+    const std::optional<crypto::Digest> digest = changed ? std::nullopt : digests.of(measured_algo);
+    if (digest) {
+      // The verdict travels with the entry to the console; unappraised files have none.
+      measure(*digest, version, decision, ensure_path(), ima_value.value_or(std::vector<uint8_t>{}), pid,
+              decision.appraise ? (verdict == Verdict::allow ? "allow" : "deny") : "");
+    } else {
+      cache_.release_measurement(version, decision.template_name, decision.pcr);
+      // A program that runs without a digest in the list leaves a violation there instead.
+      if (verdict == Verdict::allow) {
+        record_violation(ensure_path(), decision.template_name, decision.pcr, pid,
+                         changed ? "file changed while it was measured"
+                                 : "file could not be read: " + (digests.error.empty() ? "unknown error" : digests.error));
+      }
+    }
+    ticket.owe(0);
+  }
+  if (auditing) {
+    const std::optional<crypto::Digest> digest = changed ? std::nullopt : digests.of(config_.hash);
     if (!subject.known) subject = read_subject(pid);
     audit_.record({{"event", "audit"}, {"func", func_text(access.func)}, {"path", ensure_path()}, {"pid", pid},
                    {"uid", subject.uid}, {"comm", subject.comm},
                    {"hash", digest ? std::string(crypto::hash_name(config_.hash)) + ":" + digest->hex() : ""}});
+    // Done: from now on the claim may be forgotten at the bound like any measured version.
+    cache_.mark_measured(version, decision.template_name, 0xff);
   }
   offer_to_kernel_cache(fd, view, verdict, appraisal_passed);
   return verdict;

@@ -4,11 +4,13 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 
 #include <sys/stat.h>
 
@@ -55,7 +57,23 @@ struct EngineStats {
   std::atomic<uint64_t> measurement_failures{0};
   std::atomic<uint64_t> fixed{0};
   std::atomic<uint64_t> fast_decisions{0};  // answered on the reader thread from the cache
+  std::atomic<uint64_t> violations{0};      // violation entries: allowed, but no digest could be recorded
+  std::atomic<uint64_t> abandoned_hashes{0};  // hashes given up because the event was answered without them
 };
+
+// An exec the engine decided (BPRM_CHECK), for observers such as the network policy's signer
+// identities: called on the deciding thread, before the exec is answered, so what the observer
+// records is in place before the program's first instruction.
+struct ExecAppraisal {
+  pid_t pid = 0;
+  dev_t device = 0;   // stat(2)'s st_dev of the executable
+  ino_t inode = 0;
+  std::string_view path;
+  bool appraised = false;  // an appraise rule applied
+  bool passed = false;     // its appraisal passed (signature verified with a key of `keyring`)
+  std::string_view keyring;
+};
+using ExecAppraisalObserver = std::function<void(const ExecAppraisal&)>;
 
 class IntegrityEngine {
  public:
@@ -67,11 +85,19 @@ class IntegrityEngine {
   // After a ruleset swap: no mark placed under the old ruleset survives this call.
   void reset_kernel_cache();
   std::shared_ptr<const Ruleset> ruleset() const { return ruleset_.load(); }
-  Verdict decide(int fd, pid_t pid, uint64_t fanotify_mask);
+  // Set once, before the listener starts.
+  void set_exec_observer(ExecAppraisalObserver observer) { exec_observer_ = std::move(observer); }
+  // Reads the file at most once, and no further than the size it had when the event arrived;
+  // nullopt when the ticket was abandoned on the way (nothing recorded, claims released).
+  std::optional<Verdict> decide(int fd, pid_t pid, uint64_t fanotify_mask, EventTicket& ticket);
   // The warm path, for the listener's reader thread: a verdict when the event needs no file
-  // content and no record (no rule applies, or a cached pass already measured); else nullopt
-  // and the event goes to a worker.
-  std::optional<Verdict> decide_from_cache(int fd, pid_t pid, uint64_t fanotify_mask);
+  // content and no record (no rule applies, or a cached pass already measured); else no
+  // verdict, and what an allow without a decision would owe (owed_measurement).
+  FanotifyListener::FastDecision decide_from_cache(int fd, pid_t pid, uint64_t fanotify_mask);
+  // The listener allows an event before its decision finished (deadline, full queue, uid share,
+  // stop) that owed a measurement: record a violation entry for it, and extend it, now. Reads
+  // no file content (only the descriptor's path).
+  void record_unfinished_allow(int fd, pid_t pid, uint64_t owed, std::string_view why);
   void invalidate(int fd);  // fd < 0: everything
   const EngineStats& stats() const { return stats_; }
 
@@ -92,10 +118,14 @@ class IntegrityEngine {
   void arm_exec_guard(int fd, pid_t pid, EventView& view);
   // Stats the file and evaluates the policy; false when the event concerns no regular file.
   bool classify(int fd, pid_t pid, uint64_t fanotify_mask, bool may_read_content, EventView& view) const;
-  Appraisal appraise(int fd, const Ruleset& rules, const ima::PolicyDecision& decision, std::string& reason) const;
-  // Called once the caller has claimed this (version, template, pcr).
-  void measure(int fd, const FileVersion& version, const ima::PolicyDecision& decision, const std::string& path,
-               pid_t pid, std::string_view verdict);
+  // Records the digest of a claimed (version, template, pcr); `signature` for ima-sig.
+  void measure(const crypto::Digest& digest, const FileVersion& version, const ima::PolicyDecision& decision,
+               const std::string& path, std::vector<uint8_t> signature, pid_t pid, std::string_view verdict);
+  // An IMA violation entry (zero digest, zero template hash, extended as 0xff): the file was
+  // allowed and no digest of it could be recorded.
+  void record_violation(const std::string& path, ima::TemplateName template_name, uint32_t pcr, pid_t pid,
+                        std::string_view reason);
+  crypto::HashAlgo measurement_algo(ima::TemplateName template_name) const;
 
   const AgentConfig& config_;
   DecisionCache& cache_;
@@ -105,6 +135,7 @@ class IntegrityEngine {
   void offer_to_kernel_cache(int fd, EventView& view, Verdict verdict, bool appraisal_passed);
 
   std::atomic<std::shared_ptr<const Ruleset>> ruleset_;
+  ExecAppraisalObserver exec_observer_;
   KernelVerdictCache* kernel_cache_ = nullptr;
   std::shared_mutex kernel_cache_mutex_;  // offers shared; reset exclusive
   EngineStats stats_;

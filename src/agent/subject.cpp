@@ -45,4 +45,9 @@ Subject read_subject(pid_t pid) {
   return subject;
 }
 
+uint32_t real_uid_of(pid_t pid) {
+  const Subject subject = read_subject(pid);
+  return subject.known ? subject.uid : kUnknownUid;
+}
+
 }  // namespace vigil::agent

@@ -16,5 +16,8 @@ struct Subject {
 
 // Reads /proc/<pid>/status once (name, Uid, Gid) into a stack buffer.
 Subject read_subject(pid_t pid);
+// The real uid of the process (from the same file), kUnknownUid when it cannot be read.
+inline constexpr uint32_t kUnknownUid = UINT32_MAX;
+uint32_t real_uid_of(pid_t pid);
 
 }  // namespace vigil::agent

@@ -87,26 +87,50 @@ RoundResult appraise_round(const tpm::TpmPublic& ak, std::span<const uint8_t> no
   // check_quote made sure there is one value per selected PCR, each of the bank's size.
   const crypto::Digest& quoted = evidence.quote.pcr_values[static_cast<size_t>(pcr10_at - selection.pcrs.begin())];
 
+  // The boot state, where the policy says what it must be (the values are the quote's: signed).
+  std::vector<uint32_t> boot_checked;
+  for (const auto& [index, allowed] : policy.boot_pcrs) {
+    const auto at = std::find(selection.pcrs.begin(), selection.pcrs.end(), index);
+    if (at == selection.pcrs.end()) {
+      return untrusted(progress, FailureKind::boot,
+                       "PCR " + std::to_string(index) + " is in the policy's boot_pcrs but not in the quote");
+    }
+    const crypto::Digest& value = evidence.quote.pcr_values[static_cast<size_t>(at - selection.pcrs.begin())];
+    if (std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
+      std::string reason = "PCR " + std::to_string(index) + " is sha256:" + hex_prefix(value) + ", the policy allows ";
+      for (size_t i = 0; i < allowed.size() && i < 3; ++i) reason += (i ? ", " : "") + ("sha256:" + hex_prefix(allowed[i]));
+      if (allowed.size() > 3) reason += " and " + std::to_string(allowed.size() - 3) + " more";
+      RoundResult result = untrusted(progress, FailureKind::boot, reason);
+      result.boot_pcrs_checked = boot_checked;
+      return result;
+    }
+    boot_checked.push_back(index);
+  }
+  // Failures from here on happened with the boot PCRs judged (and matching).
+  auto after_boot = [&](FailureKind kind, std::string reason) {
+    RoundResult result = untrusted(progress, kind, std::move(reason));
+    result.boot_pcrs_checked = boot_checked;
+    return result;
+  };
+
   // A TPM reset (reboot) resets PCR 10 and the list with it; resetCount never goes back.
   ListProgress start = progress;
   if (progress.seen_quote && quote.info.reset_count != progress.reset_count) {
     if (quote.info.reset_count < progress.reset_count) {
-      return untrusted(progress, FailureKind::boot,
-                       "TPM resetCount went back from " + std::to_string(progress.reset_count) + " to " +
-                           std::to_string(quote.info.reset_count));
+      return after_boot(FailureKind::boot, "TPM resetCount went back from " + std::to_string(progress.reset_count) +
+                                               " to " + std::to_string(quote.info.reset_count));
     }
     if (evidence.list_start != 0) {
-      return untrusted(progress, FailureKind::list_gap,
-                       "TPM was reset (resetCount " + std::to_string(progress.reset_count) + " -> " +
-                           std::to_string(quote.info.reset_count) + ") but entries start at " +
-                           std::to_string(evidence.list_start) + ", not 0");
+      return after_boot(FailureKind::list_gap,
+                        "TPM was reset (resetCount " + std::to_string(progress.reset_count) + " -> " +
+                            std::to_string(quote.info.reset_count) + ") but entries start at " +
+                            std::to_string(evidence.list_start) + ", not 0");
     }
     start = initial_progress();
   }
   if (evidence.list_start != start.entries_verified) {
-    return untrusted(progress, FailureKind::list_gap,
-                     "entries start at " + std::to_string(evidence.list_start) + ", verifier has verified " +
-                         std::to_string(start.entries_verified));
+    return after_boot(FailureKind::list_gap, "entries start at " + std::to_string(evidence.list_start) +
+                                                 ", verifier has verified " + std::to_string(start.entries_verified));
   }
 
   // The first prefix (the empty one included) that reaches the quoted value is what this quote
@@ -125,19 +149,18 @@ RoundResult appraise_round(const tpm::TpmPublic& ak, std::span<const uint8_t> no
     }
   }
   if (!reached) {
-    return untrusted(progress, FailureKind::list_replay,
-                     "no prefix of the " + std::to_string(entries.size()) + " entries from " +
-                         std::to_string(evidence.list_start) + " replays to the quoted PCR 10 (quoted " +
-                         hex_prefix(quoted) + ", full replay gives " + hex_prefix(running) + ")");
+    return after_boot(FailureKind::list_replay,
+                      "no prefix of the " + std::to_string(entries.size()) + " entries from " +
+                          std::to_string(evidence.list_start) + " replays to the quoted PCR 10 (quoted " +
+                          hex_prefix(quoted) + ", full replay gives " + hex_prefix(running) + ")");
   }
 
   for (size_t i = 0; i < covered; ++i) {
     const EntryVerdict verdict = check_entry(policy, entries[i]);
     if (!verdict.allowed) {
       const uint64_t index = evidence.list_start + i;
-      RoundResult result = untrusted(progress, FailureKind::policy,
-                                     "entry " + std::to_string(index) + " " + printable_path(entries[i].path) + ": " +
-                                         verdict.reason);
+      RoundResult result = after_boot(
+          FailureKind::policy, "entry " + std::to_string(index) + " " + printable_path(entries[i].path) + ": " + verdict.reason);
       result.failing_entry = static_cast<int64_t>(index);
       result.failing_path = entries[i].path;
       result.entries_checked = i;
@@ -148,6 +171,8 @@ RoundResult appraise_round(const tpm::TpmPublic& ak, std::span<const uint8_t> no
   RoundResult result;
   result.verdict = Verdict::trusted;
   result.kind = FailureKind::none;
+  result.boot_pcrs_checked = std::move(boot_checked);
+  if (policy.boot_pcrs.empty()) result.boot_pcrs_note = "not checked: the runtime policy lists no boot_pcrs";
   result.entries_checked = covered;
   result.progress.entries_verified = evidence.list_start + covered;
   result.progress.pcr10 = quoted;

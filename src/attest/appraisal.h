@@ -45,6 +45,10 @@ struct RoundResult {
   std::string failing_path;
   ListProgress progress;             // the new progress (unchanged from input when untrusted)
   uint64_t entries_checked = 0;      // new entries replayed and checked this round
+  // Boot PCRs compared with the policy's boot_pcrs (all matched when trusted); empty: the
+  // policy lists none, and the boot state was not judged.
+  std::vector<uint32_t> boot_pcrs_checked;
+  std::string boot_pcrs_note;  // "not checked: ..." when the policy lists no boot PCRs
 };
 
 // list_start must equal progress.entries_verified (else list_gap), or be 0 with a quote whose
@@ -52,7 +56,8 @@ struct RoundResult {
 // replayed in the sha256 bank from progress.pcr10; the first prefix whose value equals the quoted
 // PCR 10 is the part covered by this quote (later entries were appended after the quote and are
 // judged next round). No such prefix: list_replay (entries removed, reordered, altered, or PCR 10
-// extended outside the list).
+// extended outside the list). Before the list, each boot PCR the policy lists (boot_pcrs) must
+// be quoted with one of its allowed values, else `boot`.
 RoundResult appraise_round(const tpm::TpmPublic& ak, std::span<const uint8_t> nonce, const ListProgress& progress,
                            const RoundEvidence& evidence, const RuntimePolicy& policy);
 

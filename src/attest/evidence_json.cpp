@@ -211,6 +211,8 @@ std::string to_json(const RoundResult& result) {
   document["failing_path"] = result.failing_path;
   document["entries_checked"] = result.entries_checked;
   document["entries_verified"] = result.progress.entries_verified;
+  document["boot_pcrs_checked"] = result.boot_pcrs_checked;
+  if (!result.boot_pcrs_note.empty()) document["boot_pcrs"] = result.boot_pcrs_note;
   return dump(document);
 }
 

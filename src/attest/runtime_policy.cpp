@@ -2,6 +2,8 @@
 // compiled parts (keyring, exclude regexes) every reader builds.
 #include "attest/runtime_policy.h"
 
+#include <charconv>
+
 #include "attest/json_text.h"
 #include "attest/runtime_policy_parts.h"
 
@@ -11,6 +13,7 @@ namespace {
 using namespace policy_parts;
 
 constexpr int kPolicyVersion = 1;
+constexpr uint32_t kLastBootPcr = 7;  // the verifier quotes 0-7 (and 10, the list's)
 
 // "sha256:<hex>" (any algorithm vigil knows).
 Result<crypto::Digest> parse_digest_text(std::string_view text) {
@@ -54,7 +57,7 @@ Result<RuntimePolicy> parse_runtime_policy(std::string_view json_text, const std
   if (!document->is_object()) return fail(what + ": must be a JSON object");
   for (const auto& [key, value] : document->items()) {
     if (key != "vigil_runtime_policy" && key != "digests" && key != "excludes" && key != "exclude_regexes" &&
-        key != "keys") {
+        key != "keys" && key != "boot_pcrs") {
       return fail(what + ": unknown field \"" + key.substr(0, 64) + "\"");
     }
   }
@@ -74,6 +77,30 @@ Result<RuntimePolicy> parse_runtime_policy(std::string_view json_text, const std
         if (!item.is_string()) return fail(what + ": \"digests\" of " + path.substr(0, 256) + " must hold strings");
         auto digest = parse_digest_text(item.get_ref<const std::string&>());
         if (!digest) return fail(what + ": \"digests\" of " + path.substr(0, 256) + ": " + digest.error().message);
+        add_unique(allowed, *digest);
+      }
+    }
+  }
+  if (const auto boot = document->find("boot_pcrs"); boot != document->end() && !boot->is_null()) {
+    if (!boot->is_object()) return fail(what + ": \"boot_pcrs\" must be an object (PCR -> list of sha256:HEX)");
+    for (const auto& [index_text, list] : boot->items()) {
+      const std::string where = what + ": \"boot_pcrs\" of PCR " + index_text.substr(0, 16);
+      uint32_t index = 0;
+      auto [end, error] = std::from_chars(index_text.data(), index_text.data() + index_text.size(), index);
+      if (index_text.empty() || error != std::errc{} || end != index_text.data() + index_text.size() ||
+          index > kLastBootPcr) {
+        return fail(where + ": boot PCRs are 0 to 7 (the verifier quotes those and PCR 10, the list's own)");
+      }
+      if (!list.is_array() || list.empty()) return fail(where + " must be a non-empty list of allowed values");
+      auto& allowed = policy.boot_pcrs[index];
+      for (const auto& item : list) {
+        if (!item.is_string()) return fail(where + " must hold strings");
+        std::string text = item.get<std::string>();
+        // Keylime's tpm_policy writes bare hex; the quoted bank is sha256.
+        if (text.find(':') == std::string::npos) text = "sha256:" + text;
+        auto digest = parse_digest_text(text);
+        if (!digest) return fail(where + ": " + digest.error().message);
+        if (digest->algo != crypto::HashAlgo::sha256) return fail(where + ": values are of the sha256 bank, the one quoted");
         add_unique(allowed, *digest);
       }
     }
@@ -103,6 +130,14 @@ std::string runtime_policy_json(const RuntimePolicy& policy) {
   document["excludes"] = policy.exclude_globs;
   document["exclude_regexes"] = policy.exclude_regexes;
   document["keys"] = policy.key_pems;
+  if (!policy.boot_pcrs.empty()) {
+    nlohmann::ordered_json boot = nlohmann::ordered_json::object();
+    for (const auto& [index, allowed] : policy.boot_pcrs) {
+      auto& list = boot[std::to_string(index)] = nlohmann::ordered_json::array();
+      for (const auto& digest : allowed) list.push_back(digest_text(digest));
+    }
+    document["boot_pcrs"] = std::move(boot);
+  }
   // Paths are bytes, not always UTF-8: replace what cannot be written rather than throw.
   return document.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }

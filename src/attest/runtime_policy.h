@@ -23,6 +23,9 @@ struct RuntimePolicy {
   std::vector<std::string> exclude_regexes;  // from Keylime's "excludes" (ECMAScript syntax)
   std::vector<std::string> key_pems;         // PEM public keys or certificates, as given
   ima::Keyring keyring;                      // built from key_pems by parse/import
+  // Boot PCRs (0-7, sha256 bank, as quoted) -> the values allowed for each, as Keylime's
+  // tpm_policy. A PCR not listed is not checked; the round result says which were.
+  std::map<uint32_t, std::vector<crypto::Digest>> boot_pcrs;
   std::string source;                        // file it came from, for messages
   // Built from exclude_regexes by parse/import/compile_runtime_policy; shared by copies.
   std::shared_ptr<const ExcludeMatchers> exclude_matchers;

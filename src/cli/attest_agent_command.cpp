@@ -1,5 +1,6 @@
-// `vigil attest`: the agent's side of remote attestation (enrol, then rounds), and
-// `vigil attest ek`, which prints the endorsement key to register with the verifier.
+// `vigil attest`: the agent's side of remote attestation (enrol, then rounds), `vigil attest ek`,
+// which prints the endorsement key to register with the verifier, and `vigil attest boot-pcrs`,
+// which prints this boot's PCRs 0-7 for the runtime policy.
 #include <signal.h>
 
 #include <atomic>
@@ -10,6 +11,9 @@
 #include "attest/net/attest_client.h"
 #include "cli/attest_support.h"
 #include "tpm/attestation.h"
+#include "tpm/tpm.h"
+
+#include <nlohmann/json.hpp>
 
 namespace vigil::cli {
 namespace {
@@ -52,6 +56,19 @@ int run_attest(const AttestArgs& args) {
   return !args.config.once || last_trusted ? kExitOk : kExitFailures;
 }
 
+// The policy's boot_pcrs for this machine as it booted now: PCRs 0-7 of the sha256 bank, to
+// merge into the runtime policy the verifier holds for it (docs/attestation.md).
+int print_boot_pcrs(const std::string& tpm_spec) {
+  auto pcrs = unwrap(tpm::open_pcr_backend(tpm_spec));
+  nlohmann::ordered_json boot = nlohmann::ordered_json::object();
+  for (uint32_t index = 0; index < 8; ++index) {
+    const crypto::Digest value = unwrap(pcrs->read(index, crypto::HashAlgo::sha256));
+    boot[std::to_string(index)] = nlohmann::ordered_json::array({"sha256:" + value.hex()});
+  }
+  std::printf("%s\n", nlohmann::ordered_json{{"boot_pcrs", boot}}.dump(2).c_str());
+  return kExitOk;
+}
+
 int print_endorsement_key(const std::string& tpm_spec) {
   auto tpm = unwrap(tpm::open_attestation_tpm(tpm_spec));
   const std::string pem = tpm_public_pem(unwrap(tpm->endorsement_key()));
@@ -77,8 +94,13 @@ void add_attest_command(CLI::App& app, int& exit_code) {
   CLI::App* ek = attest->add_subcommand("ek", "Print the TPM's endorsement key (PEM) for `vigil verifier agent add --ek`");
   ek->add_option("--tpm", *ek_tpm, "TPM (TCTI spec)");
   ek->callback([ek_tpm, &exit_code] { exit_code = print_endorsement_key(*ek_tpm); });
-  attest->callback([args, ek, &exit_code] {
-    if (ek->parsed()) return;
+  auto boot_tpm = std::make_shared<std::string>(args->config.tpm);
+  CLI::App* boot = attest->add_subcommand(
+      "boot-pcrs", "Print this boot's PCRs 0-7 (sha256) as a runtime policy's boot_pcrs for the verifier to check");
+  boot->add_option("--tpm", *boot_tpm, "TPM (TCTI spec)");
+  boot->callback([boot_tpm, &exit_code] { exit_code = print_boot_pcrs(*boot_tpm); });
+  attest->callback([args, ek, boot, &exit_code] {
+    if (ek->parsed() || boot->parsed()) return;
     exit_code = run_attest(*args);
   });
 }

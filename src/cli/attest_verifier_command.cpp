@@ -29,6 +29,10 @@ struct VerifierArgs {
   std::string alerts;
   std::vector<std::string> server_names;
   std::string agent;
+  std::string operator_name;
+  int max_connections = 1024;
+  int max_connections_per_peer = 64;
+  int handshake_timeout_ms = 5000;
   std::string out;
   std::string ek;
   std::string policy;
@@ -52,6 +56,9 @@ int run_verifier(const VerifierArgs& args) {
   config.interval = std::chrono::milliseconds(args.interval_ms);
   config.unreachable_after_intervals = args.unreachable_after;
   config.alerts_path = args.alerts;
+  config.max_connections = args.max_connections;
+  config.max_connections_per_peer = args.max_connections_per_peer;
+  config.handshake_deadline = std::chrono::milliseconds(args.handshake_timeout_ms);
   // Names the server certificate carries besides 127.0.0.1, ::1, localhost and the listen
   // host; they matter only when the certificate is first made.
   std::vector<std::string> names = args.server_names;
@@ -62,8 +69,10 @@ int run_verifier(const VerifierArgs& args) {
   }
   unwrap(attest::ensure_verifier_pki(args.state, names));
   auto verifier = unwrap(attest::Verifier::start(config));
-  std::printf("vigil verifier: listening on %s (port %d), state %s, interval %d ms\n", args.listen.c_str(),
-              verifier->port(), args.state.c_str(), args.interval_ms);
+  const auto connections = verifier->connections();
+  std::printf("vigil verifier: listening on %s (port %d), state %s, interval %d ms, at most %d connections (%d per peer)\n",
+              args.listen.c_str(), verifier->port(), args.state.c_str(), args.interval_ms,
+              connections.value("max_connections", 0), connections.value("max_connections_per_peer", 0));
   std::fflush(stdout);
   // Under systemd (vigil-verifier.service, Type=notify): serving from here on. A manager that
   // cannot be told is no reason to stop serving.
@@ -183,15 +192,33 @@ void add_verifier_command(CLI::App& app, int& exit_code) {
   run->add_option("--alerts", args->alerts, "Alert JSON lines file (default STATE/alerts.jsonl)");
   run->add_option("--server-name", args->server_names,
                   "Host name or address agents use, put in the server certificate when it is made (repeatable)");
+  run->add_option("--max-connections", args->max_connections,
+                  "Connections open at once (lowered to fit RLIMIT_NOFILE); more are closed at accept")
+      ->check(CLI::Range(1, 1 << 20));
+  run->add_option("--max-connections-per-peer", args->max_connections_per_peer,
+                  "Connections open at once from one IPv4 address or IPv6 /64")
+      ->check(CLI::Range(1, 1 << 20));
+  run->add_option("--handshake-timeout", args->handshake_timeout_ms, "A TLS handshake must finish within this, ms")
+      ->check(CLI::Range(100, 600000));
   run->callback([args, &exit_code] { exit_code = run_verifier(*args); });
 
-  CLI::App* issue = verifier->add_subcommand("issue", "Issue an agent's client certificate (OUT/agent.crt, agent.key, ca.crt)");
+  CLI::App* issue = verifier->add_subcommand(
+      "issue", "Issue a client certificate: an agent's (OUT/agent.crt, agent.key, ca.crt) or an operator's (OUT/operator.*)");
   issue->add_option("--state", args->state, "State directory");
-  issue->add_option("--agent", args->agent, "Agent id (the certificate's CN)")->required();
+  CLI::Option* agent_id = issue->add_option("--agent", args->agent, "Agent id (the certificate's CN)");
+  CLI::Option* operator_name =
+      issue->add_option("--operator", args->operator_name, "Operator name (the certificate's CN): may read GET /v1/agents");
+  agent_id->excludes(operator_name);
   issue->add_option("--out", args->out, "Output directory")->required();
   issue->callback([args, &exit_code] {
-    unwrap(attest::issue_agent_certificate(args->state, args->agent, args->out));
-    std::printf("issued %s/agent.crt for agent %s\n", args->out.c_str(), args->agent.c_str());
+    if (args->agent.empty() == args->operator_name.empty()) throw UsageError("verifier issue needs --agent ID or --operator NAME");
+    if (!args->agent.empty()) {
+      unwrap(attest::issue_agent_certificate(args->state, args->agent, args->out));
+      std::printf("issued %s/agent.crt for agent %s\n", args->out.c_str(), args->agent.c_str());
+    } else {
+      unwrap(attest::issue_operator_certificate(args->state, args->operator_name, args->out));
+      std::printf("issued %s/operator.crt for operator %s\n", args->out.c_str(), args->operator_name.c_str());
+    }
     exit_code = kExitOk;
   });
 

@@ -38,8 +38,9 @@ std::vector<events::EventType> CaptureFilter::types() const {
   return types;
 }
 
-bool CaptureFilter::in_container(std::uint64_t cgroup_id) {
-  const state::ContainerRef& container = resolver_->by_cgroup_id(cgroup_id);
+bool CaptureFilter::in_container(const events::TaskContext& task) {
+  const state::ContainerRef container =
+      resolver_->resolve(state::ContainerKey{task.cgroup_id, task.mnt_ns, task.pid_ns}, task.pid);
   if (!container->is_container()) return false;
   return std::any_of(containers_.begin(), containers_.end(), [&](const std::string& wanted) {
     if (container->name == wanted) return true;
@@ -60,7 +61,7 @@ bool CaptureFilter::matches(const events::Event& event) {
     });
     if (!pid_matches) return false;
   }
-  if (!containers_.empty() && !in_container(event.task.cgroup_id)) return false;
+  if (!containers_.empty() && !in_container(event.task)) return false;
   return true;
 }
 

@@ -32,7 +32,7 @@ class CaptureFilter {
   bool matches(const events::Event& event);
 
  private:
-  bool in_container(std::uint64_t cgroup_id);
+  bool in_container(const events::TaskContext& task);
 
   std::bitset<events::kEventTypeCount> types_;
   std::vector<std::uint32_t> pids_;

@@ -110,6 +110,39 @@ class ArgList {
   std::string_view area_;
 };
 
+struct Credentials {
+  std::uint32_t uid = 0, euid = 0, suid = 0, fsuid = 0;
+  std::uint32_t gid = 0, egid = 0, sgid = 0, fsgid = 0;
+  std::uint64_t cap_effective = 0, cap_permitted = 0, cap_inheritable = 0;
+};
+
+// What the process probe read in the kernel at a successful exec (procexec records only):
+// the facts rules need about the new program, none of them racing with /proc.
+struct ExecKernelFacts {
+  // Paths as the task sees them: component names from the file up to the task's root, leaf
+  // first, each NUL-terminated (append_kernel_path() makes "/usr/bin/true" of them).
+  std::string_view exe_path;
+  std::string_view cwd;
+  Credentials creds;               // task->cred after the exec (set-user-ID bits, file caps applied)
+  std::uint64_t exe_mtime_ns = 0;  // the executable's mtime and ctime, ns since the epoch
+  std::uint64_t exe_ctime_ns = 0;
+  std::uint32_t vpid = 0;          // pid, process group and session in the task's own pid namespace
+  std::uint32_t vpgid = 0;         // (0: the group's or session's leader lives in an ancestor one)
+  std::uint32_t vsid = 0;
+  std::uint32_t loginuid = 0xffffffffu;  // audit login uid; 0xffffffff unset
+  std::uint32_t stdio_kind[3] = {0, 0, 0};  // fds 0-2: i_mode | address family << 16; 0 closed
+  bool exe_memfd = false;           // memfd_create'd: no file on disk
+  bool exe_unlinked = false;        // the file has no name left (deleted, O_TMPFILE, memfd)
+  bool exe_path_truncated = false;  // exe_path lacks its outermost components
+  bool exe_path_detached = false;   // exe_path did not reach the task's root (see docs/bpf.md)
+  bool cwd_truncated = false;
+  bool cwd_detached = false;
+};
+
+// Appends the path a leaf-first component list names ("true\0bin\0usr\0" -> "/usr/bin/true";
+// an empty list is "/"), then " (deleted)" when `deleted` (as readlink of /proc/PID/exe says).
+void append_kernel_path(std::string_view components, bool deleted, std::string& out);
+
 // procexec (lifecycle record) and execve/execveat (syscall record, successful or not).
 struct ExecPayload {
   std::string_view filename;  // the path as passed to exec, without its NUL ("" if unreadable)
@@ -124,11 +157,15 @@ struct ExecPayload {
   bool args_truncated = false;
   bool args_unreadable = false;
   bool exe_upper_layer = false;  // procexec: the executable is in an overlayfs upper layer
+  bool has_kernel_facts = false; // procexec: `kernel` holds what the probe read at exec
+  ExecKernelFacts kernel;
 };
 
 struct ForkPayload {
   std::uint32_t child_pid = 0;
   std::uint32_t child_tid = 0;
+  std::uint32_t child_vpid = 0;    // the child's pid in its own pid namespace
+  std::uint32_t child_pid_ns = 0;  // that namespace's inode
 };
 
 struct ExitPayload {
@@ -180,12 +217,6 @@ struct NetPayload {
   SocketAddress local;   // bind: as passed; connect/listen: the socket's; accept*: the new socket's
   SocketAddress remote;  // connect: as passed; accept*: the peer
   bool addr_unreadable = false;
-};
-
-struct Credentials {
-  std::uint32_t uid = 0, euid = 0, suid = 0, fsuid = 0;
-  std::uint32_t gid = 0, egid = 0, sgid = 0, fsgid = 0;
-  std::uint64_t cap_effective = 0, cap_permitted = 0, cap_inheritable = 0;
 };
 
 // Cred syscalls (vigil_syscall_cred_event).

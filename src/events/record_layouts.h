@@ -72,6 +72,9 @@ Failure read_fixed_string(const RecordReader& in, std::uint32_t record_type, std
                           std::string_view field, std::string_view& out) noexcept;
 
 // Payload decoders: the header (TaskContext) is already in `out`.
+// A struct vigil_creds at `offset` (syscall_records.cpp).
+Credentials read_credentials(const RecordReader& in, std::size_t offset) noexcept;
+
 Failure decode_exec_record(const RecordReader& in, Event& out) noexcept;
 Failure decode_fork_record(const RecordReader& in, Event& out) noexcept;
 Failure decode_exit_record(const RecordReader& in, Event& out) noexcept;

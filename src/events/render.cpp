@@ -96,9 +96,34 @@ void add_payload_json(nlohmann::json& out, const Event& event) {
     out["args_truncated"] = exec->args_truncated;
     out["args_unreadable"] = exec->args_unreadable;
     if (event.type == EventType::procexec) out["exe_upper_layer"] = exec->exe_upper_layer;
+    if (exec->has_kernel_facts) {
+      const ExecKernelFacts& kernel = exec->kernel;
+      std::string path;
+      append_kernel_path(kernel.exe_path, kernel.exe_unlinked, path);
+      out["exe_path"] = path;
+      path.clear();
+      append_kernel_path(kernel.cwd, false, path);
+      out["cwd"] = path;
+      out["exe_memfd"] = kernel.exe_memfd;
+      out["exe_unlinked"] = kernel.exe_unlinked;
+      out["exe_path_truncated"] = kernel.exe_path_truncated;
+      out["exe_path_detached"] = kernel.exe_path_detached;
+      out["cwd_truncated"] = kernel.cwd_truncated;
+      out["cwd_detached"] = kernel.cwd_detached;
+      out["creds"] = credentials_json(kernel.creds);
+      out["exe_mtime_ns"] = kernel.exe_mtime_ns;
+      out["exe_ctime_ns"] = kernel.exe_ctime_ns;
+      out["vpid"] = kernel.vpid;
+      out["vpgid"] = kernel.vpgid;
+      out["vsid"] = kernel.vsid;
+      out["loginuid"] = kernel.loginuid;
+      out["stdio_kind"] = {kernel.stdio_kind[0], kernel.stdio_kind[1], kernel.stdio_kind[2]};
+    }
   } else if (const auto* fork = event.fork()) {
     out["child_pid"] = fork->child_pid;
     out["child_tid"] = fork->child_tid;
+    out["child_vpid"] = fork->child_vpid;
+    out["child_pid_ns"] = fork->child_pid_ns;
   } else if (const auto* exit = event.exit()) {
     out["status"] = exit->status;
     if (exit->exited()) out["exit_code"] = exit->exit_code();
@@ -205,8 +230,17 @@ void append_payload_line(std::string& out, const Event& event) {
     if (exec->args_truncated) out += "...";
     if (exec->args_unreadable) out += " args_unreadable";
     if (exec->exe_upper_layer) out += " exe_upper_layer";
+    if (exec->has_kernel_facts) {
+      std::string path;
+      append_kernel_path(exec->kernel.exe_path, exec->kernel.exe_unlinked, path);
+      out += " exe=";
+      append_text(out, path);
+      if (exec->kernel.exe_memfd) out += " memfd";
+      fmt::format_to(it, " vpid={}", exec->kernel.vpid);
+    }
   } else if (const auto* fork = event.fork()) {
     fmt::format_to(it, " child_pid={}", fork->child_pid);
+    if (fork->child_vpid != fork->child_pid) fmt::format_to(it, " child_vpid={}", fork->child_vpid);
   } else if (const auto* exit = event.exit()) {
     if (exit->exited()) fmt::format_to(it, " exit_code={}", exit->exit_code());
     if (exit->signaled()) fmt::format_to(it, " signal={}{}", exit->term_signal(), exit->core_dumped() ? " core" : "");

@@ -64,6 +64,9 @@ Failure read_sockaddr(const RecordReader& in, const SockaddrFields& fields, Sock
   return std::nullopt;
 }
 
+
+}  // namespace
+
 Credentials read_credentials(const RecordReader& in, std::size_t offset) noexcept {
   Credentials creds;
   creds.uid = in.u32(offset + offsetof(vigil_creds, uid));
@@ -79,8 +82,6 @@ Credentials read_credentials(const RecordReader& in, std::size_t offset) noexcep
   creds.cap_inheritable = in.u64(offset + offsetof(vigil_creds, cap_inheritable));
   return creds;
 }
-
-}  // namespace
 
 Failure decode_syscall_file_record(const RecordReader& in, Event& out) noexcept {
   using R = vigil_syscall_file_event;

@@ -1,3 +1,5 @@
+#include <functional>
+
 #include <unistd.h>
 
 #include "ima/ima.h"
@@ -12,28 +14,32 @@ VerifyResult verdict(VerifyStatus status, std::string reason = {}) {
   return result;
 }
 
-// The file's digest in the value's algorithm; on failure sets result's status and reason.
-std::optional<crypto::Digest> content_digest(int fd, HashAlgo algo, VerifyResult& result) {
-  if (crypto::hash_md(algo) == nullptr) {
-    result.status = VerifyStatus::malformed;
-    result.reason = "hash algorithm " + std::string(crypto::hash_name(algo)) + " is not supported";
-    return std::nullopt;
-  }
-  thread_local crypto::Hasher hasher;
-  auto digest = hasher.of_fd(algo, fd);
-  if (!digest) {
-    result.status = VerifyStatus::error;
-    result.reason = digest.error().message;
-    return std::nullopt;
-  }
-  return *digest;
+// The content's digest in the value's algorithm; on failure sets result's status and reason.
+using ContentDigest = std::function<std::optional<crypto::Digest>(HashAlgo algo, VerifyResult& result)>;
+
+ContentDigest digest_of_fd(int fd) {
+  return [fd](HashAlgo algo, VerifyResult& result) -> std::optional<crypto::Digest> {
+    if (crypto::hash_md(algo) == nullptr) {
+      result.status = VerifyStatus::malformed;
+      result.reason = "hash algorithm " + std::string(crypto::hash_name(algo)) + " is not supported";
+      return std::nullopt;
+    }
+    thread_local crypto::Hasher hasher;
+    auto digest = hasher.of_fd(algo, fd);
+    if (!digest) {
+      result.status = VerifyStatus::error;
+      result.reason = digest.error().message;
+      return std::nullopt;
+    }
+    return *digest;
+  };
 }
 
-VerifyResult check_digest(int fd, const DigestValue& value) {
+VerifyResult check_digest(const ContentDigest& content_digest, const DigestValue& value) {
   VerifyResult result;
   result.form = "digest";
   result.algo = value.algo;
-  const auto digest = content_digest(fd, value.algo, result);
+  const auto digest = content_digest(value.algo, result);
   if (!digest) return result;
   const auto actual = digest->view();
   const bool same = std::equal(actual.begin(), actual.end(), value.digest.begin(), value.digest.end());
@@ -45,7 +51,7 @@ VerifyResult check_digest(int fd, const DigestValue& value) {
   return result;
 }
 
-VerifyResult check_signature(int fd, const SignatureV2& value, const Keyring& keyring) {
+VerifyResult check_signature(const ContentDigest& content_digest, const SignatureV2& value, const Keyring& keyring) {
   VerifyResult result;
   result.form = "signature";
   result.algo = value.algo;
@@ -56,7 +62,7 @@ VerifyResult check_signature(int fd, const SignatureV2& value, const Keyring& ke
     result.reason = "key id " + keyid_hex(value.keyid) + " is not in the keyring";
     return result;
   }
-  const auto digest = content_digest(fd, value.algo, result);
+  const auto digest = content_digest(value.algo, result);
   if (!digest) return result;
   bool wrong_digest = false;
   for (const Keyring::Entry* entry : candidates) {
@@ -99,11 +105,35 @@ std::string_view status_name(VerifyStatus status) {
   return "error";
 }
 
-VerifyResult verify_value(int fd, std::span<const uint8_t> value, const Keyring& keyring) {
+namespace {
+
+VerifyResult verify_value_with(const ContentDigest& content_digest, std::span<const uint8_t> value,
+                               const Keyring& keyring) {
   auto parsed = parse_ima_xattr(value);
   if (!parsed) return verdict(VerifyStatus::malformed, parsed.error().message);
-  if (const auto* signature = std::get_if<SignatureV2>(&*parsed)) return check_signature(fd, *signature, keyring);
-  return check_digest(fd, std::get<DigestValue>(*parsed));
+  if (const auto* signature = std::get_if<SignatureV2>(&*parsed)) {
+    return check_signature(content_digest, *signature, keyring);
+  }
+  return check_digest(content_digest, std::get<DigestValue>(*parsed));
+}
+
+}  // namespace
+
+VerifyResult verify_value(int fd, std::span<const uint8_t> value, const Keyring& keyring) {
+  return verify_value_with(digest_of_fd(fd), value, keyring);
+}
+
+VerifyResult verify_value_digest(std::span<const uint8_t> value, const crypto::Digest& content,
+                                 const Keyring& keyring) {
+  return verify_value_with(
+      [&content](HashAlgo algo, VerifyResult& result) -> std::optional<crypto::Digest> {
+        if (content.algo == algo) return content;
+        result.status = VerifyStatus::error;
+        result.reason = "content digest is " + std::string(crypto::hash_name(content.algo)) + ", the value needs " +
+                        std::string(crypto::hash_name(algo));
+        return std::nullopt;
+      },
+      value, keyring);
 }
 
 VerifyResult verify_file(const std::string& path, const Keyring& keyring, const VerifyOptions& options) {

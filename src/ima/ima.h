@@ -172,5 +172,9 @@ VerifyResult verify_open_file(int fd, const std::string& path, const SidecarPlac
                               const VerifyOptions& options);
 // Checks an IMA value against an open file's content.
 VerifyResult verify_value(int fd, std::span<const uint8_t> value, const Keyring& keyring);
+// Checks an IMA value against a digest of the content computed by the caller (the agent hashes
+// a file once for appraisal and measurement). `content` must be in the value's algorithm.
+VerifyResult verify_value_digest(std::span<const uint8_t> value, const crypto::Digest& content,
+                                 const Keyring& keyring);
 
 }  // namespace vigil::ima

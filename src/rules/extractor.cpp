@@ -1,9 +1,11 @@
 #include "rules/extractor.h"
 
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -171,6 +173,7 @@ void Extractor::fill_fd_from_entry(const state::FdEntry& entry) {
   };
   fd_.local = endpoint(entry.local);
   fd_.remote = endpoint(entry.remote);
+  fd_.role = entry.role;
   // The role is not recorded: the end with the lower port is taken as the server (listeners
   // sit on well-known ports, clients on ephemeral ones).
   fd_.server_is_local = fd_.local.known && fd_.remote.known && fd_.local.port < fd_.remote.port;
@@ -306,6 +309,7 @@ const Extractor::FdView& Extractor::fd() {
         if (fd_.family == 0) fd_.family = static_cast<std::uint16_t>(net->domain);
       }
       fd_.server_is_local = event.type != EventType::connect;
+      fd_.role = event.type == EventType::connect ? state::SocketRole::client : state::SocketRole::server;
       if (fd_.family == AF_UNIX) {
         fd_.name = event.type == EventType::connect ? net->remote.unix_path : net->local.unix_path;
         if (fd_.name.empty() && socket != nullptr) {
@@ -321,11 +325,23 @@ const Extractor::FdView& Extractor::fd() {
       const events::ProcPayload* proc = event.proc();
       if (proc == nullptr || ret < 0) return fd_;
       const state::FdEntry* old = entry_of(static_cast<std::int32_t>(proc->args[0]));
-      if (old != nullptr) {
+      // The record says what oldfd really is (fd_kind): a table that missed how it was made,
+      // or a close that freed the number, must not decide what is being duplicated.
+      const bool kernel_knows = proc->fd_kind != 0;
+      const bool kernel_socket = (proc->fd_mode() & S_IFMT) == S_IFSOCK;
+      const bool agrees = old != nullptr && (!kernel_knows || (kernel_socket ? old->type == state::FdType::socket &&
+                                                                                  old->family == proc->fd_family()
+                                                                            : old->type != state::FdType::socket));
+      if (agrees) {
         fill_fd_from_entry(*old);
         if (fd_.is_socket) fill_socket_name();
       } else {
         fd_.present = true;
+        if (kernel_knows && kernel_socket) {
+          fd_.is_socket = true;
+          fd_.family = proc->fd_family();
+          fill_socket_name();
+        }
       }
       fd_.num = ret;
       return fd_;
@@ -430,12 +446,12 @@ void Extractor::extract_ancestors(const FieldRef& field, std::size_t slot, Value
   for (int level = first; level <= last; ++level) {
     const state::Process* ancestor = level == 0 ? process() : this->ancestor(level);
     if (level == 0 && field.id == FieldId::proc_aname) {
-      out.add_text(context_->event.task.comm);
+      out.add_text(process_name());
       continue;
     }
     if (ancestor == nullptr) break;
     switch (field.id) {
-      case FieldId::proc_aname: out.add_text(ancestor->comm); break;
+      case FieldId::proc_aname: out.add_text(name_of(*ancestor)); break;
       case FieldId::proc_apid: out.add_integer(ancestor->pid); break;
       case FieldId::proc_aexe:
         if (!ancestor->args.empty()) out.add_text(exe_of(*ancestor));
@@ -445,10 +461,11 @@ void Extractor::extract_ancestors(const FieldRef& field, std::size_t slot, Value
         break;
       case FieldId::proc_acmdline: {
         // Several levels share one buffer: stop rather than let it move under earlier views.
-        if (field.index < 0 && scratch.size() + ancestor->comm.size() + ancestor->args.size() + 1 > scratch.capacity())
+        const std::string_view name = name_of(*ancestor);
+        if (field.index < 0 && scratch.size() + name.size() + ancestor->args.size() + 1 > scratch.capacity())
           break;
         const std::size_t begin = scratch.size();
-        scratch.append(ancestor->comm);
+        scratch.append(name);
         const std::size_t before = scratch.size();
         scratch.push_back(' ');
         append_args_of(ancestor->args, scratch);
@@ -535,6 +552,9 @@ void Extractor::extract_fd(const FieldRef& field, std::size_t slot, Values& out)
       add_port(view.local);
       add_port(view.remote);
       return;
+    case FieldId::fd_is_server:
+      if (view.is_socket && view.role != state::SocketRole::unknown) out.add_bool(view.role == state::SocketRole::server);
+      return;
     default: return;
   }
 }
@@ -604,7 +624,8 @@ void Extractor::extract_process(const FieldRef& field, std::size_t slot, Values&
   const state::Process* self = process();
   const events::CredPayload* cred = event.cred();
   switch (field.id) {
-    case FieldId::proc_name: out.add_text(event.task.comm); return;
+    case FieldId::proc_name: out.add_text(process_name()); return;
+    case FieldId::proc_comm: out.add_text(event.task.comm); return;
     case FieldId::proc_pid: out.add_integer(event.task.pid); return;
     case FieldId::proc_ppid: out.add_integer(event.task.ppid); return;
     case FieldId::thread_tid: out.add_integer(event.task.tid); return;
@@ -619,11 +640,50 @@ void Extractor::extract_process(const FieldRef& field, std::size_t slot, Values&
       return;
     }
     case FieldId::proc_is_exe_from_memfd: {
+      if (self != nullptr && self->exe_memfd) {
+        out.add_bool(true);
+        return;
+      }
       std::string_view path;
       if (!process_exepath(path)) return;
       out.add_bool(path.starts_with("memfd:") || path.starts_with("/memfd:"));
       return;
     }
+    case FieldId::proc_vpid:
+      if (self != nullptr && self->vpid != 0) out.add_integer(self->vpid);
+      return;
+    case FieldId::proc_pvpid:
+      if (const state::Process* up = parent(); up != nullptr && up->vpid != 0) out.add_integer(up->vpid);
+      return;
+    case FieldId::proc_vpgid:
+      if (self != nullptr && self->vpgid != 0) out.add_integer(self->vpgid);
+      return;
+    case FieldId::proc_is_vpgid_leader:
+      if (self != nullptr && self->vpid != 0 && self->vpgid != 0) out.add_bool(self->vpid == self->vpgid);
+      return;
+    case FieldId::proc_exe_ino:
+      if (self != nullptr && self->exe_ino != 0) out.add_integer(static_cast<std::int64_t>(self->exe_ino));
+      return;
+    case FieldId::proc_exe_ino_ctime:
+      if (self != nullptr && self->exe_ctime_ns != 0) out.add_integer(static_cast<std::int64_t>(self->exe_ctime_ns));
+      return;
+    case FieldId::proc_exe_ino_mtime:
+      if (self != nullptr && self->exe_mtime_ns != 0) out.add_integer(static_cast<std::int64_t>(self->exe_mtime_ns));
+      return;
+    case FieldId::proc_exe_ino_ctime_duration_proc_start:
+      // How long after its executable last changed the process started (Falco: a binary
+      // dropped and run at once has a small value).
+      if (self != nullptr && self->exe_ctime_ns != 0 && self->start_time_ns != 0) {
+        const std::int64_t start_wall = static_cast<std::int64_t>(self->start_time_ns) + context_->boot_to_wall_ns;
+        const std::int64_t duration = start_wall - static_cast<std::int64_t>(self->exe_ctime_ns);
+        if (duration >= 0) out.add_integer(duration);
+      }
+      return;
+    case FieldId::proc_stdin_type: case FieldId::proc_stdout_type: case FieldId::proc_stderr_type:
+    case FieldId::proc_stdin_name: case FieldId::proc_stdout_name: case FieldId::proc_stderr_name:
+    case FieldId::proc_stdin_is_server: case FieldId::proc_stdout_is_server: case FieldId::proc_stderr_is_server:
+      extract_stdio(field, slot, out);
+      return;
     case FieldId::proc_is_exe_upper_layer: {
       const state::Process* self = process();
       out.add_bool(self != nullptr && self->exe_upper_layer);
@@ -634,7 +694,7 @@ void Extractor::extract_process(const FieldRef& field, std::size_t slot, Values&
       if (process_args(scratch)) out.add_text(scratch);
       return;
     case FieldId::proc_cmdline: {
-      scratch.assign(event.task.comm);
+      scratch.assign(process_name());
       std::string_view argv0, raw;
       if (!exec_event_args(argv0, raw)) {
         if (self == nullptr) {
@@ -653,11 +713,11 @@ void Extractor::extract_process(const FieldRef& field, std::size_t slot, Values&
     case FieldId::proc_pname: case FieldId::proc_pexe: case FieldId::proc_pexepath: case FieldId::proc_pcmdline: {
       const state::Process* up = parent();
       if (up == nullptr) return;
-      if (field.id == FieldId::proc_pname) out.add_text(up->comm);
+      if (field.id == FieldId::proc_pname) out.add_text(name_of(*up));
       if (field.id == FieldId::proc_pexe && !up->args.empty()) out.add_text(exe_of(*up));
       if (field.id == FieldId::proc_pexepath && !up->exe.empty()) out.add_text(up->exe);
       if (field.id == FieldId::proc_pcmdline) {
-        scratch.assign(up->comm);
+        scratch.assign(name_of(*up));
         scratch.push_back(' ');
         const std::size_t before = scratch.size();
         append_args_of(up->args, scratch);
@@ -728,20 +788,198 @@ void Extractor::extract_process(const FieldRef& field, std::size_t slot, Values&
       }
       return;
     }
-    case FieldId::container_id: case FieldId::container_name: case FieldId::container_info: {
-      if (self == nullptr || !self->container) return;
-      const state::ContainerInfo& info = *self->container;
-      if (field.id == FieldId::container_id && !info.id.empty()) out.add_text(info.id);
-      if (field.id == FieldId::container_name && !info.name.empty()) out.add_text(info.name);
-      if (field.id == FieldId::container_info && !info.id.empty()) {
-        scratch.assign("container_id=");
-        scratch.append(info.id);
-        scratch.append(" container_name=");
-        scratch.append(info.name.empty() ? std::string_view("<NA>") : std::string_view(info.name));
-        out.add_text(scratch);
+    default: return;
+  }
+}
+
+std::string_view Extractor::name_of(const state::Process& process) const {
+  return process.exec_name.empty() ? std::string_view(process.comm) : std::string_view(process.exec_name);
+}
+
+std::string_view Extractor::process_name() {
+  // The name as of exec: what a process cannot rename after the fact. A successful exec's own
+  // record carries it in its header; without an entry in the table (no state, or a record
+  // before its exec was seen) the header's comm is all there is.
+  const events::Event& event = context_->event;
+  if (is_exec_type(event.type) && event.syscall.ret == 0) return event.task.comm;
+  if (const state::Process* self = process(); self != nullptr && !self->exec_name.empty()) return self->exec_name;
+  return event.task.comm;
+}
+
+void Extractor::extract_stdio(const FieldRef& field, std::size_t slot, Values& out) {
+  const state::Process* self = process();
+  if (self == nullptr) return;
+  int fd = 0;
+  switch (field.id) {
+    case FieldId::proc_stdout_type: case FieldId::proc_stdout_name: case FieldId::proc_stdout_is_server: fd = 1; break;
+    case FieldId::proc_stderr_type: case FieldId::proc_stderr_name: case FieldId::proc_stderr_is_server: fd = 2; break;
+    default: break;
+  }
+  const state::FdEntry* entry = self->fds.find(fd);
+  if (entry == nullptr) return;
+  // The same view fd.* gives of a descriptor, in this field's own scratch (fd_ belongs to the
+  // event's descriptor).
+  const FdView saved = fd_;
+  const bool saved_computed = fd_computed_;
+  fd_ = FdView{};
+  fill_fd_from_entry(*entry);
+  if (fd_.is_socket) fill_socket_name();
+  switch (field.id) {
+    case FieldId::proc_stdin_type: case FieldId::proc_stdout_type: case FieldId::proc_stderr_type:
+      out.add_text(fd_.type);
+      break;
+    case FieldId::proc_stdin_name: case FieldId::proc_stdout_name: case FieldId::proc_stderr_name: {
+      std::string& scratch = scratch_[slot];
+      scratch.assign(fd_.name);
+      if (!scratch.empty() || fd_.is_socket) out.add_text(scratch);
+      break;
+    }
+    default:
+      if (fd_.is_socket && fd_.role != state::SocketRole::unknown) out.add_bool(fd_.role == state::SocketRole::server);
+      break;
+  }
+  fd_ = saved;
+  fd_computed_ = saved_computed;
+  // fill_socket_name wrote fd_name_socket_, which a computed fd_ of the event may view: redo it.
+  if (fd_computed_ && fd_.is_socket) fill_socket_name();
+}
+
+namespace {
+
+// container.mount*[selector]: a number is an index into the mounts; any other text is a glob
+// ('*' crosses '/', as in Falco) matched against the mount's source (destination for
+// container.mount.source).
+const state::ContainerMount* select_mount(const state::ContainerInfo& info, const FieldRef& field, bool by_destination) {
+  const auto& mounts = info.metadata.mounts;
+  if (field.index >= 0) return static_cast<std::size_t>(field.index) < mounts.size() ? &mounts[field.index] : nullptr;
+  for (const state::ContainerMount& mount : mounts) {
+    const std::string& candidate = by_destination ? mount.destination : mount.source;
+    if (::fnmatch(field.arg_name.c_str(), candidate.c_str(), 0) == 0) return &mount;
+  }
+  return nullptr;
+}
+
+void append_mount(std::string& out, const state::ContainerMount& mount) {
+  out.append(mount.source);
+  out.push_back(':');
+  out.append(mount.destination);
+  out.push_back(':');
+  out.append(mount.mode);
+  out.push_back(':');
+  out.append(mount.read_write ? "true" : "false");
+  out.push_back(':');
+  out.append(mount.propagation);
+}
+
+void append_key_values(std::string& out, const state::KeyValues& values) {
+  for (const auto& [key, value] : values) {
+    if (!out.empty()) out.push_back(',');
+    out.append(key);
+    out.push_back(':');
+    out.append(value);
+  }
+}
+
+}  // namespace
+
+void Extractor::extract_container(const FieldRef& field, std::size_t slot, Values& out) {
+  const state::Process* self = process();
+  if (self == nullptr || !self->container) return;
+  const state::ContainerInfo& info = *self->container;
+  std::string& scratch = scratch_[slot];
+  const state::ContainerMetadata& meta = info.metadata;
+  const auto add_if = [&](const std::string& text) {
+    if (!text.empty()) out.add_text(text);
+  };
+  switch (field.id) {
+    case FieldId::container_id: add_if(info.id); return;
+    case FieldId::container_name: add_if(info.name); return;
+    case FieldId::container_info:
+      if (info.id.empty()) return;
+      scratch.assign("container_id=");
+      scratch.append(info.id);
+      scratch.append(" container_name=");
+      scratch.append(info.name.empty() ? std::string_view("<NA>") : std::string_view(info.name));
+      out.add_text(scratch);
+      return;
+    case FieldId::container_type:
+      if (info.resolved) out.add_text(state::to_string(info.runtime));
+      return;
+    case FieldId::container_full_id:
+      if (info.is_host()) out.add_text("host");
+      else add_if(info.full_id);
+      return;
+    default: break;
+  }
+  // What follows describes containers only (Falco: no value on the host).
+  if (!info.is_container()) return;
+  const bool known = info.metadata_known;
+  switch (field.id) {
+    case FieldId::container_image: add_if(meta.image); return;
+    case FieldId::container_image_id: add_if(meta.image_id); return;
+    case FieldId::container_image_repository: add_if(meta.image_repository); return;
+    case FieldId::container_image_tag: add_if(meta.image_tag); return;
+    case FieldId::container_image_digest: add_if(meta.image_digest); return;
+    case FieldId::container_privileged: if (known) out.add_bool(meta.privileged); return;
+    case FieldId::container_host_pid: if (known) out.add_bool(meta.host_pid); return;
+    case FieldId::container_host_network: if (known) out.add_bool(meta.host_network); return;
+    case FieldId::container_host_ipc: if (known) out.add_bool(meta.host_ipc); return;
+    case FieldId::container_mounts:
+      if (!known) return;
+      scratch.clear();
+      for (const state::ContainerMount& mount : meta.mounts) {
+        if (!scratch.empty()) scratch.push_back(',');
+        append_mount(scratch, mount);
+      }
+      out.add_text(scratch);
+      return;
+    case FieldId::container_mount: {
+      if (!known) return;
+      const state::ContainerMount* mount = select_mount(info, field, /*by_destination=*/false);
+      scratch.clear();
+      if (mount != nullptr) append_mount(scratch, *mount);
+      else scratch.assign("none");  // Falco's documented value when nothing matches
+      out.add_text(scratch);
+      return;
+    }
+    case FieldId::container_mount_source: case FieldId::container_mount_dest: case FieldId::container_mount_mode:
+    case FieldId::container_mount_rdwr: case FieldId::container_mount_propagation: {
+      const state::ContainerMount* mount =
+          select_mount(info, field, /*by_destination=*/field.id == FieldId::container_mount_source);
+      if (mount == nullptr) return;
+      switch (field.id) {
+        case FieldId::container_mount_source: out.add_text(mount->source); break;
+        case FieldId::container_mount_dest: out.add_text(mount->destination); break;
+        case FieldId::container_mount_mode: out.add_text(mount->mode); break;
+        case FieldId::container_mount_rdwr: out.add_text(mount->read_write ? "true" : "false"); break;
+        default: out.add_text(mount->propagation); break;
       }
       return;
     }
+    case FieldId::container_start_ts:
+      if (meta.created_ns > 0) out.add_integer(meta.created_ns);
+      return;
+    case FieldId::container_duration:
+      if (meta.created_ns > 0) {
+        const std::int64_t now = static_cast<std::int64_t>(context_->event.task.timestamp_ns) + context_->boot_to_wall_ns;
+        if (now >= meta.created_ns) out.add_integer(now - meta.created_ns);
+      }
+      return;
+    case FieldId::container_label:
+      if (const std::string* value = state::find_value(meta.labels, field.arg_name)) out.add_text(*value);
+      return;
+    case FieldId::k8s_pod_name: add_if(meta.k8s_pod_name); return;
+    case FieldId::k8s_ns_name: add_if(meta.k8s_namespace); return;
+    case FieldId::k8s_pod_uid: add_if(meta.k8s_pod_uid); return;
+    case FieldId::k8s_pod_label:
+      if (const std::string* value = state::find_value(meta.k8s_pod_labels, field.arg_name)) out.add_text(*value);
+      return;
+    case FieldId::k8s_pod_labels:
+      if (meta.k8s_pod_labels.empty()) return;
+      scratch.clear();
+      append_key_values(scratch, meta.k8s_pod_labels);
+      out.add_text(scratch);
+      return;
     default: return;
   }
 }
@@ -753,10 +991,12 @@ void Extractor::extract(const FieldRef& field, std::size_t slot, Values& out) {
       field.id == FieldId::proc_aexepath || field.id == FieldId::proc_acmdline) {
     extract_ancestors(field, slot, out);
   } else if (id >= static_cast<std::uint16_t>(FieldId::fd_num) &&
-             id <= static_cast<std::uint16_t>(FieldId::fd_rnet)) {
+             id <= static_cast<std::uint16_t>(FieldId::fd_is_server)) {
     extract_fd(field, slot, out);
   } else if (id <= static_cast<std::uint16_t>(FieldId::evt_source)) {
     extract_event(field, slot, out);
+  } else if (id >= static_cast<std::uint16_t>(FieldId::container_id)) {
+    extract_container(field, slot, out);
   } else {
     extract_process(field, slot, out);
   }

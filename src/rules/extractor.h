@@ -13,9 +13,10 @@
 #include "rules/rules.h"
 #include "rules/values.h"
 
+#include "state/fd_table.h"
+
 namespace vigil::state {
 struct Process;
-struct FdEntry;
 }  // namespace vigil::state
 
 namespace vigil::rules {
@@ -63,6 +64,7 @@ class Extractor {
     std::uint32_t protocol = 0;
     Endpoint local, remote;
     bool server_is_local = false;
+    state::SocketRole role = state::SocketRole::unknown;
   };
 
   const state::Process* process();
@@ -86,6 +88,11 @@ class Extractor {
   void extract_fd(const FieldRef& field, std::size_t slot, Values& out);
   void extract_event(const FieldRef& field, std::size_t slot, Values& out);
   void extract_process(const FieldRef& field, std::size_t slot, Values& out);
+  void extract_stdio(const FieldRef& field, std::size_t slot, Values& out);
+  void extract_container(const FieldRef& field, std::size_t slot, Values& out);
+  // proc.name: the name as of exec (the header's comm when the table has nothing better).
+  std::string_view process_name();
+  std::string_view name_of(const state::Process& process) const;
 
   const EvalContext* context_ = nullptr;
   std::uint64_t event_number_ = 0;

@@ -32,6 +32,7 @@ constexpr std::array kFields{
     FieldInfo{"evt.hostname", evt_hostname, S},
     FieldInfo{"evt.source", evt_source, S},
     FieldInfo{"proc.name", proc_name, S},
+    FieldInfo{"proc.comm", proc_comm, S},
     FieldInfo{"proc.exe", proc_exe, S},
     FieldInfo{"proc.exepath", proc_exepath, S},
     FieldInfo{"proc.cmdline", proc_cmdline, S},
@@ -52,6 +53,23 @@ constexpr std::array kFields{
     FieldInfo{"proc.duration", proc_duration, I},
     FieldInfo{"proc.is_exe_from_memfd", proc_is_exe_from_memfd, B},
     FieldInfo{"proc.is_exe_upper_layer", proc_is_exe_upper_layer, B},
+    FieldInfo{"proc.vpid", proc_vpid, I},
+    FieldInfo{"proc.pvpid", proc_pvpid, I},
+    FieldInfo{"proc.vpgid", proc_vpgid, I},
+    FieldInfo{"proc.is_vpgid_leader", proc_is_vpgid_leader, B},
+    FieldInfo{"proc.exe_ino", proc_exe_ino, I},
+    FieldInfo{"proc.exe_ino.ctime", proc_exe_ino_ctime, I},
+    FieldInfo{"proc.exe_ino.mtime", proc_exe_ino_mtime, I},
+    FieldInfo{"proc.exe_ino.ctime_duration_proc_start", proc_exe_ino_ctime_duration_proc_start, I},
+    FieldInfo{"proc.stdin.type", proc_stdin_type, S},
+    FieldInfo{"proc.stdout.type", proc_stdout_type, S},
+    FieldInfo{"proc.stderr.type", proc_stderr_type, S},
+    FieldInfo{"proc.stdin.name", proc_stdin_name, S},
+    FieldInfo{"proc.stdout.name", proc_stdout_name, S},
+    FieldInfo{"proc.stderr.name", proc_stderr_name, S},
+    FieldInfo{"proc.stdin.is_server", proc_stdin_is_server, B},
+    FieldInfo{"proc.stdout.is_server", proc_stdout_is_server, B},
+    FieldInfo{"proc.stderr.is_server", proc_stderr_is_server, B},
     FieldInfo{"thread.tid", thread_tid, I},
     FieldInfo{"thread.cap_effective", thread_cap_effective, S},
     FieldInfo{"thread.cap_permitted", thread_cap_permitted, S},
@@ -88,11 +106,40 @@ constexpr std::array kFields{
     FieldInfo{"fd.cnet", fd_cnet, NET},
     FieldInfo{"fd.lnet", fd_lnet, NET},
     FieldInfo{"fd.rnet", fd_rnet, NET},
+    FieldInfo{"fd.is_server", fd_is_server, B},
     FieldInfo{"container.id", container_id, S},
     FieldInfo{"container.name", container_name, S},
     FieldInfo{"container.info", container_info, S},
+    FieldInfo{"container.full_id", container_full_id, S},
+    FieldInfo{"container.type", container_type, S},
+    FieldInfo{"container.image", container_image, S},
+    FieldInfo{"container.image.id", container_image_id, S},
+    FieldInfo{"container.image.repository", container_image_repository, S},
+    FieldInfo{"container.image.tag", container_image_tag, S},
+    FieldInfo{"container.image.digest", container_image_digest, S},
+    FieldInfo{"container.privileged", container_privileged, B},
+    FieldInfo{"container.host_pid", container_host_pid, B},
+    FieldInfo{"container.host_network", container_host_network, B},
+    FieldInfo{"container.host_ipc", container_host_ipc, B},
+    FieldInfo{"container.mounts", container_mounts, S},
+    FieldInfo{"container.mount", container_mount, S, FieldArg::key},
+    FieldInfo{"container.mount.source", container_mount_source, S, FieldArg::key},
+    FieldInfo{"container.mount.dest", container_mount_dest, S, FieldArg::key},
+    FieldInfo{"container.mount.mode", container_mount_mode, S, FieldArg::key},
+    FieldInfo{"container.mount.rdwr", container_mount_rdwr, S, FieldArg::key},
+    FieldInfo{"container.mount.propagation", container_mount_propagation, S, FieldArg::key},
+    FieldInfo{"container.start_ts", container_start_ts, I},
+    FieldInfo{"container.duration", container_duration, I},
+    FieldInfo{"container.label", container_label, S, FieldArg::key},
+    FieldInfo{"k8s.pod.name", k8s_pod_name, S},
+    FieldInfo{"k8s.ns.name", k8s_ns_name, S},
+    FieldInfo{"k8s.pod.uid", k8s_pod_uid, S},
+    FieldInfo{"k8s.pod.id", k8s_pod_uid, S},  // Falco's older name of k8s.pod.uid
+    FieldInfo{"k8s.pod.label", k8s_pod_label, S, FieldArg::key},
+    FieldInfo{"k8s.pod.labels", k8s_pod_labels, S},
 };
-static_assert(kFields.size() == static_cast<std::size_t>(FieldId::count_));
+// Every FieldId has one entry, plus k8s.pod.id (an alias).
+static_assert(kFields.size() == static_cast<std::size_t>(FieldId::count_) + 1);
 
 // Falco's syscall-source fields vigil does not implement (from Falco's field reference).
 constexpr std::string_view kFalcoOnlyFields[] = {
@@ -104,25 +151,17 @@ constexpr std::string_view kFalcoOnlyFields[] = {
     "evt.is_io_write", "evt.io_dir", "evt.is_wait", "evt.wait_latency", "evt.is_syslog", "evt.count",
     "evt.count.error", "evt.count.error.file", "evt.count.error.net", "evt.count.error.memory",
     "evt.count.error.other", "evt.count.exit", "evt.around", "evt.abspath", "evt.abspath.src", "evt.abspath.dst",
-    "evt.is_open_create", "proc.exe_ino", "proc.exe_ino.ctime", "proc.exe_ino.mtime",
-    "proc.exe_ino.ctime_duration_proc_start", "proc.exe_ino.ctime_duration_pidns_start", "proc.pidns_init_start_ts",
-    "proc.cmdnargs", "proc.cmdlenargs", "proc.exeline", "proc.env", "proc.aenv", "proc.loginshellid", "proc.vpid",
-    "proc.pvpid", "proc.sid", "proc.sname", "proc.sid.exe", "proc.sid.exepath", "proc.vpgid", "proc.vpgid.name",
-    "proc.vpgid.exe", "proc.vpgid.exepath", "proc.pgid", "proc.pgid.name", "proc.pgid.exe", "proc.pgid.exepath",
-    "proc.ppid.duration", "proc.pid.ts", "proc.ppid.ts", "proc.is_exe_writable", "proc.is_sid_leader",
-    "proc.is_vpgid_leader", "proc.is_pgid_leader", "proc.fdopencount", "proc.fdlimit", "proc.fdusage",
-    "proc.vmsize", "proc.vmrss", "proc.vmswap", "proc.nthreads", "proc.nchilds", "proc.is_container_healthcheck",
-    "proc.is_container_liveness_probe", "proc.is_container_readiness_probe", "proc.stdin.type",
-    "proc.stdout.type", "proc.stderr.type", "proc.stdin.name", "proc.stdout.name", "proc.stderr.name",
+    "evt.is_open_create", "proc.exe_ino.ctime_duration_pidns_start", "proc.pidns_init_start_ts", "proc.cmdnargs",
+    "proc.cmdlenargs", "proc.exeline", "proc.env", "proc.aenv", "proc.loginshellid", "proc.sid", "proc.sname",
+    "proc.sid.exe", "proc.sid.exepath", "proc.vpgid.name", "proc.vpgid.exe", "proc.vpgid.exepath", "proc.pgid",
+    "proc.pgid.name", "proc.pgid.exe", "proc.pgid.exepath", "proc.ppid.duration", "proc.pid.ts", "proc.ppid.ts",
+    "proc.is_exe_writable", "proc.is_sid_leader", "proc.is_pgid_leader", "proc.fdopencount", "proc.fdlimit",
+    "proc.fdusage", "proc.vmsize", "proc.vmrss", "proc.vmswap", "proc.nthreads", "proc.nchilds",
+    "proc.is_container_healthcheck", "proc.is_container_liveness_probe", "proc.is_container_readiness_probe",
     "thread.pfmajor", "thread.pfminor", "thread.ismain", "thread.vtid", "thread.exectime", "thread.totexectime",
     "thread.cgroups", "thread.cgroup", "thread.cpu", "thread.cpu.user", "thread.cpu.system", "thread.vmsize",
-    "thread.vmrss", "thread.cap_inheritable", "user.homedir", "user.shell", "container.full_id",
-    "container.image", "container.image.id", "container.type", "container.privileged", "container.mounts",
-    "container.mount", "container.mount.source", "container.mount.dest", "container.mount.mode",
-    "container.mount.rdwr", "container.mount.propagation", "container.image.repository", "container.image.tag",
-    "container.image.digest", "container.healthcheck", "container.liveness_probe", "container.readiness_probe",
-    "container.start_ts", "container.duration", "container.ip", "container.cni.json", "container.host_pid",
-    "container.host_network", "container.host_ipc", "container.label", "fd.is_server", "fd.uid",
+    "thread.vmrss", "thread.cap_inheritable", "user.homedir", "user.shell", "container.healthcheck",
+    "container.liveness_probe", "container.readiness_probe", "container.ip", "container.cni.json", "fd.uid",
     "fd.containername", "fd.containerdirectory", "fd.proto", "fd.cproto", "fd.sproto", "fd.lproto", "fd.rproto",
     "fd.name_changed", "fd.cip.name", "fd.sip.name", "fd.lip.name", "fd.rip.name", "fd.dev", "fd.dev.major",
     "fd.dev.minor", "fd.ino", "fd.types", "fd.is_upper_layer", "fd.is_lower_layer",
@@ -223,6 +262,17 @@ FieldLookup lookup_field(std::string_view text, FieldRef& out, std::string& erro
         if (has_argument && !parse_index(argument, out.index)) {
           error = "field '" + std::string(name) + "' needs a number in brackets, not '" + std::string(argument) + "'";
           return FieldLookup::unknown;
+        }
+        return FieldLookup::found;
+      case FieldArg::key:
+        if (!has_argument || argument.empty()) {
+          error = "field '" + std::string(name) + "' needs an argument in brackets: " + std::string(name) + "[N] or " +
+                  std::string(name) + "[text]";
+          return FieldLookup::unknown;
+        }
+        if (!parse_index(argument, out.index)) {
+          out.index = -1;
+          out.arg_name.assign(argument);
         }
         return FieldLookup::found;
       case FieldArg::event_argument:

@@ -12,6 +12,11 @@ std::string_view to_string(ContainerRuntime runtime) {
     case ContainerRuntime::crio: return "cri-o";
     case ContainerRuntime::podman: return "podman";
     case ContainerRuntime::runc: return "runc";
+    case ContainerRuntime::crun: return "crun";
+    case ContainerRuntime::youki: return "youki";
+    case ContainerRuntime::lxc: return "lxc";
+    case ContainerRuntime::nspawn: return "systemd-nspawn";
+    case ContainerRuntime::unknown: return "unknown";
   }
   return "unknown";
 }
@@ -51,6 +56,25 @@ bool is_kubepods(std::string_view component) {
   return component == "kubepods" || component.starts_with("kubepods-") || component == "kubepods.slice";
 }
 
+// Names the runtimes give their containers' cgroups ("lxc.payload.web"): the name, or "".
+std::string_view name_of_named_container(std::string_view component, ContainerRuntime& runtime) {
+  constexpr std::string_view lxc = "lxc.payload.";
+  constexpr std::string_view nspawn_service = "systemd-nspawn@";
+  constexpr std::string_view machine = "machine-";
+  std::string_view name;
+  if (component.starts_with(lxc)) {
+    runtime = ContainerRuntime::lxc;
+    name = component.substr(lxc.size());
+  } else if (component.starts_with(nspawn_service) && component.ends_with(".service")) {
+    runtime = ContainerRuntime::nspawn;
+    name = component.substr(nspawn_service.size(), component.size() - nspawn_service.size() - 8);
+  } else if (component.starts_with(machine) && component.ends_with(".scope")) {
+    runtime = ContainerRuntime::nspawn;
+    name = component.substr(machine.size(), component.size() - machine.size() - 6);
+  }
+  return name;
+}
+
 // One path component, given the components above it: a container or not.
 std::optional<ContainerMatch> match_component(std::string_view component, std::string_view parent,
                                               bool under_kubepods) {
@@ -71,6 +95,7 @@ std::optional<ContainerMatch> match_component(std::string_view component, std::s
 
 std::optional<ContainerMatch> match_container_cgroup(std::string_view cgroup_path) {
   std::optional<ContainerMatch> innermost;
+  std::optional<ContainerMatch> named;
   std::string_view parent;
   bool under_kubepods = false;
   std::size_t position = 0;
@@ -81,10 +106,14 @@ std::optional<ContainerMatch> match_container_cgroup(std::string_view cgroup_pat
     position = end + 1;
     if (component.empty()) continue;
     if (auto match = match_component(component, parent, under_kubepods)) innermost = match;
+    ContainerRuntime runtime = ContainerRuntime::host;
+    if (const std::string_view name = name_of_named_container(component, runtime); !name.empty()) {
+      named = ContainerMatch{runtime, name, /*needs_own_namespaces=*/true};
+    }
     if (is_kubepods(component)) under_kubepods = true;
     parent = component;
   }
-  return innermost;
+  return innermost ? innermost : named;
 }
 
 }  // namespace vigil::state

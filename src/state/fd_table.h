@@ -18,6 +18,13 @@ enum class FdType : std::uint8_t {
   unknown,  // inherited or duplicated from something vigil did not see being made
 };
 
+// Which end of a connection this process's side is, as far as the captured calls tell.
+enum class SocketRole : std::uint8_t {
+  unknown,  // made by an uncaptured call, or seeded from /proc
+  client,   // this side connect()ed: it opened the connection
+  server,   // bind/listen, or returned by accept: the other side opened it
+};
+
 struct SocketAddress {
   std::uint16_t family = 0;  // AF_INET, AF_INET6, AF_UNIX; 0: not known
   std::uint16_t port = 0;    // host byte order
@@ -37,6 +44,7 @@ struct FdEntry {
   std::uint32_t protocol = 0;
   SocketAddress local;         // from bind
   SocketAddress remote;        // from connect / accept
+  SocketRole role = SocketRole::unknown;  // copied by dup and fork like the rest
 
   // fd.name as rules see it: the path for files; "local->remote" for connected sockets
   // (e.g. "10.0.0.1:4000->10.0.0.2:80"; the one known end alone otherwise), the unix path

@@ -149,6 +149,17 @@ Result<void> ProcReader::read_ids(std::uint32_t pid, Process& out) {
     const auto end = rest.find('\n');
     const std::string_view line = rest.substr(0, end);
     rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+    // NSpid/NSpgid/NSsid: one number per pid namespace level, the process's own last.
+    if (line.starts_with("NSpid:") || line.starts_with("NSpgid:") || line.starts_with("NSsid:")) {
+      std::string_view numbers = line.substr(line.find(':') + 1);
+      while (!numbers.empty() && (numbers.back() == ' ' || numbers.back() == '\t')) numbers.remove_suffix(1);
+      const auto last = numbers.find_last_of(" \t");
+      std::uint32_t value = 0;
+      if (!parse_number(last == std::string_view::npos ? numbers : numbers.substr(last + 1), value)) value = 0;
+      if (line.starts_with("NSpid:")) out.vpid = value;
+      if (line.starts_with("NSpgid:")) out.vpgid = value;
+      if (line.starts_with("NSsid:")) out.vsid = value;
+    }
     if (line.starts_with("Uid:")) have_uid = parse_id_line(line.substr(4), out.uid, out.euid);
     if (line.starts_with("Gid:")) have_gid = parse_id_line(line.substr(4), out.gid, out.egid);
     // CapEff/CapPrm follow Uid/Gid in status: hex masks.
@@ -203,6 +214,7 @@ Result<void> ProcReader::stat_exe(std::uint32_t pid, std::uint64_t& ino, std::ui
 Result<void> ProcReader::read(std::uint32_t pid, Process& out, std::string& cgroup_path) {
   out.pid = pid;
   if (auto stat = read_stat(pid, out); !stat) return stat;
+  out.vpid = out.vpgid = out.vsid = 0;
   if (!read_ids(pid, out)) {
     out.uid = out.euid = out.gid = out.egid = kUnknownId;
   }
@@ -219,7 +231,23 @@ Result<void> ProcReader::read(std::uint32_t pid, Process& out, std::string& cgro
     out.argc = 0;
   }
   if (!read_exe(pid, out.exe)) out.exe.clear();
+  // As exec records give it: the path the file had, without /proc's " (deleted)".
+  if (constexpr std::string_view deleted = " (deleted)"; out.exe.ends_with(deleted)) out.exe.resize(out.exe.size() - deleted.size());
   if (!read_cwd(pid, out.cwd)) out.cwd.clear();
+  out.exec_name.assign(out.comm);  // what it was named at exec is not in /proc: comm as it is now
+  out.exe_memfd = out.exe.starts_with("/memfd:");
+  out.exe_ino = out.exe_dev = out.exe_mtime_ns = out.exe_ctime_ns = 0;
+  struct stat exe{};
+  if (::stat(path_of(pid, "exe").c_str(), &exe) == 0) {
+    out.exe_ino = exe.st_ino;
+    out.exe_dev = exe.st_dev;
+    out.exe_mtime_ns = static_cast<std::uint64_t>(exe.st_mtim.tv_sec) * 1'000'000'000ull + exe.st_mtim.tv_nsec;
+    out.exe_ctime_ns = static_cast<std::uint64_t>(exe.st_ctim.tv_sec) * 1'000'000'000ull + exe.st_ctim.tv_nsec;
+  }
+  out.mnt_ns = out.pid_ns = 0;
+  struct stat ns{};
+  if (::stat(path_of(pid, "ns/mnt").c_str(), &ns) == 0) out.mnt_ns = static_cast<std::uint32_t>(ns.st_ino);
+  if (::stat(path_of(pid, "ns/pid").c_str(), &ns) == 0) out.pid_ns = static_cast<std::uint32_t>(ns.st_ino);
   // "4294967295" when no login session set it (and kernels without audit lack the file).
   out.loginuid = kUnknownId;
   if (auto loginuid = read_file(path_of(pid, "loginuid"), 32)) {
@@ -227,7 +255,6 @@ Result<void> ProcReader::read(std::uint32_t pid, Process& out, std::string& cgro
     while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
     if (!parse_number(text, out.loginuid)) out.loginuid = kUnknownId;
   }
-  out.exe_ino = out.exe_dev = 0;
   if (auto cgroup = read_cgroup(pid, cgroup_path); !cgroup) cgroup_path.clear();
   out.origin = ProcessOrigin::proc;
   return {};

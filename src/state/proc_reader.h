@@ -26,7 +26,8 @@ class ProcReader {
   Result<std::vector<std::uint32_t>> list_pids();
 
   // Fills everything /proc has about `pid` except `container`: stat (ppid, tty, start time,
-  // comm), status (uids, gids), cmdline, exe, cwd. `cgroup_path` gets the cgroup v2 path
+  // comm), status (uids, gids, capabilities, pids in its namespace), cmdline, exe (and a stat
+  // of it), cwd, loginuid, the mount and pid namespace inodes. `cgroup_path` gets the cgroup v2 path
   // ("0::" line) or, on a v1-only host, the first v1 path; "" when none. Fails only when the
   // process is gone (or stat is unreadable): missing exe/cwd (kernel threads, permissions)
   // leave those fields empty.
@@ -35,7 +36,7 @@ class ProcReader {
   // Single pieces, for refreshing an entry after exec.
   Result<void> read_exe(std::uint32_t pid, std::string& out);
   Result<void> read_cwd(std::uint32_t pid, std::string& out);
-  Result<void> read_ids(std::uint32_t pid, Process& out);  // Uid:/Gid: lines of status
+  Result<void> read_ids(std::uint32_t pid, Process& out);  // Uid:/Gid:/Cap*/NS* lines of status
   // stat alone: comm, state, ppid, tty and start time (CLOCK_BOOTTIME ns).
   Result<void> read_stat(std::uint32_t pid, Process& out);
   // The descriptors in /proc/PID/fd with their link targets and O_CLOEXEC from fdinfo.

@@ -23,8 +23,11 @@ enum class ProcessOrigin : std::uint8_t {
 struct Process {
   std::uint32_t pid = 0;   // thread group id, initial pid namespace
   std::uint32_t ppid = 0;  // real parent's thread group id (updated by every event's header)
-  std::string comm;        // task name (at most 15 bytes)
-  std::string exe;         // executable path: /proc/PID/exe, else exec's filename (see docs)
+  std::string comm;        // task name (at most 15 bytes) as the last record's header had it: a
+                           // process can rewrite its own (prctl, /proc/self/comm)
+  std::string exec_name;   // the name the kernel gave it at its last exec (the file's name): what
+                           // rules call proc.name; seeded processes: comm as /proc showed it
+  std::string exe;         // the executed file's resolved path (the kernel's, at exec; /proc at seed)
   std::string args;        // argv as /proc/PID/cmdline has it: each string NUL-terminated
   std::uint32_t argc = 0;
   bool args_truncated = false;  // args holds only the first part of argv
@@ -41,9 +44,17 @@ struct Process {
   bool caps_known = false;
   std::uint64_t start_time_ns = 0;   // CLOCK_BOOTTIME when the process was created
   std::uint64_t cgroup_id = 0;       // cgroup v2 id; 0 unknown
+  std::uint32_t mnt_ns = 0;          // mount and pid namespace inodes (every record); 0 unknown
+  std::uint32_t pid_ns = 0;
+  std::uint32_t vpid = 0;            // pid, process group and session in its own pid namespace
+  std::uint32_t vpgid = 0;           // (exec records, fork: vpid; seed: /proc status); 0 unknown
+  std::uint32_t vsid = 0;
   std::uint64_t exe_ino = 0;         // executable's inode and st_dev (exec events; 0 unknown)
   std::uint64_t exe_dev = 0;
   bool exe_upper_layer = false;      // executable in an overlayfs upper layer (exec events; seeds: false)
+  bool exe_memfd = false;            // executable is a memfd (exec events; seeds: its /proc path says so)
+  std::uint64_t exe_mtime_ns = 0;    // executable's mtime and ctime (exec events; seeds: stat); 0 unknown
+  std::uint64_t exe_ctime_ns = 0;
   ContainerRef container;            // never null once in the table
   ProcessOrigin origin = ProcessOrigin::proc;
   char state = '?';                  // stat's state letter when read from /proc ('Z' zombie)

@@ -1,5 +1,7 @@
 #include "state/process_table.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 
 namespace vigil::state {
@@ -51,11 +53,27 @@ const Process* ProcessTable::find_live(std::uint32_t pid) const {
 
 Process* ProcessTable::live(std::uint32_t pid) { return const_cast<Process*>(find_live(pid)); }
 
-void ProcessTable::set_cgroup(Process& process, std::uint64_t cgroup_id) {
-  if (cgroup_id == 0) return;
-  if (process.cgroup_id == cgroup_id && process.container) return;
+void ProcessTable::set_container(Process& process, const TaskFacts& task) {
+  // An exiting task has dropped its namespaces (the header says 0): keep what was known.
+  const std::uint64_t cgroup_id = task.cgroup_id != 0 ? task.cgroup_id : process.cgroup_id;
+  const std::uint32_t mnt_ns = task.mnt_ns != 0 ? task.mnt_ns : process.mnt_ns;
+  const std::uint32_t pid_ns = task.pid_ns != 0 ? task.pid_ns : process.pid_ns;
+  if (cgroup_id == 0 && mnt_ns == 0 && pid_ns == 0) return;
+  const bool same = process.cgroup_id == cgroup_id && process.mnt_ns == mnt_ns && process.pid_ns == pid_ns;
+  if (same && process.container && !process.container->provisional) return;
   process.cgroup_id = cgroup_id;
-  process.container = containers_.by_cgroup_id(cgroup_id);
+  process.mnt_ns = mnt_ns;
+  process.pid_ns = pid_ns;
+  process.container = containers_.resolve(ContainerKey{cgroup_id, mnt_ns, pid_ns}, process.pid);
+}
+
+void ProcessTable::attribute_from_proc(Process& process, std::string_view cgroup_path) {
+  process.cgroup_id = 0;
+  if (!cgroup_path.empty()) {
+    if (auto id = containers_.paths().id_of(cgroup_path)) process.cgroup_id = *id;
+  }
+  process.container =
+      containers_.resolve(ContainerKey{process.cgroup_id, process.mnt_ns, process.pid_ns}, process.pid, cgroup_path);
 }
 
 void ProcessTable::refresh_header(Process& process, const TaskFacts& task) {
@@ -63,7 +81,7 @@ void ProcessTable::refresh_header(Process& process, const TaskFacts& task) {
   process.uid = task.uid;
   process.gid = task.gid;
   if (!task.comm.empty() && process.comm != task.comm) process.comm.assign(task.comm);
-  set_cgroup(process, task.cgroup_id);
+  set_container(process, task);
 }
 
 Process* ProcessTable::adopt(const TaskFacts& task) {
@@ -78,8 +96,7 @@ Process* ProcessTable::adopt(const TaskFacts& task) {
     if (reader_.read(task.pid, process, scratch_path_) && process.start_time_ns <= task.timestamp_ns) {
       filled = true;
       ++counters_.misses_filled_from_proc;
-      if (auto id = containers_.paths().id_of(scratch_path_)) process.cgroup_id = *id;
-      process.container = containers_.by_cgroup_path(scratch_path_);
+      attribute_from_proc(process, scratch_path_);
       if (options_.track_fds && options_.seed_fds) {
         if (!reader_.read_fds(task.pid, process.fds)) process.fds.clear();
       }
@@ -89,6 +106,7 @@ Process* ProcessTable::adopt(const TaskFacts& task) {
     process.pid = task.pid;
     process.ppid = 0;
     process.comm.clear();
+    process.exec_name.assign(task.comm);
     process.exe.clear();
     process.args.clear();
     process.argc = 0;
@@ -99,14 +117,17 @@ Process* ProcessTable::adopt(const TaskFacts& task) {
     process.tty = 0;
     process.start_time_ns = 0;  // unknown
     process.exe_ino = process.exe_dev = 0;
-    process.exe_upper_layer = false;
+    process.exe_upper_layer = process.exe_memfd = false;
+    process.exe_mtime_ns = process.exe_ctime_ns = 0;
+    process.vpid = process.vpgid = process.vsid = 0;
+    process.mnt_ns = process.pid_ns = 0;
     process.cgroup_id = 0;
     process.container.reset();
     process.fds.clear();
     process.origin = ProcessOrigin::event;
   }
   refresh_header(process, task);
-  if (!process.container) process.container = containers_.by_cgroup_id(process.cgroup_id);
+  if (!process.container) process.container = containers_.resolve(ContainerKey{process.cgroup_id, process.mnt_ns, process.pid_ns}, process.pid);
   return &process;
 }
 
@@ -153,9 +174,7 @@ Result<void> ProcessTable::seed() {
       release(slot);
       continue;
     }
-    process.cgroup_id = 0;
-    if (auto id = containers_.paths().id_of(scratch_path_)) process.cgroup_id = *id;
-    process.container = containers_.by_cgroup_path(scratch_path_);
+    attribute_from_proc(process, scratch_path_);
     process.fds.clear();
     if (options_.track_fds && options_.seed_fds) {
       if (!reader_.read_fds(pid, process.fds)) process.fds.clear();
@@ -165,7 +184,7 @@ Result<void> ProcessTable::seed() {
   return {};
 }
 
-void ProcessTable::on_fork(const TaskFacts& parent_task, std::uint32_t child_pid) {
+void ProcessTable::on_fork(const TaskFacts& parent_task, std::uint32_t child_pid, std::uint32_t child_vpid) {
   ++counters_.forks;
   if (child_pid == 0) return;
   const bool parent_known = live(parent_task.pid) != nullptr;
@@ -194,6 +213,7 @@ void ProcessTable::on_fork(const TaskFacts& parent_task, std::uint32_t child_pid
   Process& child = slots_[child_slot].process;
   child.ppid = parent_task.pid;
   child.comm.assign(from.comm);
+  child.exec_name.assign(from.exec_name);
   child.exe.assign(from.exe);
   child.args.assign(from.args);
   child.argc = from.argc;
@@ -210,9 +230,18 @@ void ProcessTable::on_fork(const TaskFacts& parent_task, std::uint32_t child_pid
   child.caps_known = from.caps_known;
   child.start_time_ns = parent_task.timestamp_ns;
   child.cgroup_id = from.cgroup_id;
+  child.mnt_ns = from.mnt_ns;
+  child.pid_ns = from.pid_ns;
+  child.vpid = child_vpid != 0 ? child_vpid : (from.pid_ns == 0 ? 0 : child_pid);
+  // Until it calls setpgid/setsid (not seen), a child is in its parent's group and session.
+  child.vpgid = from.vpgid;
+  child.vsid = from.vsid;
   child.exe_ino = from.exe_ino;
   child.exe_dev = from.exe_dev;
   child.exe_upper_layer = from.exe_upper_layer;
+  child.exe_memfd = from.exe_memfd;
+  child.exe_mtime_ns = from.exe_mtime_ns;
+  child.exe_ctime_ns = from.exe_ctime_ns;
   child.container = from.container;
   child.origin = ProcessOrigin::fork;
   if (options_.track_fds) {
@@ -222,30 +251,64 @@ void ProcessTable::on_fork(const TaskFacts& parent_task, std::uint32_t child_pid
   }
 }
 
-void ProcessTable::refresh_after_exec(Process& process, const ExecFacts& exec) {
-  std::uint64_t ino = 0, dev = 0;
-  // The process may have exec'd again, exited, or its pid been reused since the record was
-  // written: only a matching executable proves /proc still shows this exec.
-  if (exec.exe_ino != 0 && reader_.stat_exe(process.pid, ino, dev) && ino == exec.exe_ino && dev == exec.exe_dev &&
-      reader_.read_exe(process.pid, process.exe)) {
-    if (!reader_.read_cwd(process.pid, process.cwd)) process.cwd.clear();
-    const std::uint32_t uid = process.uid, gid = process.gid;
-    if (!reader_.read_ids(process.pid, process)) {
-      process.uid = uid;
-      process.gid = gid;
-    }
-    ++counters_.exec_refreshed;
-    return;
+// The probe read the new program's facts in the kernel: nothing here depends on the process
+// still being there (a short program exits before its record is read).
+void ProcessTable::apply_kernel_exec_facts(Process& process, const events::ExecKernelFacts& kernel,
+                                           std::string_view filename) {
+  // A deleted file keeps the path it had (no " (deleted)" as /proc writes it): it was there,
+  // and allowlists by path must not break when a package upgrade replaces a running program.
+  if (!kernel.exe_path_truncated && !kernel.exe_path.empty()) {
+    process.exe.clear();
+    events::append_kernel_path(kernel.exe_path, false, process.exe);
+  } else {
+    ++counters_.exec_without_kernel_path;
+    assign_exe_from_filename(process, filename);
   }
-  ++counters_.exec_not_refreshed;
-  assign_exe_without_proc(process, exec.filename);
+  process.cwd.clear();
+  if (!kernel.cwd_truncated) events::append_kernel_path(kernel.cwd, false, process.cwd);
+  process.uid = kernel.creds.uid;
+  process.euid = kernel.creds.euid;
+  process.gid = kernel.creds.gid;
+  process.egid = kernel.creds.egid;
+  process.cap_effective = kernel.creds.cap_effective;
+  process.cap_permitted = kernel.creds.cap_permitted;
+  process.caps_known = true;
+  process.loginuid = kernel.loginuid;
+  process.vpid = kernel.vpid;
+  process.vpgid = kernel.vpgid;
+  process.vsid = kernel.vsid;
+  process.exe_memfd = kernel.exe_memfd;
+  process.exe_mtime_ns = kernel.exe_mtime_ns;
+  process.exe_ctime_ns = kernel.exe_ctime_ns;
+  // What stdio really is: the table may have missed how it got there (a socket made, or a
+  // descriptor closed, by a call that is not captured). A descriptor whose kind disagrees
+  // with the table's entry becomes what the kernel says; one the kernel has closed goes.
+  if (options_.track_fds) {
+    for (int fd = 0; fd < 3; ++fd) {
+      const std::uint32_t kind = kernel.stdio_kind[fd];
+      FdEntry* entry = process.fds.find(fd);
+      if (kind == 0) {
+        if (entry != nullptr) process.fds.close(fd);
+        continue;
+      }
+      const bool socket = (kind & S_IFMT) == S_IFSOCK;
+      const auto family = static_cast<std::uint16_t>(kind >> 16);
+      const bool agrees = entry != nullptr && (socket ? entry->type == FdType::socket && entry->family == family
+                                                      : entry->type != FdType::socket);
+      if (agrees) continue;
+      FdEntry& fresh = process.fds.put(fd);
+      fresh = FdEntry{};
+      fresh.fd = fd;
+      fresh.type = socket ? FdType::socket : FdType::unknown;
+      fresh.family = socket ? family : 0;
+    }
+  }
 }
 
-// The process is gone from /proc (a short program exits before its record is read), so the
-// exec record is all there is. fexecve(3) and execveat(fd, "", AT_EMPTY_PATH) name the file
-// "/dev/fd/N": the fd table may know what N was (memfd_create, open), and the kernel names the
-// task after the file's dentry ("memfd:NAME" for a memfd), so fileless execution stays visible.
-void ProcessTable::assign_exe_without_proc(Process& process, std::string_view filename) {
+// No path from the kernel: the filename as passed to exec. fexecve(3) and execveat(fd, "",
+// AT_EMPTY_PATH) name the file "/dev/fd/N": the fd table may know what N was (memfd_create,
+// open), and the kernel names the task after the file's dentry ("memfd:NAME" for a memfd).
+void ProcessTable::assign_exe_from_filename(Process& process, std::string_view filename) {
   std::string_view number;
   for (std::string_view prefix : {std::string_view("/dev/fd/"), std::string_view("/proc/self/fd/")}) {
     if (filename.starts_with(prefix)) number = filename.substr(prefix.size());
@@ -272,16 +335,18 @@ void ProcessTable::on_exec(const TaskFacts& task, const ExecFacts& exec) {
   ++counters_.execs;
   Process* process = resolve(task);
   if (process == nullptr) return;
+  process->exec_name.assign(task.comm);
   process->args.assign(exec.args);
   process->argc = exec.argc;
   process->args_truncated = exec.args_truncated;
   process->exe_ino = exec.exe_ino;
   process->exe_dev = exec.exe_dev;
   process->exe_upper_layer = exec.exe_upper_layer;
-  if (options_.refresh_from_proc_on_exec) {
-    refresh_after_exec(*process, exec);
+  if (exec.kernel != nullptr) {
+    apply_kernel_exec_facts(*process, *exec.kernel, exec.filename);
   } else {
-    assign_exe_without_proc(*process, exec.filename);
+    assign_exe_from_filename(*process, exec.filename);
+    process->exe_memfd = process->exe.starts_with("memfd:") || process->exe.starts_with("/memfd:");
   }
   process->fds.close_on_exec();
 }
@@ -333,6 +398,12 @@ void ProcessTable::on_credentials(const TaskFacts& task, const CredFacts& creds)
 }
 
 void ProcessTable::expire(std::uint64_t now_ns) {
+  // Containers nobody refers to any more are forgotten after their own grace (checked once a
+  // second of event time: a pass looks at every cached container).
+  if (now_ns >= last_container_expire_ns_ + 1'000'000'000ull) {
+    last_container_expire_ns_ = now_ns;
+    containers_.expire(now_ns);
+  }
   while (!exited_.empty()) {
     const ExitedRef& oldest = exited_.front();
     if (oldest.exit_time_ns + options_.exit_grace_ns > now_ns) break;

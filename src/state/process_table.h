@@ -11,14 +11,11 @@
 #include <vector>
 
 #include "common/error.h"
+#include "events/event.h"
 #include "state/container_resolver.h"
 #include "state/pid_map.h"
 #include "state/proc_reader.h"
 #include "state/process.h"
-
-namespace vigil::events {
-struct Event;
-}
 
 namespace vigil::state {
 
@@ -28,10 +25,8 @@ struct ProcessTableOptions {
   // behind its exit resolve; at most max_exited are kept (oldest dropped first).
   std::uint64_t exit_grace_ns = 5'000'000'000ull;
   std::size_t max_exited = 4096;
-  // On a live host: after an exec whose executable still matches /proc/PID/exe (same inode
-  // and device), take exe, cwd and the effective ids from /proc. Off for replayed events.
-  bool refresh_from_proc_on_exec = true;
-  // An event for a pid the table does not know reads /proc/PID once (live hosts only).
+  // An event for a pid the table does not know reads /proc/PID once (live hosts only; off for
+  // replayed events). Nothing else reads /proc after the seed: exec records carry the rest.
   bool fill_misses_from_proc = true;
   // Track descriptors (FdTable per process) and, when seeding, read /proc/PID/fd.
   bool track_fds = true;
@@ -48,8 +43,7 @@ struct ProcessTableCounters {
   std::uint64_t parent_misses = 0;    // forks whose parent was unknown
   std::uint64_t exit_misses = 0;      // exits of unknown pids (nothing to remove)
   std::uint64_t stale_events = 0;     // older than the entry's process (a reused pid)
-  std::uint64_t exec_refreshed = 0;   // execs completed from /proc
-  std::uint64_t exec_not_refreshed = 0;  // /proc no longer showed the exec'd program
+  std::uint64_t exec_without_kernel_path = 0;  // exec records whose exe path the probe could not give whole
   std::uint64_t fd_misses = 0;        // close/dup/connect of a descriptor not in the table
   std::uint64_t exited_evicted = 0;   // exited entries dropped before their grace ended
 };
@@ -63,6 +57,8 @@ struct TaskFacts {
   std::uint32_t uid = 0;
   std::uint32_t gid = 0;
   std::uint64_t cgroup_id = 0;
+  std::uint32_t mnt_ns = 0;  // 0: unknown
+  std::uint32_t pid_ns = 0;
   std::string_view comm;
 };
 
@@ -74,6 +70,8 @@ struct ExecFacts {
   std::uint64_t exe_dev = 0;
   bool args_truncated = false;
   bool exe_upper_layer = false;
+  // What the probe read in the kernel (procexec records); null for sources without it.
+  const events::ExecKernelFacts* kernel = nullptr;
 };
 
 // New credentials after a successful set*id call; kUnknownId for what did not change.
@@ -97,7 +95,7 @@ class ProcessTable {
   void apply(const events::Event& event);
 
   // The same, from the facts (for sources other than events::Event, and tests).
-  void on_fork(const TaskFacts& parent, std::uint32_t child_pid);
+  void on_fork(const TaskFacts& parent, std::uint32_t child_pid, std::uint32_t child_vpid = 0);
   void on_exec(const TaskFacts& task, const ExecFacts& exec);
   void on_exit(const TaskFacts& task, std::uint32_t wait_status);
   void on_credentials(const TaskFacts& task, const CredFacts& creds);
@@ -151,9 +149,11 @@ class ProcessTable {
   Process* resolve(const TaskFacts& task);
   Process* adopt(const TaskFacts& task);
   void refresh_header(Process& process, const TaskFacts& task);
-  void set_cgroup(Process& process, std::uint64_t cgroup_id);
-  void refresh_after_exec(Process& process, const ExecFacts& exec);
-  void assign_exe_without_proc(Process& process, std::string_view filename);
+  void set_container(Process& process, const TaskFacts& task);
+  void apply_kernel_exec_facts(Process& process, const events::ExecKernelFacts& kernel, std::string_view filename);
+  void assign_exe_from_filename(Process& process, std::string_view filename);
+  // Seed and misses: the container of a process read from /proc.
+  void attribute_from_proc(Process& process, std::string_view cgroup_path);
   void apply_fd_event(Process& process, const events::Event& event);
   // chdir/fchdir that worked: cwd follows (relative opens and fd.name resolve against it).
   void change_directory(Process& process, const events::Event& event);
@@ -168,6 +168,7 @@ class ProcessTable {
   std::size_t exited_count_ = 0;
   std::string scratch_path_;  // reused by seeding and misses
   std::string resolved_path_, resolve_scratch_;  // reused by resolve_path_of
+  std::uint64_t last_container_expire_ns_ = 0;
   ProcessTableCounters counters_;
 };
 

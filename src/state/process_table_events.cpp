@@ -26,6 +26,8 @@ TaskFacts facts_of(const events::TaskContext& task) {
                    .uid = task.uid,
                    .gid = task.gid,
                    .cgroup_id = task.cgroup_id,
+                   .mnt_ns = task.mnt_ns,
+                   .pid_ns = task.pid_ns,
                    .comm = task.comm};
 }
 
@@ -54,7 +56,7 @@ void ProcessTable::apply(const events::Event& event) {
   using events::EventType;
   switch (event.type) {
     case EventType::fork:
-      if (const auto* fork = event.fork()) on_fork(task, fork->child_pid);
+      if (const auto* fork = event.fork()) on_fork(task, fork->child_pid, fork->child_vpid);
       return;
     case EventType::procexec:
       // Only the lifecycle record (a successful exec, after the new program loaded) changes
@@ -67,7 +69,8 @@ void ProcessTable::apply(const events::Event& event) {
                                 .exe_ino = exec->exe_ino,
                                 .exe_dev = exec->exe_dev,
                                 .args_truncated = exec->args_truncated || exec->args_unreadable,
-                                .exe_upper_layer = exec->exe_upper_layer});
+                                .exe_upper_layer = exec->exe_upper_layer,
+                                .kernel = exec->has_kernel_facts ? &exec->kernel : nullptr});
       } else {
         on_task(task);
       }
@@ -210,6 +213,21 @@ void ProcessTable::apply_fd_event(Process& process, const events::Event& event) 
       // kernel picked (when the probe could read it).
       if (net->local.family != 0) entry->local = address_of(net->local);
       if (event.type == EventType::connect && net->remote.family != 0) entry->remote = address_of(net->remote);
+      // A client may bind its source address before it connects: connect decides.
+      if (event.type == EventType::connect) {
+        entry->role = SocketRole::client;
+      } else if (entry->role == SocketRole::unknown) {
+        entry->role = SocketRole::server;
+      }
+      return;
+    }
+    case EventType::listen: {
+      const auto* net = event.net();
+      if (net == nullptr || ret != 0 || net->fd < 0) return;
+      if (FdEntry* entry = fds.find(net->fd); entry != nullptr && entry->type == FdType::socket) {
+        ++counters_.fd_events;
+        entry->role = SocketRole::server;
+      }
       return;
     }
     case EventType::accept: case EventType::accept4: {
@@ -233,6 +251,7 @@ void ProcessTable::apply_fd_event(Process& process, const events::Event& event) 
       entry.cloexec = (net->accept_flags & SOCK_CLOEXEC) != 0;
       entry.local = std::move(local);
       entry.remote = address_of(net->remote);
+      entry.role = SocketRole::server;
       return;
     }
     default: return;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include <openssl/crypto.h>
@@ -103,11 +104,79 @@ bool token_matches(std::string_view offered, std::string_view expected) {
 }
 
 Access check_access(std::string_view peer_address, std::string_view authorization_header,
-                    std::optional<std::string_view> token_param, std::string_view expected_token) {
-  if (is_loopback_address(peer_address)) return Access::allowed;
+                    std::optional<std::string_view> token_param, std::string_view expected_token,
+                    AccessOptions options) {
+  if (is_loopback_address(peer_address) && !options.forwarded && !options.token_for_loopback) return Access::allowed;
   const auto offered = offered_token(authorization_header, token_param);
   if (!offered) return Access::missing_token;
   return token_matches(*offered, expected_token) ? Access::allowed : Access::wrong_token;
+}
+
+std::optional<std::string> host_header_name(std::string_view host_header) {
+  while (!host_header.empty() && (host_header.front() == ' ' || host_header.front() == '\t')) host_header.remove_prefix(1);
+  while (!host_header.empty() && (host_header.back() == ' ' || host_header.back() == '\t')) host_header.remove_suffix(1);
+  std::string_view name = host_header;
+  std::string_view port;
+  if (!name.empty() && name.front() == '[') {
+    const std::size_t close = name.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    port = name.substr(close + 1);
+    name = name.substr(1, close - 1);
+    if (!port.empty() && port.front() != ':') return std::nullopt;
+    in6_addr v6{};
+    if (::inet_pton(AF_INET6, std::string(name).c_str(), &v6) != 1) return std::nullopt;
+  } else {
+    const std::size_t colon = name.find(':');
+    if (colon != std::string_view::npos) {
+      port = name.substr(colon);
+      name = name.substr(0, colon);
+    }
+  }
+  if (!port.empty()) {
+    port.remove_prefix(1);  // ':'
+    if (port.size() > 5 || !std::ranges::all_of(port, [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+  }
+  if (name.empty() || name.size() > 253) return std::nullopt;
+  std::string lowered;
+  for (char c : name) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (!(std::isalnum(byte) || c == '.' || c == '-' || c == '_' || c == ':' || c == '%')) return std::nullopt;
+    lowered += static_cast<char>(std::tolower(byte));
+  }
+  while (lowered.size() > 1 && lowered.back() == '.') lowered.pop_back();  // "localhost." is localhost
+  return lowered;
+}
+
+namespace {
+
+// The address as inet_ntop writes it, so "::0001" and "::1" compare equal; nullopt for names.
+std::optional<std::string> canonical_ip(std::string_view text) {
+  const std::string copy(text);
+  char out[INET6_ADDRSTRLEN] = {};
+  in_addr v4{};
+  if (::inet_pton(AF_INET, copy.c_str(), &v4) == 1) return std::string(::inet_ntop(AF_INET, &v4, out, sizeof out));
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, copy.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) return std::string(::inet_ntop(AF_INET, &v6.s6_addr[12], out, sizeof out));
+    return std::string(::inet_ntop(AF_INET6, &v6, out, sizeof out));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool host_is_local(std::string_view host_header, std::string_view listen_address, std::string_view local_address,
+                   std::span<const std::string> allowed_hosts) {
+  const auto name = host_header_name(host_header);
+  if (!name) return false;
+  if (*name == "localhost") return true;
+  for (const std::string& allowed : allowed_hosts) {
+    if (host_header_name(allowed) == name) return true;
+  }
+  const auto ip = canonical_ip(*name);
+  if (!ip) return false;
+  if (is_loopback_address(*ip)) return true;
+  return ip == canonical_ip(listen_address) || ip == canonical_ip(local_address);
 }
 
 }  // namespace vigil::web

@@ -136,6 +136,18 @@ void console_metrics(PrometheusText& out, const nlohmann::json& console) {
                  member(console, "http_requests"));
   out.family("vigil_stream_clients", "gauge", "Live alert streams open");
   out.sample("vigil_stream_clients", number(console, "stream_clients"));
+  const nlohmann::json& connections = member(console, "connections");
+  out.family("vigil_http_connections", "gauge", "Console connections open");
+  out.sample("vigil_http_connections", number(connections, "open"));
+  out.family("vigil_http_connections_closed_total", "counter",
+             "Console connections closed by its limits: over the total or per-peer cap at accept, idle, a request "
+             "head too slow or too large");
+  for (const auto& [reason, key] : {std::pair{"total_cap", "refused_total_cap"}, std::pair{"peer_cap", "refused_peer_cap"},
+                                    std::pair{"idle", "idle_timeouts"}, std::pair{"slow_request", "request_timeouts"},
+                                    std::pair{"oversized_request", "oversized_requests"},
+                                    std::pair{"handshake", "handshake_timeouts"}}) {
+    out.sample("vigil_http_connections_closed_total", {{"reason", reason}}, number(connections, key));
+  }
 }
 
 }  // namespace

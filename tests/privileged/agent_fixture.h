@@ -3,6 +3,7 @@
 // kills the agent (by its PID) if a test runs too long: closing its fanotify fd releases
 // every pending event, so a broken agent cannot hang the machine.
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -54,7 +55,9 @@ class AgentProcess {
  public:
   // A config without a `console` section gets one on an ephemeral loopback port, so tests never
   // compete for the default 7373 (console_url() tells where it is).
-  AgentProcess(const std::string& config_path, const std::string& state_dir, int watchdog_seconds = 120)
+  // nofile_limit > 0: the agent starts with RLIMIT_NOFILE (soft and hard) at that value.
+  AgentProcess(const std::string& config_path, const std::string& state_dir, int watchdog_seconds = 120,
+               rlim_t nofile_limit = 0)
       : state_dir_(state_dir) {
     out_path_ = state_dir + ".out";
     if (const std::string text = read_text(config_path);
@@ -66,6 +69,10 @@ class AgentProcess {
       const int out = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       ::dup2(out, 1);
       ::dup2(out, 2);
+      if (nofile_limit > 0) {
+        const rlimit limit{nofile_limit, nofile_limit};
+        if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::_exit(126);
+      }
       const std::string binary = vigil_binary();
       ::execl(binary.c_str(), binary.c_str(), "agent", "--config", config_path.c_str(), nullptr);
       ::_exit(127);
@@ -121,7 +128,24 @@ class AgentProcess {
     return output();
   }
 
-  void signal(int sig) const { ::kill(pid_, sig); }
+  void signal(int sig) const {
+    if (!exited_) ::kill(pid_, sig);
+  }
+  // True once the agent has exited (then it is reaped here, and never signalled again); waits
+  // up to `timeout` for that.
+  bool wait_exit(std::chrono::milliseconds timeout) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (!exited_) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        break;
+      }
+      if (std::chrono::steady_clock::now() >= until) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return exited_;
+  }
   // The console's base URL the agent printed ("http://127.0.0.1:41234/"), or "".
   std::string console_url() const {
     const std::string text = output();

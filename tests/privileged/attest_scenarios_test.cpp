@@ -406,6 +406,42 @@ TEST_F(AttestScenarios, TrustedAgentIsRefusedItsSecretWithinOneIntervalAfterTamp
 namespace vigil::attest {
 namespace {
 
+// Boot PCRs against the policy with a real TPM's quote (issue 16, finding 10): the values
+// `vigil attest boot-pcrs` reads are allowed; once PCR 7 holds anything else, the agent is
+// untrusted, kind boot.
+TEST_F(AttestScenarios, BootPcrsOutsideThePolicyAreUntrusted) {
+  register_agent();
+  const test::CommandResult printed = test::run({test::vigil_binary(), "attest", "boot-pcrs", "--tpm", swtpm->tcti_spec()}, 60);
+  ASSERT_EQ(printed.exit_code, 0) << printed.err;
+  const json boot = json::parse(printed.out, nullptr, false);
+  ASSERT_TRUE(boot.is_object() && boot.contains("boot_pcrs")) << printed.out;
+  ASSERT_EQ(boot["boot_pcrs"].size(), 8u) << printed.out;
+  AgentRecord agent = agent_record();
+  json policy = json::parse(agent.policy_json);
+  policy["boot_pcrs"] = boot["boot_pcrs"];
+  agent.policy_json = policy.dump();
+  ASSERT_TRUE(verifier->registry().put_agent(agent));
+  expect_trusted_round(kAllowed.size());
+
+  auto pcrs = tpm::open_pcr_backend(swtpm->tcti_spec());
+  ASSERT_TRUE(pcrs) << pcrs.error().message;
+  // An extend into PCR 7 of every bank: a boot that measured something else.
+  constexpr std::string_view kOtherBootloader = "a bootloader the policy does not know";
+  const std::span<const uint8_t> measured(reinterpret_cast<const uint8_t*>(kOtherBootloader.data()), kOtherBootloader.size());
+  std::vector<crypto::Digest> per_bank;
+  crypto::Hasher hasher;
+  for (auto bank : (*pcrs)->banks()) {
+    auto digest = hasher.of_bytes(bank, measured);
+    ASSERT_TRUE(digest);
+    per_bank.push_back(*digest);
+  }
+  ASSERT_TRUE((*pcrs)->extend(7, per_bank));
+  auto round = attest_once();
+  ASSERT_TRUE(round) << round.error().message;
+  EXPECT_EQ(round->state, "untrusted");
+  expect_untrusted("boot", "PCR 7 is sha256:");
+}
+
 TEST_F(AttestScenarios, RebootStartsANewListAndTheAgentStaysTrusted) {
   register_agent();
   expect_trusted_round(kAllowed.size());

@@ -101,4 +101,40 @@ TEST(ConsoleAuth, NonLoopbackPeersNeedTheToken) {
   EXPECT_EQ(peer.get(url + "api/stream?token=nope").first, 401);
 }
 
+// DNS rebinding and local proxies (issue 16, finding 5), against the real agent: a request from
+// loopback that names another host is refused, data or not; one that names a forwarded client
+// needs the token like any remote peer.
+TEST(ConsoleAuth, LoopbackRequestsNamingAnotherHostAreRefused) {
+  VIGIL_REQUIRE_ROOT();
+  VIGIL_REQUIRE(have_program("curl"), "curl not installed");
+  TempDir dir;
+  write_text(dir / "agent.yaml", "mode: log\nstate_dir: " + (dir / "state") + "\nwatch: []\nruntime:\n  enabled: false\n");
+  AgentProcess agent(dir / "agent.yaml", dir / "state", 120);
+  ASSERT_TRUE(agent.ready()) << agent.output();
+  std::string url;
+  for (int i = 0; i < 100 && url.empty(); ++i, std::this_thread::sleep_for(50ms)) url = agent.console_url();
+  ASSERT_EQ(url.rfind("http://127.0.0.1:", 0), 0u) << agent.output();
+  std::string token = read_text(dir / "state/console.token");
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+
+  auto status_of = [&](const std::string& path, const std::vector<std::string>& headers) {
+    std::vector<std::string> argv = {"curl", "-s", "-o", "/dev/null", "-m", "10", "-w", "%{http_code}"};
+    for (const auto& header : headers) {
+      argv.push_back("-H");
+      argv.push_back(header);
+    }
+    argv.push_back(url + path);
+    return std::atoi(run(argv, 30).out.c_str());
+  };
+  EXPECT_EQ(status_of("api/alerts", {}), 200);
+  EXPECT_EQ(status_of("api/alerts", {"Host: localhost"}), 200);
+  for (const std::string path : {"api/alerts", "api/health", "metrics", ""}) {
+    EXPECT_EQ(status_of(path, {"Host: attacker.example"}), 421) << path;
+    EXPECT_EQ(status_of(path, {"Host: attacker.example", "Authorization: Bearer " + token}), 421) << path;
+  }
+  EXPECT_EQ(status_of("api/alerts", {"X-Forwarded-For: 203.0.113.9"}), 401);
+  EXPECT_EQ(status_of("api/alerts", {"Forwarded: for=203.0.113.9"}), 401);
+  EXPECT_EQ(status_of("api/alerts", {"X-Forwarded-For: 203.0.113.9", "Authorization: Bearer " + token}), 200);
+}
+
 }  // namespace

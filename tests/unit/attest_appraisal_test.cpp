@@ -229,4 +229,67 @@ TEST(Appraisal, ViolationInTheListFailsThePolicy) {
   EXPECT_EQ(result.failing_entry, 4);
 }
 
+// Boot PCRs 0-7 are quoted every round; the policy's boot_pcrs say which values each may have
+// (issue 16, finding 10). Without boot_pcrs nothing is judged, and the result says so.
+TEST(Appraisal, BootPcrsAreJudgedOnlyAgainstThePolicysValues) {
+  Agent agent;
+  agent.tpm.reboot();  // firmware measures PCRs 0-7
+  agent.list.entries.clear();
+  agent.list.record_boot_aggregate(agent.tpm);
+  agent.measure("/usr/bin/bash", "/usr/bin/bash");
+  agent.policy = attest::generate_from_measurements(agent.list.entries);
+
+  auto nonce = agent.next_nonce();
+  auto unjudged = appraise(agent, nonce, attest::initial_progress(), round_evidence(agent.tpm, nonce, agent.list, 0));
+  ASSERT_EQ(unjudged.verdict, Verdict::trusted) << unjudged.reason;
+  EXPECT_TRUE(unjudged.boot_pcrs_checked.empty());
+  EXPECT_EQ(unjudged.boot_pcrs_note, "not checked: the runtime policy lists no boot_pcrs");
+
+  // The values this machine booted with, for PCRs 0 and 7; a second value allowed for 7.
+  agent.policy.boot_pcrs[0] = {agent.tpm.pcr(0)};
+  agent.policy.boot_pcrs[7] = {hash_of(crypto::HashAlgo::sha256, bytes_of("another good boot")), agent.tpm.pcr(7)};
+  nonce = agent.next_nonce();
+  auto judged = appraise(agent, nonce, attest::initial_progress(), round_evidence(agent.tpm, nonce, agent.list, 0));
+  ASSERT_EQ(judged.verdict, Verdict::trusted) << judged.reason;
+  EXPECT_EQ(judged.boot_pcrs_checked, (std::vector<uint32_t>{0, 7}));
+  EXPECT_EQ(judged.boot_pcrs_note, "");
+
+  // A boot that measured something else into PCR 7 (Secure Boot off, another bootloader).
+  agent.tpm.extend(7, hash_of(crypto::HashAlgo::sha256, bytes_of("shim from somewhere else")));
+  nonce = agent.next_nonce();
+  auto other_boot = appraise(agent, nonce, judged.progress, round_evidence(agent.tpm, nonce, agent.list, 2));
+  EXPECT_EQ(other_boot.verdict, Verdict::untrusted);
+  EXPECT_EQ(other_boot.kind, FailureKind::boot);
+  EXPECT_TRUE(other_boot.reason.starts_with("PCR 7 is sha256:" + agent.tpm.pcr(7).hex().substr(0, 16))) << other_boot.reason;
+  EXPECT_NE(other_boot.reason.find("the policy allows sha256:"), std::string::npos) << other_boot.reason;
+  EXPECT_EQ(other_boot.boot_pcrs_checked, (std::vector<uint32_t>{0}));
+  EXPECT_EQ(other_boot.progress.entries_verified, judged.progress.entries_verified);  // unchanged
+  EXPECT_EQ(attest::failure_kind_name(other_boot.kind), "boot");
+
+  // A PCR the policy lists but the quote leaves out cannot pass.
+  attest::RoundEvidence narrow;
+  nonce = agent.next_nonce();
+  const tpm::PcrSelection without_zero{crypto::HashAlgo::sha256, {1, 2, 3, 4, 5, 6, 7, 10}};
+  narrow.quote = agent.tpm.quote(nonce, without_zero);
+  narrow.entries = agent.list.from(0);
+  agent.policy.boot_pcrs.erase(7);
+  auto missing = appraise(agent, nonce, attest::initial_progress(), narrow);
+  EXPECT_EQ(missing.kind, FailureKind::boot) << missing.reason;
+  EXPECT_NE(missing.reason.find("PCR 0 is in the policy's boot_pcrs but not in the quote"), std::string::npos)
+      << missing.reason;
+}
+
+// boot_aggregate, the list's first entry, is judged by the digests listed for it like any entry.
+TEST(Appraisal, BootAggregatePassesUnlessThePolicyListsItsDigests) {
+  Agent agent;
+  auto nonce = agent.next_nonce();
+  ASSERT_EQ(appraise(agent, nonce, attest::initial_progress(), round_evidence(agent.tpm, nonce, agent.list, 0)).verdict,
+            Verdict::trusted);
+  agent.policy.digests["boot_aggregate"] = {hash_of(crypto::HashAlgo::sha256, bytes_of("some other boot"))};
+  nonce = agent.next_nonce();
+  auto judged = appraise(agent, nonce, attest::initial_progress(), round_evidence(agent.tpm, nonce, agent.list, 0));
+  EXPECT_EQ(judged.kind, FailureKind::policy) << judged.reason;
+  EXPECT_EQ(judged.failing_path, "boot_aggregate");
+}
+
 }  // namespace

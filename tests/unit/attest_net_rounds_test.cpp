@@ -6,10 +6,18 @@
 
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <condition_variable>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -46,12 +54,15 @@ std::vector<uint8_t> marshal_ecc_ak(const crypto::Key& key) {
 
 class RoundsOverTls : public ::testing::Test {
  protected:
+  virtual void configure(VerifierConfig&) {}
+
   void SetUp() override {
     VerifierConfig config;
     config.state_dir = state.path();
     config.listen = "127.0.0.1:0";
     config.interval = 2000ms;
     config.unreachable_after_intervals = 1000;
+    configure(config);
     auto started = Verifier::start(config);
     ASSERT_TRUE(started) << started.error().message;
     verifier = std::move(*started);
@@ -278,6 +289,170 @@ TEST_F(RoundsOverTls, ManyAgentsConcurrently) {
   }
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(trusted.load(), kAgents);
+}
+
+// The round's answer says whether the boot PCRs were judged; with boot_pcrs in the policy a
+// quoted value outside them makes the agent untrusted, kind "boot" (issue 16, finding 10).
+TEST_F(RoundsOverTls, BootPcrsAreCheckedWhenThePolicyListsThem) {
+  auto unjudged = round();
+  EXPECT_EQ(unjudged["state"], "trusted") << unjudged.dump();
+  EXPECT_EQ(unjudged["boot_pcrs_checked"], json::array());
+  EXPECT_EQ(unjudged["boot_pcrs"], "not checked: the runtime policy lists no boot_pcrs");
+
+  AgentRecord record = agent();
+  json policy = json::parse(record.policy_json);
+  policy["boot_pcrs"] = {{"0", json::array({"sha256:" + software_tpm.pcr(0).hex()})},
+                         {"7", json::array({software_tpm.pcr(7).hex()})}};  // Keylime's bare hex too
+  record.policy_json = policy.dump();
+  ASSERT_TRUE(verifier->registry().put_agent(record));
+  auto judged = round();
+  EXPECT_EQ(judged["state"], "trusted") << judged.dump();
+  EXPECT_EQ(judged["boot_pcrs_checked"], json::array({0, 7}));
+  EXPECT_FALSE(judged.contains("boot_pcrs"));
+
+  software_tpm.extend(7, t::hash_of(crypto::HashAlgo::sha256, t::bytes_of("a bootloader not in the policy")));
+  auto other_boot = round();
+  EXPECT_EQ(other_boot["state"], "untrusted") << other_boot.dump();
+  EXPECT_EQ(other_boot["kind"], "boot");
+  EXPECT_TRUE(other_boot["state_reason"].get<std::string>().starts_with("boot: PCR 7 is sha256:")) << other_boot.dump();
+  EXPECT_EQ(secret_status(), 403);
+}
+
+// ---- slow-loris before authentication (issue 16, finding 6) ----------------------------------------
+
+// Connections that start a TLS handshake and trickle it: a record header announcing a 512-byte
+// ClientHello, then one byte of it every `every` (the handshake never completes on its own).
+class HandshakeTrickler {
+ public:
+  HandshakeTrickler(const char* source, int port, int count, std::chrono::milliseconds every) {
+    for (int i = 0; i < count; ++i) {
+      const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source, &from.sin_addr);
+      sockaddr_in to{};
+      to.sin_family = AF_INET;
+      to.sin_port = htons(static_cast<uint16_t>(port));
+      ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+      if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+          (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 && errno != EINPROGRESS)) {
+        if (fd >= 0) ::close(fd);
+        continue;
+      }
+      fds_.push_back(fd);
+      opened_at_.push_back(std::chrono::steady_clock::now());
+      closed_after_.push_back(std::chrono::milliseconds(-1));
+    }
+    thread_ = std::thread([this, every] {
+      static constexpr unsigned char kRecordHeader[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01};
+      std::vector<size_t> sent(fds_.size(), 0);
+      while (!stop_) {
+        for (size_t i = 0; i < fds_.size(); ++i) {
+          if (closed_after_[i].count() >= 0) continue;
+          char byte;
+          const ssize_t got = ::recv(fds_[i], &byte, 1, MSG_DONTWAIT);
+          if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTCONN)) {
+            closed_after_[i] = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                                     opened_at_[i]);
+            continue;
+          }
+          const unsigned char next = sent[i] < sizeof kRecordHeader ? kRecordHeader[sent[i]] : 0;
+          if (::send(fds_[i], &next, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1) ++sent[i];
+        }
+        std::unique_lock lock(mutex_);
+        wake_.wait_for(lock, every, [this] { return stop_.load(); });
+      }
+    });
+  }
+  ~HandshakeTrickler() {
+    stop_ = true;
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    for (int fd : fds_) ::close(fd);
+  }
+  size_t opened() const { return fds_.size(); }
+  // Connections the server closed, and the longest any of them lived (read after stop()).
+  std::pair<int, std::chrono::milliseconds> closed() {
+    stop_ = true;
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+    int count = 0;
+    std::chrono::milliseconds longest{0};
+    for (auto after : closed_after_) {
+      if (after.count() < 0) continue;
+      ++count;
+      longest = std::max(longest, after);
+    }
+    return {count, longest};
+  }
+
+ private:
+  std::vector<int> fds_;
+  std::vector<std::chrono::steady_clock::time_point> opened_at_;
+  std::vector<std::chrono::milliseconds> closed_after_;
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::thread thread_;
+};
+
+// A round on a new connection (handshake included), timed.
+std::chrono::milliseconds timed(const std::function<void()>& work) {
+  const auto began = std::chrono::steady_clock::now();
+  work();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - began);
+}
+
+// More trickling handshakes than the verifier has worker threads (16), from the agents' own
+// address: handshakes no longer run in the workers, so a real round is not held up by them.
+TEST_F(RoundsOverTls, TricklingHandshakesDoNotDelayARound) {
+  const auto quiet = timed([&] { EXPECT_EQ(round()["state"], "trusted"); });
+  HandshakeTrickler trickle("127.0.0.1", verifier->port(), 32, 500ms);
+  ASSERT_EQ(trickle.opened(), 32u);
+  std::this_thread::sleep_for(1500ms);  // every worker would be inside a handshake by now
+  client = std::make_unique<httplib::SSLClient>("127.0.0.1", verifier->port(), certs / "agent-1/agent.crt",
+                                                certs / "agent-1/agent.key");
+  client->set_ca_cert_path(certs / "agent-1/ca.crt");
+  client->enable_server_certificate_verification(true);
+  client->set_read_timeout(10, 0);
+  client->set_connection_timeout(10, 0);
+  json answer;
+  const auto under_attack = timed([&] { answer = round(); });
+  std::fprintf(stderr, "round with a new handshake: %lld ms quiet, %lld ms under 32 trickling handshakes\n",
+               static_cast<long long>(quiet.count()), static_cast<long long>(under_attack.count()));
+  EXPECT_EQ(answer["state"], "trusted") << answer.dump();
+  EXPECT_LT(under_attack, 2000ms);
+}
+
+class RoundsUnderSlowLoris : public RoundsOverTls {
+ protected:
+  void configure(VerifierConfig& config) override {
+    config.max_connections_per_peer = 8;
+    config.handshake_deadline = 1000ms;
+  }
+};
+
+// One peer gets at most its share of connections (the rest are closed at accept), and a
+// handshake that does not finish is cut at its deadline however it trickles.
+TEST_F(RoundsUnderSlowLoris, PerPeerCapAndHandshakeDeadline) {
+  HandshakeTrickler trickle("127.0.0.2", verifier->port(), 200, 200ms);
+  ASSERT_EQ(trickle.opened(), 200u);
+  std::this_thread::sleep_for(300ms);
+  json answer;
+  const auto under_attack = timed([&] { answer = round(); });
+  EXPECT_EQ(answer["state"], "trusted") << answer.dump();
+  EXPECT_LT(under_attack, 2000ms);
+  std::this_thread::sleep_for(2500ms);  // past the deadline of every handshake the cap let in
+  const auto [closed, longest] = trickle.closed();
+  const json counts = verifier->connections();
+  std::fprintf(stderr, "200 trickling connections from one peer: %d closed by the verifier, the longest after %lld ms; "
+               "round %lld ms; %s\n", closed, static_cast<long long>(longest.count()),
+               static_cast<long long>(under_attack.count()), counts.dump().c_str());
+  EXPECT_EQ(closed, 200) << "trickling handshakes outlived their deadline";
+  EXPECT_LT(longest, 2500ms);
+  EXPECT_GE(counts["refused_peer_cap"].get<int>(), 192) << counts.dump();
+  EXPECT_GE(counts["handshake_timeouts"].get<int>(), 8) << counts.dump();
+  EXPECT_EQ(counts["max_connections_per_peer"], 8);
 }
 
 }  // namespace

@@ -229,9 +229,9 @@ TEST_F(VerifierOverTls, BadJsonIs400WithAMessage) {
     }
   }
   // The verifier is still up and answers.
-  auto agents = client->Get("/v1/agents");
-  ASSERT_TRUE(agents);
-  EXPECT_EQ(agents->status, 200);
+  auto challenge = client->Get("/v1/challenge");
+  ASSERT_TRUE(challenge);
+  EXPECT_EQ(challenge->status, 200);
 }
 
 TEST_F(VerifierOverTls, ChallengesAreFreshAndEvidenceNeedsOne) {
@@ -353,19 +353,47 @@ TEST_F(VerifierOverTls, SecretMovedToAnotherNameInTheDatabaseDoesNotOpen) {
   EXPECT_FALSE((*log)[0].released);
 }
 
-TEST_F(VerifierOverTls, AgentsListingForAnyClientCertificate) {
+// Every agent's state and failing paths are for operators (issue 16, finding 10): an agent,
+// compromised or not, sees only its own rounds.
+TEST_F(VerifierOverTls, AgentsListingIsForOperatorsOnly) {
   register_agent("web-1", AgentState::untrusted, true, 0, "quote/nonce: replayed");
   register_agent("web-2");
-  auto client = client_for(issue("observer"));
-  auto result = client->Get("/v1/agents");
+  auto agent_client = client_for(issue("web-2"));
+  auto refused = agent_client->Get("/v1/agents");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403) << refused->body;
+  EXPECT_NE(error_of(refused).find("operators only"), std::string::npos) << refused->body;
+  EXPECT_EQ(refused->body.find("replayed"), std::string::npos);
+
+  const std::string operator_dir = certs / "alice";
+  ASSERT_TRUE(issue_operator_certificate(state.path(), "alice", operator_dir));
+  struct stat info {};
+  ASSERT_EQ(::stat((operator_dir + "/operator.key").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  httplib::SSLClient operator_client("127.0.0.1", verifier->port(), operator_dir + "/operator.crt",
+                                     operator_dir + "/operator.key");
+  operator_client.set_ca_cert_path(operator_dir + "/ca.crt");
+  operator_client.enable_server_certificate_verification(true);
+  operator_client.set_read_timeout(5, 0);
+  auto result = operator_client.Get("/v1/agents");
   ASSERT_TRUE(result);
-  ASSERT_EQ(result->status, 200);
+  ASSERT_EQ(result->status, 200) << result->body;
   auto body = json::parse(result->body);
   ASSERT_EQ(body["agents"].size(), 2u);
   EXPECT_EQ(body["agents"][0]["id"], "web-1");
   EXPECT_EQ(body["agents"][0]["state"], "untrusted");
   EXPECT_EQ(body["agents"][0]["reason"], "quote/nonce: replayed");
   EXPECT_EQ(body["agents"][1]["state"], "registered");
+
+  // An operator cannot speak for an agent, even one of the same name.
+  register_agent("alice", AgentState::registered, true);
+  auto as_agent = operator_client.Get("/v1/challenge");
+  ASSERT_TRUE(as_agent);
+  EXPECT_EQ(as_agent->status, 403) << as_agent->body;
+  EXPECT_NE(error_of(as_agent).find("for agents"), std::string::npos) << as_agent->body;
+  // Names follow the agent id's rules, and nothing is overwritten.
+  EXPECT_FALSE(issue_operator_certificate(state.path(), "bad/name", certs / "bad"));
+  EXPECT_FALSE(issue_operator_certificate(state.path(), "alice", operator_dir));
 }
 
 TEST_F(VerifierWatchdog, TrustedAgentWithoutEvidenceBecomesUnreachableWithAnAlert) {

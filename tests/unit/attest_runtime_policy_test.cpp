@@ -52,6 +52,9 @@ TEST(RuntimePolicyFormat, RoundTripsEveryField) {
   policy.exclude_globs = {"/tmp/*", "/var/log/*"};
   policy.exclude_regexes = {"/proc/.*"};
   policy.key_pems = {public_pem(key)};
+  policy.boot_pcrs[0] = {hash_of(crypto::HashAlgo::sha256, bytes_of("firmware"))};
+  policy.boot_pcrs[7] = {hash_of(crypto::HashAlgo::sha256, bytes_of("secure boot on")),
+                         hash_of(crypto::HashAlgo::sha256, bytes_of("secure boot, new db"))};
 
   const std::string text = attest::runtime_policy_json(policy);
   auto parsed = attest::parse_runtime_policy(text, "policy.json");
@@ -60,6 +63,7 @@ TEST(RuntimePolicyFormat, RoundTripsEveryField) {
   EXPECT_EQ(parsed->exclude_globs, policy.exclude_globs);
   EXPECT_EQ(parsed->exclude_regexes, policy.exclude_regexes);
   EXPECT_EQ(parsed->key_pems, policy.key_pems);
+  EXPECT_EQ(parsed->boot_pcrs, policy.boot_pcrs);
   EXPECT_EQ(parsed->keyring.size(), 1u);
   EXPECT_EQ(parsed->source, "policy.json");
   EXPECT_EQ(attest::runtime_policy_json(*parsed), text);
@@ -67,6 +71,32 @@ TEST(RuntimePolicyFormat, RoundTripsEveryField) {
   const auto document = nlohmann::json::parse(text);
   EXPECT_EQ(document["vigil_runtime_policy"], 1);
   EXPECT_EQ(document["digests"]["/usr/bin/ls"][1], "sm3:" + hex_of("ls", crypto::HashAlgo::sm3));
+  EXPECT_EQ(document["boot_pcrs"]["7"][0], "sha256:" + hex_of("secure boot on", crypto::HashAlgo::sha256));
+  // Without boot_pcrs the document has none (older policies stay byte for byte the same).
+  policy.boot_pcrs.clear();
+  EXPECT_FALSE(nlohmann::json::parse(attest::runtime_policy_json(policy)).contains("boot_pcrs"));
+}
+
+TEST(RuntimePolicyFormat, BootPcrsTakeKeylimesBareHexAndOnlyTheQuotedBootPcrs) {
+  const std::string value = hex_of("firmware", crypto::HashAlgo::sha256);
+  auto parsed = attest::parse_runtime_policy(R"({"vigil_runtime_policy": 1, "boot_pcrs": {"4": [")" + value + R"("]}})");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  ASSERT_EQ(parsed->boot_pcrs.count(4), 1u);
+  EXPECT_EQ(parsed->boot_pcrs[4][0].hex(), value);
+  for (const auto& [text, says] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"10": ["sha256:)" + value + R"("]})", "boot PCRs are 0 to 7"},
+           {R"({"x": ["sha256:)" + value + R"("]})", "boot PCRs are 0 to 7"},
+           {R"({"-1": ["sha256:)" + value + R"("]})", "boot PCRs are 0 to 7"},
+           {R"({"0": []})", "non-empty list"},
+           {R"({"0": "sha256:)" + value + R"("})", "non-empty list"},
+           {R"({"0": [7]})", "must hold strings"},
+           {R"({"0": ["sha1:)" + hex_of("x", crypto::HashAlgo::sha1) + R"("]})", "sha256 bank"},
+           {R"({"0": ["abcd"]})", "sha256 digest must be 64 hex digits"},
+           {R"(["0"])", "\"boot_pcrs\" must be an object"}}) {
+    auto refused = attest::parse_runtime_policy(R"({"vigil_runtime_policy": 1, "boot_pcrs": )" + text + "}", "p.json");
+    ASSERT_FALSE(refused) << text;
+    EXPECT_NE(refused.error().message.find(says), std::string::npos) << text << " -> " << refused.error().message;
+  }
 }
 
 TEST(RuntimePolicyFormat, ErrorsNameTheFieldOrTheByte) {

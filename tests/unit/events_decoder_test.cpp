@@ -57,6 +57,74 @@ TEST(EventsDecoder, ExecRecord) {
   EXPECT_EQ(event->fork(), nullptr);
 }
 
+// The kernel's facts about the new program: assembled paths, credentials, pids in its
+// namespace, stdio; untrusted sizes and unterminated component lists are refused.
+TEST(EventsDecoder, ExecRecordKernelFacts) {
+  auto exec = vigil::test::make_exec(4242, "./x", {"x"});
+  const std::string path = std::string("x\0bin\0opt\0", 10);
+  std::memcpy(exec.exe_path, path.data(), path.size());
+  exec.exe_path_size = static_cast<__u32>(path.size());
+  exec.cwd_size = 0;  // "/"
+  exec.flags = VIGIL_EXEC_KERNEL_FACTS | VIGIL_EXEC_EXE_UNLINKED | VIGIL_EXEC_EXE_MEMFD;
+  exec.creds.euid = 0;
+  exec.creds.uid = 1000;
+  exec.vpid = 1;
+  exec.vpgid = 1;
+  exec.vsid = 1;
+  exec.loginuid = 7;
+  exec.stdio_kind[2] = 0140777 | (10u << 16);
+  exec.exe_ctime_ns = 42;
+  const auto bytes = record_bytes(exec);
+  auto event = decode_record(bytes);
+  ASSERT_TRUE(event) << vigil::events::describe(event.error());
+  const auto* payload = event->exec();
+  ASSERT_NE(payload, nullptr);
+  ASSERT_TRUE(payload->has_kernel_facts);
+  const auto& kernel = payload->kernel;
+  std::string assembled;
+  vigil::events::append_kernel_path(kernel.exe_path, kernel.exe_unlinked, assembled);
+  EXPECT_EQ(assembled, "/opt/bin/x (deleted)");
+  assembled.clear();
+  vigil::events::append_kernel_path(kernel.cwd, false, assembled);
+  EXPECT_EQ(assembled, "/");
+  EXPECT_TRUE(kernel.exe_memfd);
+  EXPECT_EQ(kernel.creds.uid, 1000u);
+  EXPECT_EQ(kernel.creds.euid, 0u);
+  EXPECT_EQ(kernel.vpid, 1u);
+  EXPECT_EQ(kernel.loginuid, 7u);
+  EXPECT_EQ(kernel.stdio_kind[2], 0140777u | (10u << 16));
+  EXPECT_EQ(kernel.exe_ctime_ns, 42u);
+
+  // Without the flag the tail means nothing (a zeroed record: not "root, uid 0").
+  exec.flags = 0;
+  auto without = decode_record(record_bytes(exec));
+  ASSERT_TRUE(without);
+  EXPECT_FALSE(without->exec()->has_kernel_facts);
+
+  exec.exe_path_size = VIGIL_EXEC_PATH_MAX + 1;
+  auto too_long = decode_record(record_bytes(exec));
+  ASSERT_FALSE(too_long);
+  EXPECT_EQ(too_long.error().reason, vigil::events::DecodeErrorReason::length_out_of_range);
+  EXPECT_EQ(too_long.error().field, "exec.exe_path_size");
+  exec.exe_path_size = 3;  // "x\0b": the last name lacks its NUL
+  auto unterminated = decode_record(record_bytes(exec));
+  ASSERT_FALSE(unterminated);
+  EXPECT_EQ(unterminated.error().reason, vigil::events::DecodeErrorReason::unterminated_string);
+}
+
+TEST(EventsDecoder, KernelPathsAssembleWhateverTheBytes) {
+  const auto path = [](std::string_view components) {
+    std::string out;
+    vigil::events::append_kernel_path(components, false, out);
+    return out;
+  };
+  EXPECT_EQ(path(std::string_view("true\0bin\0usr\0", 13)), "/usr/bin/true");
+  EXPECT_EQ(path(""), "/");
+  EXPECT_EQ(path(std::string_view("a\0\0b\0", 5)), "/b//a") << "an empty name stays empty";
+  EXPECT_EQ(path(std::string_view("\0a\0", 3)), "/a/");
+  EXPECT_EQ(path("no-terminator"), "/no-terminator");
+}
+
 TEST(EventsDecoder, ViewsPointIntoTheRecord) {
   const auto bytes = record_bytes(vigil::test::make_exec(1, "/bin/true", {"true"}));
   auto event = decode_record(bytes);

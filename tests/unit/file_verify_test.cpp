@@ -180,3 +180,27 @@ TEST(Keyring, LoadsDirectoryAndWarnsAboutJunk) {
   EXPECT_FALSE(empty.load_directory(nothing.path()));
   EXPECT_FALSE(empty.load_directory(nothing / "missing"));
 }
+
+TEST_F(FileVerify, ADigestComputedByTheCallerVerifiesLikeTheFile) {
+  test::write_text(dir_ / "f", "payload");
+  const auto value = sign(dir_ / "f");
+  crypto::Hasher hasher;
+  const auto content = hasher.of_bytes(HashAlgo::sm3, std::span<const uint8_t>(
+                                                          reinterpret_cast<const uint8_t*>("payload"), 7));
+  ASSERT_TRUE(content);
+  auto result = verify_value_digest(value, *content, keyring_);
+  EXPECT_EQ(result.status, VerifyStatus::ok) << result.reason;
+  EXPECT_EQ(result.keyid, signer_->keyid());
+  const auto other = hasher.of_bytes(HashAlgo::sm3, std::span<const uint8_t>(
+                                                        reinterpret_cast<const uint8_t*>("payloae"), 7));
+  ASSERT_TRUE(other);
+  result = verify_value_digest(value, *other, keyring_);
+  EXPECT_EQ(result.status, VerifyStatus::hash_mismatch);
+  // A digest in another algorithm than the value's is an error, never a pass.
+  const auto sha = hasher.of_bytes(HashAlgo::sha256, std::span<const uint8_t>(
+                                                         reinterpret_cast<const uint8_t*>("payload"), 7));
+  ASSERT_TRUE(sha);
+  result = verify_value_digest(value, *sha, keyring_);
+  EXPECT_EQ(result.status, VerifyStatus::error);
+  EXPECT_NE(result.reason.find("needs sm3"), std::string::npos) << result.reason;
+}

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "outputs/outputs.h"
@@ -156,7 +157,12 @@ TEST(OutputsDispatch, OneStuckSinkDoesNotHoldUpAnother) {
     std::unique_lock lock(fine->mutex);
     ASSERT_TRUE(fine->changed.wait_for(lock, 5s, [&] { return fine->rules.size() == 10; }));
   }
+  // The sink records an alert before the dispatcher counts it as delivered: wait for the count.
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (outputs.status()[1].delivered < 10u && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
   EXPECT_EQ(outputs.status()[1].delivered, 10u);
+  EXPECT_EQ(outputs.status()[0].delivered, 0u);  // the stuck one still holds its first
   stuck->release();
 }
 

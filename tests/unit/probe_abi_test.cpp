@@ -18,7 +18,7 @@ namespace {
   static_assert(offsetof(type, field) == (offset), #type "." #field " offset"); \
   static_assert(sizeof(type::field) == (size), #type "." #field " size")
 
-static_assert(VIGIL_ABI_VERSION == 2);
+static_assert(VIGIL_ABI_VERSION == 3);
 static_assert(VIGIL_EVENT_EXEC == 1 && VIGIL_EVENT_FORK == 2 && VIGIL_EVENT_EXIT == 3);
 static_assert(VIGIL_EVENT_SYSCALL_FILE == 4 && VIGIL_EVENT_SYSCALL_NET == 5 && VIGIL_EVENT_SYSCALL_CRED == 6 &&
               VIGIL_EVENT_SYSCALL_PROC == 7 && VIGIL_EVENT_SYSCALL_EXEC == 8);
@@ -46,7 +46,7 @@ VIGIL_EXPECT_FIELD(vigil_event_header, reserved1, 76, 4);
 static_assert(VIGIL_EXEC_FILENAME_MAX == 256 && VIGIL_EXEC_ARGS_MAX == 1024);
 static_assert(VIGIL_EXEC_FILENAME_TRUNCATED == 1 && VIGIL_EXEC_ARGS_TRUNCATED == 2 &&
               VIGIL_EXEC_ARGS_UNREADABLE == 4);
-static_assert(sizeof(vigil_exec_event) == 1392);
+static_assert(sizeof(vigil_exec_event) == 3552);
 VIGIL_EXPECT_FIELD(vigil_exec_event, header, 0, 80);
 VIGIL_EXPECT_FIELD(vigil_exec_event, exe_ino, 80, 8);
 VIGIL_EXPECT_FIELD(vigil_exec_event, exe_dev, 88, 4);
@@ -57,11 +57,26 @@ VIGIL_EXPECT_FIELD(vigil_exec_event, flags, 104, 4);
 VIGIL_EXPECT_FIELD(vigil_exec_event, env_size, 108, 4);
 VIGIL_EXPECT_FIELD(vigil_exec_event, filename, 112, 256);
 VIGIL_EXPECT_FIELD(vigil_exec_event, args, 368, 1024);
+VIGIL_EXPECT_FIELD(vigil_exec_event, creds, 1392, 56);
+VIGIL_EXPECT_FIELD(vigil_exec_event, exe_mtime_ns, 1448, 8);
+VIGIL_EXPECT_FIELD(vigil_exec_event, exe_ctime_ns, 1456, 8);
+VIGIL_EXPECT_FIELD(vigil_exec_event, vpid, 1464, 4);
+VIGIL_EXPECT_FIELD(vigil_exec_event, vpgid, 1468, 4);
+VIGIL_EXPECT_FIELD(vigil_exec_event, vsid, 1472, 4);
+VIGIL_EXPECT_FIELD(vigil_exec_event, loginuid, 1476, 4);
+VIGIL_EXPECT_FIELD(vigil_exec_event, stdio_kind, 1480, 12);
+VIGIL_EXPECT_FIELD(vigil_exec_event, exe_path_size, 1492, 4);
+VIGIL_EXPECT_FIELD(vigil_exec_event, cwd_size, 1496, 4);
+VIGIL_EXPECT_FIELD(vigil_exec_event, reserved0, 1500, 4);
+VIGIL_EXPECT_FIELD(vigil_exec_event, exe_path, 1504, 1024);
+VIGIL_EXPECT_FIELD(vigil_exec_event, cwd, 2528, 1024);
 
-static_assert(sizeof(vigil_fork_event) == 88);
+static_assert(sizeof(vigil_fork_event) == 96);
 VIGIL_EXPECT_FIELD(vigil_fork_event, header, 0, 80);
 VIGIL_EXPECT_FIELD(vigil_fork_event, child_pid, 80, 4);
 VIGIL_EXPECT_FIELD(vigil_fork_event, child_tid, 84, 4);
+VIGIL_EXPECT_FIELD(vigil_fork_event, child_vpid, 88, 4);
+VIGIL_EXPECT_FIELD(vigil_fork_event, child_pid_ns, 92, 4);
 
 static_assert(sizeof(vigil_exit_event) == 88);
 VIGIL_EXPECT_FIELD(vigil_exit_event, header, 0, 80);

@@ -2,6 +2,10 @@
 // seeded from a fake /proc.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <filesystem>
+
 #include "rules_test_support.h"
 
 using namespace vigil;
@@ -308,6 +312,103 @@ TEST_F(RulesFields, ExeInTheUpperLayer) {
   auto again = decoded(test::make_exec(100, "/bin/true", {"true"}));
   world.table->apply(*again);
   EXPECT_EQ(value("proc.is_exe_upper_layer", *again), "false");
+}
+
+}  // namespace
+
+namespace {
+
+// The connecting and the accepting ends of connections, as fd.is_server and proc.std*.* see them
+// once they are on stdin and stdout.
+TEST_F(RulesFields, ConnectionEndsAndStdio) {
+  auto connect = test::net_record(VIGIL_NR_connect, 100, 4, 0, "bash");
+  test::set_v4(connect.local, 10, 0, 0, 5, 45000);
+  test::set_v4(connect.remote, 93, 184, 216, 34, 4444);
+  auto connect_event = decoded(connect);
+  EXPECT_EQ(value("fd.is_server", *connect_event), "false");
+  world.table->apply(*connect_event);
+  for (const std::uint64_t fd : {0, 1}) {
+    auto dup = decoded(test::proc_record(VIGIL_NR_dup2, 100, static_cast<std::int64_t>(fd), {4, fd}, "bash"));
+    EXPECT_EQ(value("fd.is_server", *dup), "false");
+    world.table->apply(*dup);
+  }
+  auto later = decoded(test::file_record(VIGIL_NR_openat, 100, "/tmp/x", 5));
+  EXPECT_EQ(value("proc.stdin.type", *later), "ipv4");
+  EXPECT_EQ(value("proc.stdout.name", *later), "10.0.0.5:45000->93.184.216.34:4444");
+  EXPECT_EQ(value("proc.stdin.is_server", *later), "false");
+  EXPECT_EQ(value("proc.stderr.type", *later), "<NA>") << "nothing known of fd 2";
+  EXPECT_EQ(value("fd.name", *later), "/tmp/x") << "the event's own descriptor is untouched";
+
+  auto accept = test::net_record(VIGIL_NR_accept4, 200, 3, 7, "sudo");
+  test::set_v4(accept.local, 10, 0, 0, 5, 22);
+  test::set_v4(accept.remote, 192, 168, 1, 9, 50000);
+  auto accept_event = decoded(accept);
+  EXPECT_EQ(value("fd.is_server", *accept_event), "true");
+  world.table->apply(*accept_event);
+  auto handed = decoded(test::proc_record(VIGIL_NR_dup2, 200, 0, {7, 0}, "sudo"));
+  EXPECT_EQ(value("fd.is_server", *handed), "true");
+  // A descriptor the table never saw made: the kernel's fd_kind says what it is, not its end.
+  auto unknown = test::proc_record(VIGIL_NR_dup2, 200, 1, {9, 1}, "sudo");
+  unknown.fd_kind = S_IFSOCK | (AF_INET6 << 16);
+  auto unknown_event = decoded(unknown);
+  EXPECT_EQ(value("fd.type", *unknown_event), "ipv6");
+  EXPECT_EQ(value("fd.is_server", *unknown_event), "<NA>");
+}
+
+// proc.name is what the process was named at exec; proc.comm what it calls itself now.
+TEST_F(RulesFields, NameAtExecAndLiveComm) {
+  auto renamed = decoded(test::file_record(VIGIL_NR_openat, 200, "/etc/shadow", 3, O_RDONLY, "sshd"));
+  EXPECT_EQ(value("proc.name", *renamed), "sudo");
+  EXPECT_EQ(value("proc.comm", *renamed), "sshd");
+  EXPECT_EQ(value("proc.cmdline", *renamed), "sudo -i");
+  EXPECT_EQ(value("proc.aname[0]", *renamed), "sudo");
+  auto stranger = decoded(test::file_record(VIGIL_NR_openat, 4242, "/etc/shadow", 3, O_RDONLY, "sshd"));
+  EXPECT_EQ(value("proc.name", *stranger), "sshd") << "a process the table does not know: the header's";
+}
+
+// What the container runtime says about a container (docker's files here), as Falco's rules ask.
+TEST_F(RulesFields, ContainerAndKubernetesFields) {
+  const std::string dir = world.tree.proc() + "/../docker/" + test::RulesWorld::kContainerId;
+  std::filesystem::create_directories(dir);
+  test::write_text(dir + "/config.v2.json", R"({
+    "Name": "/web", "Image": "sha256:6f7e2741b66b", "Created": "2026-01-01T00:00:00Z",
+    "Config": {"Image": "docker.io/library/nginx:1.25", "Labels": {"app": "web"}},
+    "MountPoints": {"/var/run/docker.sock": {"Source": "/run/docker.sock", "Destination": "/var/run/docker.sock", "RW": true, "Mode": ""},
+                    "/host/proc": {"Source": "/proc", "Destination": "/host/proc", "RW": false, "Mode": "ro"}}})");
+  test::write_text(dir + "/hostconfig.json", R"({"Privileged": true})");
+  ASSERT_TRUE(world.table->seed());  // resolved again: the metadata is there now
+  auto event = decoded(test::proc_record(VIGIL_NR_finit_module, 300, 0, {5, 0, 0}, "nginx"));
+  EXPECT_EQ(value("container.id", *event), "feedfacecafe");
+  EXPECT_EQ(value("container.full_id", *event), test::RulesWorld::kContainerId);
+  EXPECT_EQ(value("container.name", *event), "web");
+  EXPECT_EQ(value("container.type", *event), "docker");
+  EXPECT_EQ(value("container.image", *event), "docker.io/library/nginx:1.25");
+  EXPECT_EQ(value("container.image.repository", *event), "docker.io/library/nginx");
+  EXPECT_EQ(value("container.image.tag", *event), "1.25");
+  EXPECT_EQ(value("container.image.id", *event), "sha256:6f7e2741b66b");
+  EXPECT_EQ(value("container.privileged", *event), "true");
+  EXPECT_EQ(value("container.label[app]", *event), "web");
+  EXPECT_EQ(value("container.start_ts", *event), "1767225600000000000");
+  EXPECT_EQ(value("container.mount.dest[/proc*]", *event), "/host/proc") << "by source, a glob";
+  EXPECT_EQ(value("container.mount.source[/var/run/docker.sock]", *event), "/run/docker.sock") << "by destination";
+  EXPECT_EQ(value("container.mount.rdwr[/proc]", *event), "false");
+  EXPECT_EQ(value("container.mount.dest[/etc*]", *event), "<NA>");
+  EXPECT_EQ(value("container.mount[/nothing]", *event), "none");
+  EXPECT_EQ(value("container.mounts", *event), "/proc:/host/proc:ro:false:,/run/docker.sock:/var/run/docker.sock:rw:true:");
+  // Falco's sensitive_mount macro reads as Falco means it.
+  EXPECT_TRUE(holds("container.mount.dest[/proc*] != \"N/A\"", *event));
+  EXPECT_FALSE(holds("container.mount.dest[/etc*] != \"N/A\"", *event));
+  // No pod annotations from docker; and nothing of this on the host.
+  EXPECT_EQ(value("k8s.pod.name", *event), "<NA>");
+  auto host = decoded(test::file_record(VIGIL_NR_openat, 100, "/x", 3));
+  EXPECT_EQ(value("container.image", *host), "<NA>");
+  EXPECT_EQ(value("container.privileged", *host), "<NA>");
+  EXPECT_EQ(value("container.type", *host), "host");
+  EXPECT_EQ(value("container.full_id", *host), "host");
+  // A key argument is required.
+  rules::LoadReport report;
+  (void)test::load_rules(test::one_rule("container.mount.dest = x"), report);
+  EXPECT_FALSE(report.ok());
 }
 
 }  // namespace

@@ -218,10 +218,10 @@ TEST(RulesPriorities, CaseInsensitiveWithInfo) {
 TEST(RulesCompatibility, UnsupportedFieldsSkipOnlyThatRule) {
   const std::string yaml = one_rule("proc.name = cat") + R"(
 - macro: k8s_system
-  condition: k8s.ns.name = kube-system
+  condition: k8s.rc.name = kube-system
 - rule: uses k8s
   desc: d
-  condition: proc.name = cat and k8s_system and container.image.repository = x
+  condition: proc.name = cat and k8s_system and container.healthcheck = x
   output: o
   priority: INFO
 )";
@@ -232,8 +232,8 @@ TEST(RulesCompatibility, UnsupportedFieldsSkipOnlyThatRule) {
   EXPECT_EQ(report.skipped, 1u);
   ASSERT_EQ(report.warnings.size(), 1u);
   EXPECT_EQ(report.warnings[0].to_string(),
-            "test.yaml:9: rule 'uses k8s': uses field(s) vigil does not support: container.image.repository, "
-            "k8s.ns.name; skipped");
+            "test.yaml:9: rule 'uses k8s': uses field(s) vigil does not support: container.healthcheck, "
+            "k8s.rc.name; skipped");
   rules::LoadReport strict;
   (void)load_rules(yaml, strict, "test.yaml", rules::LoadOptions{.compatibility_mode = false});
   EXPECT_EQ(strict.errors.size(), 1u);
@@ -241,7 +241,7 @@ TEST(RulesCompatibility, UnsupportedFieldsSkipOnlyThatRule) {
 }
 
 TEST(RulesCompatibility, UnsupportedFieldsAsMissing) {
-  const std::string yaml = test::one_rule("proc.name = cat and not container.image.repository in (trusted)");
+  const std::string yaml = test::one_rule("proc.name = cat and not container.healthcheck in (trusted)");
   rules::LoadReport report;
   rules::LoadOptions options;
   options.unsupported_fields_as_missing = true;
@@ -250,7 +250,7 @@ TEST(RulesCompatibility, UnsupportedFieldsAsMissing) {
   EXPECT_EQ(report.loaded, 1u);
   EXPECT_EQ(report.skipped, 0u);
   ASSERT_EQ(report.warnings.size(), 1u);
-  EXPECT_NE(report.warnings[0].message.find("always missing: container.image.repository"), std::string::npos);
+  EXPECT_NE(report.warnings[0].message.find("always missing: container.healthcheck"), std::string::npos);
   // The missing field makes the inner check false, so `not` of it holds.
   EXPECT_EQ(evaluate(set, *decoded(test::file_record(VIGIL_NR_openat, 1, "/x", 3))).size(), 1u);
 }

@@ -1,8 +1,8 @@
 // The default ruleset on a recorded capture of real behaviours (tests/data/rules/
 // default_behaviours.vcap, made by record_default_behaviours.sh next to it): replayed through
 // the process table and rules/default.yaml without root, every behaviour raises its rule and
-// the benign commands raise nothing. (Fileless execution is not asserted: its executable path,
-// "memfd:...", comes from /proc on a live host, which a replay does not have.)
+// the benign commands raise nothing. Exec facts (the resolved executable path, memfd) come from
+// the recorded exec records themselves: nothing depends on the recording host's /proc.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -38,7 +38,6 @@ std::vector<Alert> replay_default_rules(rules::LoadReport& report) {
   auto resolver = tree.resolver();
   state::ProcessTableOptions options;
   options.proc_root = tree.proc();
-  options.refresh_from_proc_on_exec = false;
   options.fill_misses_from_proc = false;
   state::ProcessTable table(*resolver, options);
 
@@ -92,6 +91,16 @@ TEST(RulesRecordedCapture, DefaultRulesOnRecordedBehaviours) {
   EXPECT_TRUE(has(alerts, "Log tampering", "evt.arg.name", "/var/log/vigil-recorded.log")) << dump(alerts);
   EXPECT_TRUE(has(alerts, "Connection to mining pool port", "fd.sport", "3333")) << dump(alerts);
   EXPECT_TRUE(has(alerts, "Reverse shell", "proc.name", "python3")) << dump(alerts);
+  // The process that connected, put the connection on stdio and ran a shell.
+  EXPECT_TRUE(has(alerts, "Reverse shell", "proc.cmdline", "sh -c exit 0")) << dump(alerts);
+  // fexecve of a memfd, and a program run through a symlink into /dev/shm: the kernel's path.
+  EXPECT_TRUE(has(alerts, "Fileless execution", "proc.exepath", "/memfd:payload")) << dump(alerts);
+  EXPECT_TRUE(has(alerts, "Fileless execution", "proc.exepath", "/dev/shm/vigil-recorded")) << dump(alerts);
+  // The inetd-style server's shell reads its accepted connection: not a reverse shell.
+  for (const auto& a : alerts) {
+    if (a.rule != "Reverse shell") continue;
+    EXPECT_EQ(a.fields.at("proc.cmdline").find("served"), std::string::npos) << dump(alerts);
+  }
   EXPECT_TRUE(has(alerts, "Ptrace attach to another process", "evt.arg.request", "PTRACE_ATTACH")) << dump(alerts);
   // The benign commands and the harmless opens of the same programs raise nothing.
   for (const auto& a : alerts) {

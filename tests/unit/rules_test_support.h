@@ -141,7 +141,6 @@ struct RulesWorld {
     resolver = tree.resolver();
     state::ProcessTableOptions options;
     options.proc_root = tree.proc();
-    options.refresh_from_proc_on_exec = false;
     options.fill_misses_from_proc = false;
     table = std::make_unique<state::ProcessTable>(*resolver, options);
     EXPECT_TRUE(table->seed());

@@ -42,7 +42,6 @@ struct World {
     host_cgroup = tree.make_cgroup("/user.slice/session-1.scope");
     resolver = tree.resolver();
     options.proc_root = tree.proc();
-    options.refresh_from_proc_on_exec = false;
     table = std::make_unique<ProcessTable>(*resolver, options);
     EXPECT_TRUE(table->seed());
   }
@@ -473,46 +472,75 @@ TEST(StateApply, FdTrackingCanBeSwitchedOff) {
   EXPECT_EQ(w.table->find_live(100)->fds.size(), 0u);
 }
 
-TEST(StateApply, ExecIsCompletedFromProcOnlyWhenTheExecutableMatches) {
-  ProcessTableOptions options;
-  World w(options);
-  // World turns the refresh off; this test needs it on.
-  options.proc_root = w.tree.proc();
-  options.refresh_from_proc_on_exec = true;
-  ProcessTable t(*w.resolver, options);
-  ASSERT_TRUE(t.seed());
-  const std::string tool = w.tree.runc_root() + "/tool";
-  vigil::test::write_text(tool, "#!/bin/true\n");
-  struct stat st{};
-  ASSERT_EQ(::stat(tool.c_str(), &st), 0);
-  apply_record(t, fork_record(50 * kSecond, 100, 1, 900, w.host_cgroup, "bash"));
-  // What /proc shows for 900 once it has exec'd the tool as another user in another directory.
-  w.tree.add({.pid = 900, .ppid = 100, .comm = "tool", .cmdline = nul_joined({"tool"}), .exe = tool, .cwd = "/var/tmp",
-              .uid = 1000, .euid = 0, .gid = 1000, .egid = 0, .start_ticks = 5000});
+// Leaf-first component names, as the probe writes exe_path and cwd.
+template <std::size_t N>
+__u32 put_components(char (&out)[N], std::initializer_list<const char*> leaf_first) {
+  std::size_t used = 0;
+  for (const char* name : leaf_first) {
+    const std::size_t size = std::strlen(name) + 1;
+    std::memcpy(out + used, name, size);
+    used += size;
+  }
+  return static_cast<__u32>(used);
+}
 
-  // An Event is a view into its record: keep the bytes alive while it is used.
-  const auto record =
-      exec_record(50 * kSecond + 10, 900, 100, w.host_cgroup, "tool", "./tool", nul_joined({"./tool"}), 1);
-  auto exec = vigil::events::decode(record);
-  ASSERT_TRUE(exec) << exec.error().message;
-  auto& payload = std::get<vigil::events::ExecPayload>(exec->payload);
-  payload.exe_ino = st.st_ino;
-  payload.exe_dev = static_cast<std::uint32_t>(st.st_dev);
-  t.apply(*exec);
-  const Process* p = t.find_live(900);
+TEST(StateApply, ExecTakesItsFactsFromTheKernelRecordNotProc) {
+  World w;
+  apply_record(*w.table, fork_record(50 * kSecond, 100, 1, 900, w.host_cgroup, "bash"));
+  // /proc would say something else entirely: it must not be read.
+  w.tree.add({.pid = 900, .ppid = 100, .comm = "other", .exe = "/usr/bin/other", .cwd = "/elsewhere",
+              .start_ticks = 5000});
+  auto bytes = exec_record(50 * kSecond + 10, 900, 100, w.host_cgroup, "tool", "./tool", nul_joined({"./tool"}), 1);
+  vigil_exec_event e{};
+  std::memcpy(&e, bytes.data(), sizeof e);
+  e.flags |= VIGIL_EXEC_KERNEL_FACTS | VIGIL_EXEC_EXE_UNLINKED;
+  e.exe_path_size = put_components(e.exe_path, {"tool", "bin", "opt"});
+  e.cwd_size = put_components(e.cwd, {"tmp", "var"});
+  e.creds.uid = 1000;
+  e.creds.euid = 0;  // a set-user-ID program
+  e.creds.gid = 1000;
+  e.creds.egid = 0;
+  e.creds.cap_effective = 1u << 21;
+  e.vpid = 7;
+  e.vpgid = 7;
+  e.vsid = 1;
+  e.loginuid = 1000;
+  e.exe_ctime_ns = 1'700'000'000'000'000'000ull;
+  e.stdio_kind[0] = S_IFSOCK | (AF_INET << 16);
+  e.stdio_kind[1] = S_IFIFO;
+  apply_record(*w.table, bytes_of(e));
+  const Process* p = w.table->find_live(900);
   ASSERT_NE(p, nullptr);
-  EXPECT_EQ(p->exe, tool) << "the resolved path, not ./tool";
+  EXPECT_EQ(p->exe, "/opt/bin/tool") << "the kernel's resolved path, not ./tool; a deleted file keeps its path";
+  EXPECT_EQ(p->exec_name, "tool");
   EXPECT_EQ(p->cwd, "/var/tmp");
-  EXPECT_EQ(p->euid, 0u) << "a setuid program: the effective uid comes from /proc";
+  EXPECT_EQ(p->euid, 0u);
   EXPECT_EQ(p->egid, 0u);
-  EXPECT_EQ(t.counters().exec_refreshed, 1u);
+  EXPECT_EQ(p->uid, 1000u);
+  EXPECT_TRUE(p->caps_known);
+  EXPECT_EQ(p->cap_effective, 1u << 21);
+  EXPECT_EQ(p->vpid, 7u);
+  EXPECT_EQ(p->vpgid, 7u);
+  EXPECT_EQ(p->vsid, 1u);
+  EXPECT_EQ(p->loginuid, 1000u);
+  EXPECT_EQ(p->exe_ctime_ns, 1'700'000'000'000'000'000ull);
+  // stdio as the kernel saw it: an inet socket on 0 the table never saw made, a pipe on 1.
+  const FdEntry* in = p->fds.find(0);
+  ASSERT_NE(in, nullptr);
+  EXPECT_EQ(in->type, FdType::socket);
+  EXPECT_EQ(in->family, AF_INET);
+  EXPECT_EQ(in->role, SocketRole::unknown);
+  ASSERT_NE(p->fds.find(1), nullptr);
+  EXPECT_EQ(p->fds.find(1)->type, FdType::unknown);
+  EXPECT_EQ(p->fds.find(2), nullptr);
 
-  // /proc shows another executable (the process exec'd again, or the pid was reused): the
-  // record's own filename is used and nothing else is read.
-  payload.exe_ino = st.st_ino + 1;
-  t.apply(*exec);
-  EXPECT_EQ(t.find_live(900)->exe, "./tool");
-  EXPECT_EQ(t.counters().exec_not_refreshed, 1u);
+  // A path the probe could not give whole: the filename as passed; cwd unknown.
+  e.flags |= VIGIL_EXEC_EXE_PATH_TRUNCATED | VIGIL_EXEC_CWD_TRUNCATED;
+  e.header.timestamp_ns += 10;
+  apply_record(*w.table, bytes_of(e));
+  EXPECT_EQ(w.table->find_live(900)->exe, "./tool");
+  EXPECT_EQ(w.table->find_live(900)->cwd, "");
+  EXPECT_EQ(w.table->counters().exec_without_kernel_path, 1u);
 }
 
 TEST(StateApply, ZombiesAreNotSeeded) {

@@ -67,7 +67,13 @@ TEST(StateContainerResolver, CachesPerCgroupIdAndCountsMisses) {
   FakeTree tree;
   const std::uint64_t container = tree.make_cgroup("/libpod_parent/libpod-" + kId);
   const std::uint64_t host = tree.make_cgroup("/system.slice/cron.service");
-  auto resolver = tree.resolver();
+  // No runtime state for it: its answer is provisional (looked at again later), not now.
+  ContainerResolverOptions options = tree.resolver_options();
+  options.first_retry = std::chrono::hours(1);
+  auto resolver = std::make_unique<ContainerResolver>(
+      std::make_unique<CgroupPaths>(tree.cgroup_root(), CgroupPathsOptions{.use_file_handles = false,
+                                                                           .min_walk_interval = {}}),
+      options);
 
   const ContainerRef first = resolver->by_cgroup_id(container);
   ASSERT_TRUE(first);
@@ -124,8 +130,8 @@ TEST(StateContainerResolver, FullCacheIsResetNotGrownAndHandedOutEntriesStayVali
   }
   auto paths = std::make_unique<CgroupPaths>(tree.cgroup_root(), CgroupPathsOptions{.use_file_handles = false,
                                                                                      .min_walk_interval = {}});
-  ContainerResolverOptions options;
-  options.runc_state_roots = {};
+  ContainerResolverOptions options = tree.resolver_options();
+  options.state_roots = {};
   options.max_cached = 3;
   ContainerResolver resolver(std::move(paths), options);
   ContainerRef kept = resolver.by_cgroup_id(ids[0]);

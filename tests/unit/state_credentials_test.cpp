@@ -18,7 +18,6 @@ TEST(StateCredentials, SeedForkAndCredEvents) {
   auto resolver = tree.resolver();
   ProcessTableOptions options;
   options.proc_root = tree.proc();
-  options.refresh_from_proc_on_exec = false;
   options.fill_misses_from_proc = false;
   ProcessTable table(*resolver, options);
   ASSERT_TRUE(table.seed());

@@ -91,9 +91,22 @@ class FakeTree {
   std::unique_ptr<ContainerResolver> resolver() const {
     auto paths = std::make_unique<CgroupPaths>(
         cgroup_root(), CgroupPathsOptions{.use_file_handles = false, .min_walk_interval = std::chrono::seconds(0)});
+    return std::make_unique<ContainerResolver>(std::move(paths), resolver_options());
+  }
+
+  // The resolver's view of this tree: runc's state under runc_root(), the fake /proc, and host
+  // namespaces with these inodes (fake processes have no ns files: namespaces unknown).
+  static constexpr std::uint32_t kHostPidNs = 4026531836u, kHostMntNs = 4026531840u;
+  ContainerResolverOptions resolver_options() const {
     ContainerResolverOptions options;
-    options.runc_state_roots = {runc_root()};
-    return std::make_unique<ContainerResolver>(std::move(paths), options);
+    options.state_roots = {{runc_root(), RuntimeStateFormat::runc, ContainerRuntime::runc, false}};
+    options.docker_containers_dir = dir_ / "docker";
+    options.proc_root = proc();
+    options.host_namespaces = HostNamespaces{.pid_ns = kHostPidNs, .mnt_ns = kHostMntNs, .pid_source = "test", .mnt_source = "test"};
+    options.cap_last_cap = 40;
+    options.first_retry = {};
+    options.min_rescan_interval = {};
+    return options;
   }
 
  private:

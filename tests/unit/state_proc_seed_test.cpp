@@ -24,7 +24,6 @@ std::uint64_t ns_per_tick() { return 1'000'000'000ull / static_cast<std::uint64_
 ProcessTableOptions fake_options(const FakeTree& tree) {
   ProcessTableOptions options;
   options.proc_root = tree.proc();
-  options.refresh_from_proc_on_exec = false;
   return options;
 }
 
@@ -94,7 +93,8 @@ TEST(StateProcSeed, HostileCommAndCmdlineAreKeptVerbatim) {
   EXPECT_EQ(evil->ppid, 1u) << "ppid must come from after the last ')'";
   EXPECT_EQ(evil->args, std::string("x\ny\0z", 5));
   EXPECT_EQ(evil->argc, 2u);
-  EXPECT_EQ(evil->exe, "/tmp/evil (deleted)");
+  EXPECT_EQ(evil->exe, "/tmp/evil") << "a deleted executable keeps its path, as exec records give it";
+  EXPECT_EQ(evil->exec_name, "a) R 99 (b") << "/proc cannot say what it was named at exec: comm as it is";
 
   const Process* titled = table.find_live(8);
   ASSERT_NE(titled, nullptr);

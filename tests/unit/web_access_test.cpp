@@ -1,4 +1,5 @@
-// Who may use the console (src/web/access.h), decided without a socket: loopback peers freely,
+// Who may use the console (src/web/access.h), decided without a socket: requests naming the
+// console by a local Host only; loopback peers freely (unless forwarded, or token_for_loopback),
 // anyone else with the bearer token. tests/privileged/console_auth_test.cpp checks the same over
 // a real non-loopback link (network namespace); web_server_test.cpp checks it on the wire.
 #include <gtest/gtest.h>
@@ -76,6 +77,66 @@ TEST(WebAccessDecision, OthersNeedTheToken) {
   // An agent without a token refuses every remote peer instead of letting them all in.
   EXPECT_EQ(check_access("10.0.0.1", "", std::string_view(""), ""), Access::wrong_token);
   EXPECT_EQ(check_access("10.0.0.1", "", std::nullopt, ""), Access::missing_token);
+}
+
+TEST(WebAccessDecision, AForwardedClientIsRemoteEvenThroughLoopback) {
+  AccessOptions forwarded;
+  forwarded.forwarded = true;
+  EXPECT_EQ(check_access("127.0.0.1", "", std::nullopt, kToken, forwarded), Access::missing_token);
+  EXPECT_EQ(check_access("::1", "Bearer wrong", std::nullopt, kToken, forwarded), Access::wrong_token);
+  EXPECT_EQ(check_access("127.0.0.1", "Bearer " + std::string(kToken), std::nullopt, kToken, forwarded), Access::allowed);
+  EXPECT_EQ(check_access("127.0.0.1", "", kToken, kToken, forwarded), Access::allowed);
+}
+
+TEST(WebAccessDecision, TokenForLoopbackTrustsNoAddress) {
+  AccessOptions strict;
+  strict.token_for_loopback = true;
+  for (const char* peer : {"127.0.0.1", "::1", "::ffff:127.0.0.1", "10.0.0.1"}) {
+    EXPECT_EQ(check_access(peer, "", std::nullopt, kToken, strict), Access::missing_token) << peer;
+    EXPECT_EQ(check_access(peer, "Bearer wrong", std::nullopt, kToken, strict), Access::wrong_token) << peer;
+    EXPECT_EQ(check_access(peer, "Bearer " + std::string(kToken), std::nullopt, kToken, strict), Access::allowed) << peer;
+  }
+}
+
+// ---- Host: DNS rebinding ------------------------------------------------------------------------
+
+TEST(WebAccessHost, NamesAreTakenFromTheHeader) {
+  EXPECT_EQ(host_header_name("localhost"), "localhost");
+  EXPECT_EQ(host_header_name("LocalHost:7373"), "localhost");
+  EXPECT_EQ(host_header_name("localhost."), "localhost");
+  EXPECT_EQ(host_header_name(" 127.0.0.1:80 "), "127.0.0.1");
+  EXPECT_EQ(host_header_name("[::1]:7373"), "::1");
+  EXPECT_EQ(host_header_name("[::1]"), "::1");
+  EXPECT_EQ(host_header_name("Console.Example.ORG"), "console.example.org");
+  for (const char* bad : {"", " ", ":7373", "[::1", "[::1]x", "[nope]:1", "host:port", "host:123456", "a b",
+                          "host/path", "user@host", "::1"}) {
+    EXPECT_FALSE(host_header_name(bad)) << "'" << bad << "'";
+  }
+}
+
+TEST(WebAccessHost, OnlyThisConsolesNamesAreLocal) {
+  const std::vector<std::string> none;
+  for (const char* host : {"localhost", "localhost:7373", "LOCALHOST", "127.0.0.1", "127.0.0.1:7373", "127.1.2.3",
+                           "[::1]:7373", "[::1]", "[0:0:0:0:0:0:0:1]"}) {
+    EXPECT_TRUE(host_is_local(host, "127.0.0.1", "127.0.0.1", none)) << host;
+  }
+  // A rebinding page names its own host; so does anything else with a name of its own.
+  for (const char* host : {"attacker.example", "attacker.example:7373", "localhost.attacker.example",
+                           "127.0.0.1.nip.io", "evil-localhost", "", "10.0.0.5", "[fe80::1]", "0x7f000001"}) {
+    EXPECT_FALSE(host_is_local(host, "127.0.0.1", "127.0.0.1", none)) << host;
+  }
+  // The listen address, and whatever address the connection really arrived on (a wildcard listen).
+  EXPECT_TRUE(host_is_local("192.0.2.7:7373", "192.0.2.7", "192.0.2.7", none));
+  EXPECT_TRUE(host_is_local("192.0.2.7", "0.0.0.0", "192.0.2.7", none));
+  EXPECT_TRUE(host_is_local("[2001:db8::7]:7373", "::", "2001:db8:0::7", none));
+  EXPECT_TRUE(host_is_local("192.0.2.7", "0.0.0.0", "::ffff:192.0.2.7", none));
+  EXPECT_FALSE(host_is_local("192.0.2.8", "0.0.0.0", "192.0.2.7", none));
+  // Names configured explicitly (console.allowed_hosts), case and port aside.
+  const std::vector<std::string> allowed = {"console.example.org", "Host1"};
+  EXPECT_TRUE(host_is_local("CONSOLE.example.org:7373", "0.0.0.0", "192.0.2.7", allowed));
+  EXPECT_TRUE(host_is_local("host1", "0.0.0.0", "192.0.2.7", allowed));
+  EXPECT_FALSE(host_is_local("example.org", "0.0.0.0", "192.0.2.7", allowed));
+  EXPECT_FALSE(host_is_local("host1.attacker.example", "0.0.0.0", "192.0.2.7", allowed));
 }
 
 // ---- the token file ---------------------------------------------------------------------------

@@ -201,7 +201,7 @@ class ChunkDecoder {
 
 std::string request_text(const std::string& method, const std::string& target, const std::vector<std::string>& headers,
                          bool close) {
-  std::string text = method + " " + target + " HTTP/1.1\r\nHost: vigil-test\r\n";
+  std::string text = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n";
   if (close) text += "Connection: close\r\n";
   for (const auto& header : headers) text += header + "\r\n";
   return text + "\r\n";
@@ -387,6 +387,41 @@ std::optional<std::string> non_loopback_ipv4() {
   return found;
 }
 
+
+// A connection to 127.0.0.1:port from another loopback address (another peer to the server),
+// established, or an invalid Fd.
+Fd connect_from(const std::string& source, int port) {
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (fd.get() < 0) return Fd();
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  ::inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) return Fd();
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<std::uint16_t>(port));
+  ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    if (errno != EINPROGRESS) return Fd();
+    pollfd poll_fd{fd.get(), POLLOUT, 0};
+    if (::poll(&poll_fd, 1, 10000) != 1) return Fd();
+  }
+  return fd;
+}
+
+// True when the server closes the connection (EOF or reset) within `timeout`; what it sent
+// meanwhile lands in *received.
+bool server_closes(int fd, std::chrono::milliseconds timeout, std::string* received = nullptr) {
+  std::string ignored;
+  std::string& into = received ? *received : ignored;
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    const Read result = read_some(fd, into, deadline);
+    if (result == Read::eof) return true;
+    if (result == Read::timeout) return false;
+  }
+}
+
 // ---- the fixture -------------------------------------------------------------------------------
 
 constexpr std::string_view kIndex = "<!doctype html><title>vigil</title>";
@@ -562,6 +597,224 @@ TEST_F(WebServer, ConcurrentClients) {
   EXPECT_TRUE(eventually([&] { return server_->status()["http_requests"].value("200", 0) >= 8 * 15; }));
 }
 
+// ---- requests that must not reach the API ------------------------------------------------------------
+
+// DNS rebinding: a page of attacker.example whose name now resolves to 127.0.0.1 talks to the
+// console from the browser's loopback, sending its own name as Host. Refused, data or not.
+TEST_F(WebServer, HostThatIsNotThisConsoleIsRefusedEvenFromLoopback) {
+  start();
+  add_alert("Terminal shell");
+  const std::string port = std::to_string(server_->port());
+  for (const std::string target : {"/api/alerts", "/api/health", "/metrics", "/api/stream", "/"}) {
+    const std::string raw = exchange_raw("127.0.0.1", server_->port(),
+                                         "GET " + target + " HTTP/1.1\r\nHost: attacker.example:" + port +
+                                             "\r\nConnection: close\r\n\r\n");
+    HttpResponse response;
+    ASSERT_TRUE(parse_head(raw, response)) << target << ": " << raw.substr(0, 200);
+    EXPECT_EQ(response.status, 421) << target << ": " << raw.substr(0, 300);
+    EXPECT_EQ(raw.find("Terminal shell"), std::string::npos) << target;
+  }
+  for (const std::string& host : std::vector<std::string>{"localhost:" + port, "127.0.0.1:" + port, "127.0.0.1", "LOCALHOST"}) {
+    const std::string raw = exchange_raw(
+        "127.0.0.1", server_->port(), "GET /api/alerts HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n");
+    HttpResponse response;
+    ASSERT_TRUE(parse_head(raw, response)) << host;
+    EXPECT_EQ(response.status, 200) << host << ": " << raw.substr(0, 300);
+  }
+  // No Host at all, or two: not a browser's request to this console either.
+  for (const std::string& head : {std::string("GET /api/alerts HTTP/1.1\r\nConnection: close\r\n\r\n"),
+                                  std::string("GET /api/alerts HTTP/1.0\r\n\r\n")}) {
+    HttpResponse response;
+    ASSERT_TRUE(parse_head(exchange_raw("127.0.0.1", server_->port(), head), response));
+    EXPECT_EQ(response.status, 421);
+  }
+}
+
+TEST_F(WebServer, AllowedHostsAreConfiguredNames) {
+  ServerOptions o = options();
+  o.allowed_hosts = {"console.example.org"};
+  start(std::move(o));
+  // Two Host headers (the fixture's own and another) are one too many, whichever is allowed.
+  EXPECT_EQ(fetch("/api/health", {"Host: console.example.org"}).status, 421);
+  const std::string raw = exchange_raw("127.0.0.1", server_->port(),
+                                       "GET /api/health HTTP/1.1\r\nHost: Console.Example.Org:443\r\nConnection: close\r\n\r\n");
+  HttpResponse response;
+  ASSERT_TRUE(parse_head(raw, response));
+  EXPECT_EQ(response.status, 200) << raw.substr(0, 300);
+}
+
+// A proxy on this host (or an SSH forward, a container with host networking behind one) makes
+// every client look like loopback; a request that names its real client is treated as remote.
+TEST_F(WebServer, ForwardedRequestsNeedTheToken) {
+  start();
+  for (const std::string header : {"X-Forwarded-For: 203.0.113.9", "Forwarded: for=203.0.113.9",
+                                    "X-Real-IP: 203.0.113.9", "x-forwarded-for: 127.0.0.1"}) {
+    const HttpResponse refused = fetch("/api/alerts", {header});
+    EXPECT_EQ(refused.status, 401) << header << ": " << refused.body;
+    EXPECT_NE(refused.error().find("forwarded client"), std::string::npos) << refused.body;
+    EXPECT_EQ(fetch("/api/alerts", {header, "Authorization: Bearer " + std::string(kToken)}).status, 200) << header;
+  }
+  EXPECT_EQ(fetch("/api/alerts").status, 200);
+}
+
+TEST_F(WebServer, TokenForLoopbackTrustsNoPeer) {
+  ServerOptions o = options();
+  o.token_for_loopback = true;
+  start(std::move(o));
+  EXPECT_EQ(fetch("/api/health").status, 401);
+  EXPECT_EQ(fetch("/metrics").status, 401);
+  EXPECT_EQ(fetch("/api/health", {"Authorization: Bearer " + std::string(kToken)}).status, 200);
+  EXPECT_EQ(fetch("/api/health?token=" + std::string(kToken)).status, 200);
+  EXPECT_EQ(fetch("/").status, 200);  // the page that asks for the token
+}
+
+// The API is read-only: a body is refused from its headers, before a byte of it is read, and
+// the connection closes so no part of it is taken for the next request.
+TEST_F(WebServer, BodiesAreRefusedBeforeTheyAreRead) {
+  start();
+  for (const std::string& head : {
+           std::string("POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 314572800\r\n\r\n"),
+           std::string("POST /api/alerts HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2000\r\n\r\n"),
+           std::string("PUT /api/alerts HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"),
+           std::string("GET /api/health HTTP/1.1\r\nHost: localhost\r\nContent-Length: 99999999999999999999\r\n\r\n"),
+           std::string("POST /x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 314572800\r\nExpect: 100-continue\r\n\r\n"),
+           // Even with a Host that is refused: the body check comes first.
+           std::string("POST /x HTTP/1.1\r\nHost: attacker.example\r\nContent-Length: 314572800\r\n\r\n")}) {
+    Fd fd = connect_to("127.0.0.1", server_->port());
+    ASSERT_GE(fd.get(), 0);
+    ASSERT_TRUE(send_all(fd.get(), head, Clock::now() + kIoTimeout));
+    std::string answer;
+    EXPECT_TRUE(server_closes(fd.get(), 5000ms, &answer)) << head.substr(0, 60) << ": connection kept open";
+    HttpResponse response;
+    ASSERT_TRUE(parse_head(answer, response)) << head.substr(0, 60) << ": " << answer.substr(0, 200);
+    EXPECT_EQ(response.status, 413) << head.substr(0, 60) << ": " << answer.substr(0, 300);
+    EXPECT_EQ(answer.find("100 Continue"), std::string::npos);
+  }
+  // A small body on a GET is answered, and its connection closed after (httplib leaves a GET's
+  // body unread: it must not be taken for the next request).
+  Fd fd = connect_to("127.0.0.1", server_->port());
+  ASSERT_TRUE(send_all(fd.get(),
+                       "GET /api/health HTTP/1.1\r\nHost: localhost\r\nContent-Length: 36\r\n\r\n"
+                       "GET /api/alerts HTTP/1.1\r\nHost: x\r\n",
+                       Clock::now() + kIoTimeout));
+  std::string answer;
+  EXPECT_TRUE(server_closes(fd.get(), 5000ms, &answer));
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer.substr(0, 200);
+  EXPECT_EQ(answer.find("HTTP/1.1", 5), std::string::npos) << "the body was read as a second request";
+  EXPECT_GE(server_->status()["connections"]["accepted"].get<int>(), 7);
+  EXPECT_EQ(fetch("/api/health").status, 200);
+}
+
+// ---- connections under limits ----------------------------------------------------------------------
+
+TEST_F(WebServer, ConnectionsOverTheCapsAreClosedAtOnce) {
+  ServerOptions o = options();
+  o.max_connections = 6;
+  o.max_connections_per_peer = 4;
+  o.idle_timeout = 20s;  // the held connections stay until the test lets them go
+  start(std::move(o));
+  // Ten idle connections from 127.0.0.2: four are kept, six closed as soon as they are accepted.
+  std::vector<Fd> held;
+  int closed_at_once = 0;
+  for (int i = 0; i < 10; ++i) {
+    Fd fd = connect_from("127.0.0.2", server_->port());
+    ASSERT_GE(fd.get(), 0);
+    if (server_closes(fd.get(), 300ms)) ++closed_at_once;
+    else held.push_back(std::move(fd));
+  }
+  EXPECT_EQ(held.size(), 4u);
+  EXPECT_EQ(closed_at_once, 6);
+  // Another peer gets the two places left, then the total cap closes the rest.
+  Fd third = connect_from("127.0.0.3", server_->port());
+  Fd fourth = connect_from("127.0.0.3", server_->port());
+  EXPECT_FALSE(server_closes(third.get(), 300ms));
+  EXPECT_FALSE(server_closes(fourth.get(), 300ms));
+  Fd over = connect_from("127.0.0.4", server_->port());
+  EXPECT_TRUE(server_closes(over.get(), 2000ms)) << "a seventh connection was kept";
+  const json counts = server_->status()["connections"];
+  EXPECT_EQ(counts["open"], 6) << counts.dump();
+  EXPECT_EQ(counts["refused_peer_cap"], 6) << counts.dump();
+  EXPECT_EQ(counts["refused_total_cap"], 1) << counts.dump();
+  // The held connections still work, and their places come back when they go.
+  ASSERT_TRUE(send_all(third.get(), request_text("GET", "/api/health", {}, true), Clock::now() + kIoTimeout));
+  std::string answer;
+  EXPECT_TRUE(server_closes(third.get(), 5000ms, &answer));
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer.substr(0, 200);
+  held.clear();
+  EXPECT_TRUE(eventually([&] { return fetch("/api/health").status == 200; }));
+}
+
+// Slow-loris: a request whose head trickles in is cut at the request deadline, and a slow client
+// does not stop others (here with a single worker thread).
+TEST_F(WebServer, ATricklingRequestIsCutAtItsDeadline) {
+  ServerOptions o = options();
+  o.worker_threads = 1;
+  o.request_deadline = 500ms;
+  start(std::move(o));
+  Fd slow = connect_to("127.0.0.1", server_->port());
+  ASSERT_GE(slow.get(), 0);
+  const auto began = Clock::now();
+  const std::string head = "GET /api/health HTTP/1.1\r\nHost: localhost\r\nX-Padding: ";
+  ASSERT_TRUE(send_all(slow.get(), head, Clock::now() + kIoTimeout));
+  bool cut = false;
+  for (int i = 0; i < 40 && !cut; ++i) {  // a byte every 100 ms, up to 4 s
+    cut = server_closes(slow.get(), 100ms);
+    if (!cut) ::send(slow.get(), "a", 1, MSG_NOSIGNAL);
+  }
+  const auto took = Clock::now() - began;
+  EXPECT_TRUE(cut) << "the trickling request was still open after 4 s";
+  EXPECT_LT(took, 2s);
+  // An idle connection (nothing sent at all) ends at the idle timeout, also without a worker.
+  EXPECT_EQ(fetch("/api/health").status, 200);
+  EXPECT_GE(server_->status()["connections"]["request_timeouts"].get<int>(), 1);
+}
+
+TEST_F(WebServer, IdleConnectionsAreClosedWithoutHoldingAWorker) {
+  ServerOptions o = options();
+  o.worker_threads = 1;
+  o.idle_timeout = 300ms;
+  start(std::move(o));
+  std::vector<Fd> idle;
+  for (int i = 0; i < 8; ++i) idle.push_back(connect_to("127.0.0.1", server_->port()));
+  // Eight idle connections and one worker: a request is still answered at once.
+  const auto before = Clock::now();
+  EXPECT_EQ(fetch("/api/health").status, 200);
+  EXPECT_LT(Clock::now() - before, 250ms);
+  for (auto& fd : idle) EXPECT_TRUE(server_closes(fd.get(), 3000ms));
+  EXPECT_GE(server_->status()["connections"]["idle_timeouts"].get<int>(), 8);
+}
+
+// A request head of endless header lines stops at the head budget: bounded memory, an answer
+// or a closed connection, and the server goes on.
+TEST_F(WebServer, AnEndlessRequestHeadStopsAtItsBudget) {
+  start();
+  Fd fd = connect_to("127.0.0.1", server_->port());
+  ASSERT_GE(fd.get(), 0);
+  ASSERT_TRUE(send_all(fd.get(), "GET /api/health HTTP/1.1\r\nHost: localhost\r\n", Clock::now() + kIoTimeout));
+  const std::string line = "X-Filler: " + std::string(1000, 'f') + "\r\n";
+  std::size_t sent = 0;
+  bool closed = false;
+  std::string answer;
+  const auto deadline = Clock::now() + 10s;
+  while (!closed && sent < (64u << 20) && Clock::now() < deadline) {
+    pollfd ready{fd.get(), POLLIN | POLLOUT, 0};
+    if (::poll(&ready, 1, 100) <= 0) continue;
+    if (ready.revents & (POLLIN | POLLHUP | POLLERR)) {
+      closed = read_some(fd.get(), answer, Clock::now() + 100ms) != Read::data;
+      continue;
+    }
+    const ssize_t put = ::send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (put > 0) sent += static_cast<std::size_t>(put);
+    else if (errno != EAGAIN) closed = true;
+  }
+  EXPECT_TRUE(closed || !answer.empty()) << "the server read " << (sent >> 20) << " MiB of headers";
+  EXPECT_LT(sent, std::size_t{16} << 20);
+  if (!answer.empty()) {
+    EXPECT_EQ(answer.rfind("HTTP/1.1 4", 0), 0u) << answer.substr(0, 200);
+  }
+  EXPECT_EQ(fetch("/api/health").status, 200);
+}
+
 // ---- access on the wire ----------------------------------------------------------------------------
 
 TEST_F(WebServer, NonLoopbackPeersNeedTheToken) {
@@ -650,6 +903,8 @@ TEST_F(WebServer, MetricsInPrometheusText) {
   EXPECT_NE(metrics.body.find("vigil_http_requests_total{code=\"200\"} "), std::string::npos) << metrics.body;
   EXPECT_NE(metrics.body.find("vigil_http_requests_total{code=\"404\"} 1\n"), std::string::npos) << metrics.body;
   EXPECT_NE(metrics.body.find("vigil_stream_clients 0\n"), std::string::npos);
+  EXPECT_NE(metrics.body.find("vigil_http_connections 1\n"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("vigil_http_connections_closed_total{reason=\"peer_cap\"} 0\n"), std::string::npos);
   EXPECT_EQ(fetch("/metrics?token=abc").status, 200);
 }
 

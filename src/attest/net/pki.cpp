@@ -102,32 +102,52 @@ Result<void> ensure_verifier_pki(const std::string& state_dir, const std::vector
   return write_key_and_certificate(*key, *cert, server_key_path, server_cert_path);
 }
 
-Result<void> issue_agent_certificate(const std::string& state_dir, const std::string& id, const std::string& out_dir) {
-  if (id.empty() || id.size() > 64 || id.find_first_of("/,=+\"\\<>;#\n\r") != std::string::npos) {
-    return fail("agent id \"" + id + "\" must be 1-64 characters without / , = + \" \\ < > ; #");
+namespace {
+
+// A client certificate of the CA for `role` (its organization), CN `name`, into out_dir as
+// <file_stem>.crt and <file_stem>.key (0600), with the CA's certificate as ca.crt.
+Result<void> issue_client_certificate(const std::string& state_dir, const std::string& name, std::string_view role,
+                                      const std::string& file_stem, const std::string& out_dir) {
+  if (name.empty() || name.size() > 64 || name.find_first_of("/,=+\"\\<>;#\n\r") != std::string::npos) {
+    return fail("name \"" + name + "\" must be 1-64 characters without / , = + \" \\ < > ; #");
   }
   if (auto pki = ensure_verifier_pki(state_dir); !pki) return pki;
   auto ca = load_ca(state_dir);
   if (!ca) return std::unexpected(ca.error());
   if (auto made = ensure_directory(out_dir, 0700); !made) return made;
-  for (const char* name : {"/agent.key", "/agent.crt", "/ca.crt"}) {
-    if (fs::exists(out_dir + name)) return fail(out_dir + name + " exists; not replacing it");
+  const std::string key_path = out_dir + "/" + file_stem + ".key";
+  const std::string cert_path = out_dir + "/" + file_stem + ".crt";
+  for (const std::string& path : {key_path, cert_path, out_dir + "/ca.crt"}) {
+    if (fs::exists(path)) return fail(path + " exists; not replacing it");
   }
   auto key = crypto::generate_key(crypto::KeyAlgo::ecdsa_p256);
   if (!key) return std::unexpected(key.error());
   crypto::CertificateRequest request;
-  request.common_name = id;
-  request.organization = "vigil agent";
+  request.common_name = name;
+  request.organization = std::string(role);
   request.validity_days = kLeafValidityDays;
   request.extended_key_usage = "clientAuth";
   auto cert = crypto::make_certificate(*key, request, &ca->key, &ca->cert);
   if (!cert) return std::unexpected(cert.error());
-  if (auto written = write_key_and_certificate(*key, *cert, out_dir + "/agent.key", out_dir + "/agent.crt"); !written) {
-    return written;
-  }
+  if (auto written = write_key_and_certificate(*key, *cert, key_path, cert_path); !written) return written;
   auto ca_pem = ca->cert.pem();
   if (!ca_pem) return std::unexpected(ca_pem.error());
   return write_text_file(out_dir + "/ca.crt", *ca_pem, 0644);
+}
+
+}  // namespace
+
+Result<void> issue_agent_certificate(const std::string& state_dir, const std::string& id, const std::string& out_dir) {
+  auto issued = issue_client_certificate(state_dir, id, kAgentOrganization, "agent", out_dir);
+  if (!issued && issued.error().message.starts_with("name ")) return fail("agent id" + issued.error().message.substr(4));
+  return issued;
+}
+
+Result<void> issue_operator_certificate(const std::string& state_dir, const std::string& name,
+                                        const std::string& out_dir) {
+  auto issued = issue_client_certificate(state_dir, name, kOperatorOrganization, "operator", out_dir);
+  if (!issued && issued.error().message.starts_with("name ")) return fail("operator name" + issued.error().message.substr(4));
+  return issued;
 }
 
 }  // namespace vigil::attest

@@ -1,11 +1,13 @@
 // The verifier's HTTPS server: mutual TLS against its own CA (a client without a certificate
 // from it does not get past the handshake), the agent id taken from the client certificate's
-// CN, each route handed to VerifierService, and a watchdog thread for unreachable agents.
+// CN and its role from its organization, each route handed to VerifierService, and a watchdog
+// thread for unreachable agents. Connections are web::ConnectionServer's: handshakes off the
+// worker threads with a total deadline, caps per peer and in total.
 #include "attest/net/verifier.h"
 
 #include <openssl/ssl.h>
-#include <sys/socket.h>
 #include <openssl/x509.h>
+#include <sys/resource.h>
 
 #include <httplib.h>
 
@@ -14,13 +16,17 @@
 
 #include "attest/net/verifier_service.h"
 #include "common/time_text.h"
+#include "web/http/connection_server.h"
 
 namespace vigil::attest {
 namespace {
 
 // Evidence carries up to 64 MiB of records in base64 (docs/attestation.md caps).
 constexpr size_t kMaxRequestBody = 96u << 20;
-constexpr int kListenBacklog = 1024;  // the kernel caps it at net.core.somaxconn
+constexpr std::size_t kMaxRequestHead = 64 * 1024;
+// Descriptors the verifier keeps for itself (registry, alert log, vault key, CA files) when it
+// fits its connections into RLIMIT_NOFILE.
+constexpr rlim_t kOwnDescriptors = 64;
 
 struct ListenAddress {
   std::string host;
@@ -41,22 +47,69 @@ Result<ListenAddress> parse_listen(const std::string& listen) {
   return ListenAddress{host, port};
 }
 
-// The CN of the verified client certificate; empty if there is none (cannot happen after the
-// handshake demanded one, but a request is refused rather than trusted on that assumption).
-std::string client_common_name(const httplib::Request& request) {
-  if (request.ssl == nullptr) return {};
-  X509* cert = SSL_get0_peer_certificate(request.ssl);
-  if (cert == nullptr || SSL_get_verify_result(request.ssl) != X509_V_OK) return {};
-  X509_NAME* subject = X509_get_subject_name(cert);
-  const int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+struct ClientIdentity {
+  std::string name;  // the CN
+  ClientRole role = ClientRole::none;
+};
+
+std::string subject_entry(X509_NAME* subject, int nid) {
+  const int index = X509_NAME_get_index_by_NID(subject, nid, -1);
   if (index < 0) return {};
   const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
   unsigned char* utf8 = nullptr;
   const int length = ASN1_STRING_to_UTF8(&utf8, data);
   if (length < 0) return {};
-  std::string name(reinterpret_cast<const char*>(utf8), static_cast<size_t>(length));
+  std::string text(reinterpret_cast<const char*>(utf8), static_cast<size_t>(length));
   OPENSSL_free(utf8);
-  return name;
+  return text;
+}
+
+// The CN and role of the verified client certificate; empty if there is none (cannot happen
+// after the handshake demanded one, but a request is refused rather than trusted on that
+// assumption). Only this verifier's CA issues certificates it accepts, so the organization it
+// wrote is the role.
+ClientIdentity client_identity(const httplib::Request& request) {
+  if (request.ssl == nullptr) return {};
+  X509* cert = SSL_get0_peer_certificate(request.ssl);
+  if (cert == nullptr || SSL_get_verify_result(request.ssl) != X509_V_OK) return {};
+  X509_NAME* subject = X509_get_subject_name(cert);
+  ClientIdentity identity;
+  identity.name = subject_entry(subject, NID_commonName);
+  const std::string organization = subject_entry(subject, NID_organizationName);
+  if (organization == kAgentOrganization) identity.role = ClientRole::agent;
+  else if (organization == kOperatorOrganization) identity.role = ClientRole::operator_;
+  return identity;
+}
+
+// Raises the soft RLIMIT_NOFILE to the hard one and returns how many connections fit in it.
+int connections_that_fit(int wanted) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return wanted;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur == RLIM_INFINITY) return wanted;
+  const rlim_t room = limit.rlim_cur > kOwnDescriptors + 16 ? limit.rlim_cur - kOwnDescriptors : 16;
+  return static_cast<int>(std::min<rlim_t>(static_cast<rlim_t>(std::max(1, wanted)), room));
+}
+
+web::TlsContext verifier_tls_context(const std::string& cert, const std::string& key, const std::string& ca) {
+  web::TlsContext context(SSL_CTX_new(TLS_server_method()));
+  if (!context) return context;
+  SSL_CTX* ctx = context.get();
+  const bool ready = SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1 &&
+                     SSL_CTX_use_certificate_chain_file(ctx, cert.c_str()) == 1 &&
+                     SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) == 1 &&
+                     SSL_CTX_check_private_key(ctx) == 1 && SSL_CTX_load_verify_locations(ctx, ca.c_str(), nullptr) == 1;
+  if (!ready) return nullptr;
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  return context;
+}
+
+ServiceReply refusal(int status, const std::string& message) {
+  return {status, nlohmann::json{{"error", message}}.dump()};
 }
 
 void send(httplib::Response& response, const ServiceReply& reply) {
@@ -87,44 +140,28 @@ class TlsVerifier final : public Verifier {
     const std::string cert = config.state_dir + "/server.crt";
     const std::string key = config.state_dir + "/server.key";
     const std::string ca = config.state_dir + "/ca.crt";
-    verifier->server_ = std::make_unique<httplib::SSLServer>([cert, key, ca](SSL_CTX& ctx) {
-      return SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION) == 1 &&
-             SSL_CTX_use_certificate_chain_file(&ctx, cert.c_str()) == 1 &&
-             SSL_CTX_use_PrivateKey_file(&ctx, key.c_str(), SSL_FILETYPE_PEM) == 1 &&
-             SSL_CTX_check_private_key(&ctx) == 1 && SSL_CTX_load_verify_locations(&ctx, ca.c_str(), nullptr) == 1 &&
-             (SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr), true);
-    });
-    if (!verifier->server_->is_valid()) {
-      return fail("verifier: cannot set up TLS with " + cert + ", " + key + " and " + ca + ": " + openssl_errors());
-    }
+    web::TlsContext tls = verifier_tls_context(cert, key, ca);
+    if (!tls) return fail("verifier: cannot set up TLS with " + cert + ", " + key + " and " + ca + ": " + openssl_errors());
     verifier->install_routes();
-    verifier->server_->new_task_queue = [threads = std::max<size_t>(1, config.worker_threads)] {
-      return new httplib::ThreadPool(threads);
-    };
-    // httplib's default socket options add SO_REUSEPORT, which would let a second verifier bind
-    // the same port without an error; and the listen backlog it compiles in is 5, so agents
-    // connecting together (every interval, or all at once after a restart) had SYNs dropped and
-    // waited a 1 s retransmit. Take the listening socket to set the backlog after the bind.
-    int listening_socket = -1;
-    verifier->server_->set_socket_options([&listening_socket](socket_t socket) {
-      const int on = 1;
-      ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-      listening_socket = socket;
-    });
-    verifier->port_ = address->port == 0 ? verifier->server_->bind_to_any_port(address->host)
-                                         : (verifier->server_->bind_to_port(address->host, address->port) ? address->port : -1);
-    if (verifier->port_ <= 0) {
-      return fail("verifier: cannot listen on " + config.listen + " (in use, or not an address of this host)");
-    }
-    if (listening_socket >= 0) ::listen(listening_socket, kListenBacklog);  // a second listen() only resizes the queue
+    web::ConnectionLimits limits;
+    limits.max_connections = connections_that_fit(config.max_connections);
+    limits.max_per_peer = std::max(1, config.max_connections_per_peer);
+    limits.worker_threads = static_cast<int>(std::max<size_t>(1, config.worker_threads));
+    limits.handshake_deadline = config.handshake_deadline;
+    limits.request_deadline = std::chrono::seconds(10);
+    // A round is two requests on one connection, with the quote in between; an idle connection
+    // holds only a descriptor, so it may wait for the next round.
+    limits.idle_timeout = std::chrono::seconds(5);
+    limits.io_timeout = std::chrono::seconds(5);
+    limits.max_request_head = kMaxRequestHead;
+    limits.max_request_body = kMaxRequestBody;
+    limits.tcp_nodelay = true;  // answers are small: without it each waits on the peer's delayed ACK (~40 ms)
+    verifier->limits_ = limits;
+    auto server = web::ConnectionServer::start(verifier->router_, address->host, address->port, limits, std::move(tls));
+    if (!server) return fail("verifier: " + server.error().message);
+    verifier->server_ = std::move(*server);
+    verifier->port_ = verifier->server_->port();
     TlsVerifier* raw = verifier.get();
-    verifier->server_thread_ = std::thread([raw] { raw->server_->listen_after_bind(); });
-    // httplib's stop() does nothing before the listen loop runs, and the loop would then accept
-    // forever: return only once it runs, so stop() right after start() still stops it.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!verifier->server_->is_running() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
     verifier->watchdog_thread_ = std::thread([raw, period = config.interval] { raw->watch(period); });
     return std::unique_ptr<Verifier>(std::move(verifier));
   }
@@ -140,53 +177,78 @@ class TlsVerifier final : public Verifier {
     }
     stop_signal_.notify_all();
     if (server_) server_->stop();
-    if (server_thread_.joinable()) server_thread_.join();
     if (watchdog_thread_.joinable()) watchdog_thread_.join();
+  }
+
+  nlohmann::json connections() const override {
+    nlohmann::json counts = server_ ? server_->counts() : nlohmann::json::object();
+    counts["max_connections"] = limits_.max_connections;
+    counts["max_connections_per_peer"] = limits_.max_per_peer;
+    return counts;
   }
 
  private:
   TlsVerifier() = default;
 
+  // Routes for agents: the id is the certificate's CN; operators' certificates are refused (an
+  // operator named like an agent must not speak for it).
   template <class Handler>
   auto with_agent(Handler handler) {
     return [handler](const httplib::Request& request, httplib::Response& response) {
-      const std::string agent_id = client_common_name(request);
-      if (agent_id.empty()) {
+      const ClientIdentity client = client_identity(request);
+      if (client.name.empty()) {
         send(response, {401, R"({"error":"no verified client certificate with a CN"})"});
         return;
       }
-      send(response, handler(agent_id, request));
+      if (client.role != ClientRole::agent) {
+        send(response, refusal(403, "this route is for agents: the client certificate is not an agent's (organization \"vigil agent\")"));
+        return;
+      }
+      send(response, handler(client.name, request));
+    };
+  }
+
+  // Routes for operators (`vigil verifier issue --operator`): what every agent's state and
+  // failures are is not for the agents, one of which may be compromised.
+  template <class Handler>
+  auto with_operator(Handler handler) {
+    return [handler](const httplib::Request& request, httplib::Response& response) {
+      const ClientIdentity client = client_identity(request);
+      if (client.name.empty()) {
+        send(response, {401, R"({"error":"no verified client certificate with a CN"})"});
+        return;
+      }
+      if (client.role != ClientRole::operator_) {
+        send(response, refusal(403, "operators only: the client certificate is not an operator's (vigil verifier issue --operator)"));
+        return;
+      }
+      send(response, handler(client.name, request));
     };
   }
 
   void install_routes() {
     VerifierService* service = service_.get();
-    server_->set_payload_max_length(kMaxRequestBody);
-    // Answers are small: without TCP_NODELAY each one waits on the peer's delayed ACK (~40 ms).
-    server_->set_tcp_nodelay(true);
-    // A round is two requests on one connection; an idle connection holds a worker thread, so
-    // it is closed soon after the round instead of httplib's default 5 s.
-    server_->set_keep_alive_timeout(1);
-    server_->Post("/v1/enroll", with_agent([service](const std::string& id, const httplib::Request& request) {
+    httplib::Server& server = router_;
+    server.Post("/v1/enroll", with_agent([service](const std::string& id, const httplib::Request& request) {
       return service->enroll(id, request.body);
     }));
-    server_->Post("/v1/activate", with_agent([service](const std::string& id, const httplib::Request& request) {
+    server.Post("/v1/activate", with_agent([service](const std::string& id, const httplib::Request& request) {
       return service->activate(id, request.body);
     }));
-    server_->Get("/v1/challenge", with_agent([service](const std::string& id, const httplib::Request&) {
+    server.Get("/v1/challenge", with_agent([service](const std::string& id, const httplib::Request&) {
       return service->challenge(id);
     }));
-    server_->Post("/v1/evidence", with_agent([service](const std::string& id, const httplib::Request& request) {
+    server.Post("/v1/evidence", with_agent([service](const std::string& id, const httplib::Request& request) {
       return service->evidence(id, request.body);
     }));
-    server_->Get(R"(/v1/secrets/([A-Za-z0-9._:@+-]{1,128}))",
-                 with_agent([service](const std::string& id, const httplib::Request& request) {
-                   return service->secret(id, request.matches[1].str());
-                 }));
-    server_->Get("/v1/agents", with_agent([service](const std::string&, const httplib::Request&) {
+    server.Get(R"(/v1/secrets/([A-Za-z0-9._:@+-]{1,128}))",
+               with_agent([service](const std::string& id, const httplib::Request& request) {
+                 return service->secret(id, request.matches[1].str());
+               }));
+    server.Get("/v1/agents", with_operator([service](const std::string&, const httplib::Request&) {
       return service->agents();
     }));
-    server_->set_exception_handler([](const httplib::Request&, httplib::Response& response, std::exception_ptr) {
+    server.set_exception_handler([](const httplib::Request&, httplib::Response& response, std::exception_ptr) {
       send(response, {500, R"({"error":"internal error"})"});
     });
   }
@@ -204,9 +266,10 @@ class TlsVerifier final : public Verifier {
   }
 
   std::unique_ptr<VerifierService> service_;
-  std::unique_ptr<httplib::SSLServer> server_;
+  web::RequestRouter router_;
+  web::ConnectionLimits limits_;
+  std::unique_ptr<web::ConnectionServer> server_;
   int port_ = -1;
-  std::thread server_thread_;
   std::thread watchdog_thread_;
   std::mutex stop_mutex_;
   std::condition_variable stop_signal_;

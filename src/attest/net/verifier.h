@@ -7,6 +7,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
 
 #include "attest/net/registry.h"
 #include "common/error.h"
@@ -19,14 +22,33 @@ struct VerifierConfig {
   std::chrono::milliseconds interval{2000};  // rounds per agent
   int unreachable_after_intervals = 3;       // no evidence for this long: unreachable
   std::string alerts_path;                   // JSON lines of state changes to untrusted/unreachable; "" = state_dir/alerts.jsonl
-  size_t worker_threads = 16;             // blocking I/O per connection (TLS, fsync): more than the cores
+  size_t worker_threads = 16;             // requests served at once (each may wait on the registry's fsync)
+  // Connections open at once, in total and from one IPv4 address (or IPv6 /64); more are closed
+  // as they are accepted. The total is lowered to fit RLIMIT_NOFILE (its soft limit raised to
+  // the hard one first), keeping 64 descriptors for the rest of the verifier.
+  int max_connections = 1024;
+  int max_connections_per_peer = 64;
+  // A TLS handshake must finish within this from the connection's accept, whatever the peer
+  // trickles (handshakes run in one epoll thread, non-blocking, never in the workers).
+  std::chrono::milliseconds handshake_deadline{5000};
 };
 
 // The CA and certificates under state_dir (ca.crt/ca.key, server.crt/server.key), created if
 // missing (ECDSA P-256; the server certificate names 127.0.0.1, ::1 and localhost plus `hosts`).
 Result<void> ensure_verifier_pki(const std::string& state_dir, const std::vector<std::string>& hosts = {});
 // Issues a client certificate for agent `id` into out_dir: agent.crt, agent.key (0600), ca.crt.
+// Its organization is "vigil agent": the role the verifier serves the agent routes to.
 Result<void> issue_agent_certificate(const std::string& state_dir, const std::string& id, const std::string& out_dir);
+// Issues an operator's client certificate (organization "vigil operator", CN `name`) into
+// out_dir: operator.crt, operator.key (0600), ca.crt. Operators may read the registry over HTTPS
+// (GET /v1/agents); they cannot act as agents, and agents cannot read the registry.
+Result<void> issue_operator_certificate(const std::string& state_dir, const std::string& name,
+                                        const std::string& out_dir);
+
+// The role a client certificate of this verifier's CA carries, from its organization.
+enum class ClientRole { none, agent, operator_ };
+inline constexpr std::string_view kAgentOrganization = "vigil agent";
+inline constexpr std::string_view kOperatorOrganization = "vigil operator";
 
 class Verifier {
  public:
@@ -34,6 +56,10 @@ class Verifier {
   virtual ~Verifier() = default;
   virtual int port() const = 0;
   virtual void stop() = 0;
+  // The connection limits in force (max_connections as lowered to fit RLIMIT_NOFILE) and counts
+  // of what they closed: {"max_connections", "max_connections_per_peer", "open", "accepted",
+  // "refused_total_cap", "refused_peer_cap", "handshake_failed", "handshake_timeouts", ...}.
+  virtual nlohmann::json connections() const = 0;
   virtual Registry& registry() = 0;
 };
 

@@ -10,8 +10,11 @@
 #include <thread>
 
 #include <httplib.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "web/access.h"
+#include "web/http/connection_server.h"
 #include "web/metrics.h"
 #include "web/record_json.h"
 
@@ -34,17 +37,45 @@ std::optional<std::string_view> token_param(const httplib::Request& req) {
   return std::string_view(found->second);
 }
 
+// A proxy names the client it forwards in one of these; the loopback peer is then only the proxy.
+bool names_a_forwarded_client(const httplib::Request& req) {
+  return req.has_header("Forwarded") || req.has_header("X-Forwarded-For") || req.has_header("X-Real-IP");
+}
+
+// The body a request declares: its Content-Length, or "unbounded" for chunked (or any other
+// transfer coding) and for a length that does not parse.
+std::uint64_t declared_body_size(const httplib::Request& req) {
+  if (req.has_header("Transfer-Encoding")) return UINT64_MAX;
+  if (!req.has_header("Content-Length")) return 0;
+  const std::string text = req.get_header_value("Content-Length");
+  std::uint64_t size = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), size);
+  if (text.empty() || error != std::errc{} || end != text.data() + text.size()) return UINT64_MAX;
+  return size;
+}
+
+Result<TlsContext> server_tls_context(const std::string& cert, const std::string& key) {
+  TlsContext context(SSL_CTX_new(TLS_server_method()));
+  if (!context || SSL_CTX_set_min_proto_version(context.get(), TLS1_2_VERSION) != 1 ||
+      SSL_CTX_use_certificate_chain_file(context.get(), cert.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(context.get(), key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(context.get()) != 1) {
+    return fail("console: cannot load the TLS certificate " + cert + " and key " + key + ": " + openssl_errors());
+  }
+  return context;
+}
+
 }  // namespace
+
+int console_descriptor_budget(const ServerOptions& options) { return std::max(1, options.max_connections) + 3; }
 
 struct ConsoleServer::Impl {
   ServerOptions options;
   const Api& api;
   const ConsoleBackend& backend;
-  std::unique_ptr<httplib::Server> server;
-  std::thread thread;
-  int port = 0;
+  RequestRouter router;
+  std::unique_ptr<ConnectionServer> connections;
   std::atomic<bool> stopping{false};
-  std::atomic<bool> listen_returned{false};
   std::mutex stop_mutex;
   std::condition_variable stop_signal;
   std::atomic<int> stream_clients{0};
@@ -62,7 +93,10 @@ struct ConsoleServer::Impl {
       std::lock_guard lock(counts_mutex);
       for (const auto& [code, count] : requests_by_status) codes[std::to_string(code)] = count;
     }
-    return {{"http_requests", codes}, {"stream_clients", stream_clients.load()}, {"store", api.store_status()}};
+    return {{"http_requests", codes},
+            {"stream_clients", stream_clients.load()},
+            {"connections", connections ? connections->counts() : nlohmann::json::object()},
+            {"store", api.store_status()}};
   }
   // Sleeps up to `duration`; false when the server is stopping.
   bool wait(std::chrono::milliseconds duration) {
@@ -72,21 +106,51 @@ struct ConsoleServer::Impl {
 };
 
 void ConsoleServer::Impl::install_routes() {
-  httplib::Server& s = *server;
-  s.new_task_queue = [threads = options.worker_threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+  httplib::Server& s = router;
+  // A body larger than the API ever needs is refused from its headers alone, before anything of
+  // it is read (and before httplib's "100 Continue" would invite it).
+  auto body_too_large = [this](const httplib::Request& req) { return declared_body_size(req) > options.max_body_bytes; };
+  s.set_expect_100_continue_handler([body_too_large](const httplib::Request& req, httplib::Response& res) {
+    if (!body_too_large(req)) return 100;
+    ConnectionServer::close_after_response();
+    send(res, error_response(413, "request bodies are refused (the API is read-only)"));
+    return 413;
+  });
+  s.set_pre_routing_handler([this, body_too_large](const httplib::Request& req, httplib::Response& res) {
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("Cache-Control", "no-store");
+    if (declared_body_size(req) > 0) {
+      // httplib leaves a GET's body unread: it must not be parsed as the next request.
+      ConnectionServer::close_after_response();
+      if (body_too_large(req)) {
+        send(res, error_response(413, "request bodies of more than " + std::to_string(options.max_body_bytes) +
+                                          " bytes are refused (the API is read-only)"));
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
+    // DNS rebinding: a page of attacker.example whose name now resolves to 127.0.0.1 reaches
+    // this server from the browser's loopback, but names its own host. Nothing is answered to a
+    // Host that is not this console's, the dashboard's files included.
+    if (req.get_header_value_count("Host") != 1 ||
+        !host_is_local(req.get_header_value("Host"), options.address, req.local_addr, options.allowed_hosts)) {
+      send(res, error_response(421, "Host '" + req.get_header_value("Host").substr(0, 100) +
+                                        "' is not this console's name (localhost, its address, or console.allowed_hosts)"));
+      return httplib::Server::HandlerResponse::Handled;
+    }
     // The dashboard's own files hold no data, and a browser elsewhere must load them to reach
     // the page that asks for the token; everything with data (/api, /metrics) needs it.
     const bool has_data = req.path.rfind("/api", 0) == 0 || req.path == "/metrics";
     if (!has_data) return httplib::Server::HandlerResponse::Unhandled;
-    switch (check_access(req.remote_addr, req.get_header_value("Authorization"), token_param(req), options.token)) {
+    AccessOptions access;
+    access.forwarded = names_a_forwarded_client(req);
+    access.token_for_loopback = options.token_for_loopback;
+    switch (check_access(req.remote_addr, req.get_header_value("Authorization"), token_param(req), options.token, access)) {
       case Access::allowed:
         return httplib::Server::HandlerResponse::Unhandled;
       case Access::missing_token:
         res.set_header("WWW-Authenticate", "Bearer realm=\"vigil\"");
-        send(res, error_response(401, "a bearer token is required from " + req.remote_addr +
+        send(res, error_response(401, "a bearer token is required from " +
+                                          (access.forwarded ? "a forwarded client" : req.remote_addr) +
                                           " (Authorization: Bearer <token>, or ?token=); the agent keeps it in console.token"));
         return httplib::Server::HandlerResponse::Handled;
       case Access::wrong_token:
@@ -241,45 +305,29 @@ Result<std::unique_ptr<ConsoleServer>> ConsoleServer::start(ServerOptions option
   auto impl = std::make_unique<Impl>(std::move(options), api, backend);
   const ServerOptions& o = impl->options;
   if (o.tls_cert.empty() != o.tls_key.empty()) return fail("console: tls_cert and tls_key go together");
+  TlsContext tls;
   if (!o.tls_cert.empty()) {
     for (const std::string* file : {&o.tls_cert, &o.tls_key}) {
       if (::access(file->c_str(), R_OK) != 0) return fail_errno("console: TLS file " + *file);
     }
-    auto tls = std::make_unique<httplib::SSLServer>(o.tls_cert.c_str(), o.tls_key.c_str());
-    if (!tls->is_valid()) {
-      return fail("console: cannot load the TLS certificate " + o.tls_cert + " and key " + o.tls_key + ": " +
-                  openssl_errors());
-    }
-    impl->server = std::move(tls);
-  } else {
-    impl->server = std::make_unique<httplib::Server>();
+    auto context = server_tls_context(o.tls_cert, o.tls_key);
+    if (!context) return std::unexpected(context.error());
+    tls = std::move(*context);
   }
-  // httplib's default sets SO_REUSEPORT, with which a second agent (or anything else of the same
-  // user) binds the same port without an error and the kernel splits the connections between
-  // them. SO_REUSEADDR alone still allows a restart while old connections are in TIME_WAIT.
-  impl->server->set_socket_options([](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
   impl->install_routes();
-  if (o.port == 0) {
-    impl->port = impl->server->bind_to_any_port(o.address);
-  } else {
-    impl->port = impl->server->bind_to_port(o.address, o.port) ? o.port : -1;
-  }
-  if (impl->port <= 0) {
-    return fail("console: cannot listen on " + o.address + ":" + std::to_string(o.port) +
-                " (in use, or not an address of this host)");
-  }
-  Impl* raw = impl.get();
-  impl->thread = std::thread([raw] {
-    raw->server->listen_after_bind();
-    raw->listen_returned = true;
-  });
-  // httplib's stop() does nothing until listen_after_bind() has marked the server running, so a
-  // stop() right after start() would leave it listening and join() waiting forever: return
-  // only once it runs (or has already given up).
-  while (!raw->server->is_running() && !raw->listen_returned) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ConnectionLimits limits;
+  limits.max_connections = o.max_connections;
+  limits.max_per_peer = o.max_connections_per_peer;
+  limits.worker_threads = o.worker_threads;
+  limits.handshake_deadline = o.request_deadline;
+  limits.request_deadline = o.request_deadline;
+  limits.idle_timeout = o.idle_timeout;
+  limits.io_timeout = o.io_timeout;
+  limits.max_request_head = 64 * 1024;
+  limits.max_request_body = o.max_body_bytes;
+  auto connections = ConnectionServer::start(impl->router, o.address, o.port, limits, std::move(tls));
+  if (!connections) return fail("console: " + connections.error().message);
+  impl->connections = std::move(*connections);
   return std::unique_ptr<ConsoleServer>(new ConsoleServer(std::move(impl)));
 }
 
@@ -289,18 +337,17 @@ void ConsoleServer::stop() {
     std::lock_guard lock(impl_->stop_mutex);
   }
   impl_->stop_signal.notify_all();
-  impl_->server->stop();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  if (impl_->connections) impl_->connections->stop();
 }
 
-int ConsoleServer::port() const { return impl_->port; }
+int ConsoleServer::port() const { return impl_->connections->port(); }
 
 std::string ConsoleServer::url() const {
   std::string host = impl_->options.address;
   if (host == "0.0.0.0" || host == "::" || host.empty()) host = "127.0.0.1";
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   return std::string(impl_->options.tls_cert.empty() ? "http" : "https") + "://" + host + ":" +
-         std::to_string(impl_->port) + "/";
+         std::to_string(port()) + "/";
 }
 
 nlohmann::json ConsoleServer::status() const { return impl_->status(); }
