@@ -378,8 +378,9 @@ Result<SignedManifest> parse_manifest(std::span<const uint8_t> bytes) {
   auto hash_line = lines.next_line();
   if (!hash_line) return fail("manifest: " + hash_line.error().message);
   if (!hash_line->starts_with("hash ")) return error("expected 'hash ALGORITHM'");
+  // The name exactly as written (not an alias such as "sm3-256"): one spelling per manifest.
   const auto algo = crypto::hash_from_name(hash_line->substr(5));
-  if (!algo || (*algo != crypto::HashAlgo::sha256 && *algo != crypto::HashAlgo::sm3 &&
+  if (!algo || crypto::hash_name(*algo) != hash_line->substr(5) || (*algo != crypto::HashAlgo::sha256 && *algo != crypto::HashAlgo::sm3 &&
                 *algo != crypto::HashAlgo::sha384 && *algo != crypto::HashAlgo::sha512)) {
     return error("hash: expected sm3, sha256, sha384 or sha512");
   }

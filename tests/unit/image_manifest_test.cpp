@@ -389,6 +389,7 @@ TEST_F(ImageManifestTest, MalformedManifestsGiveClearErrors) {
   EXPECT_EQ(error_of(good.substr(0, good.size() - 1)), "manifest: line 17: truncated: the line does not end with a newline");
   EXPECT_EQ(error_of(good + "x"), "manifest: bytes after the signature line");
   EXPECT_EQ(error_of(replace("hash sha256", "hash md5")), "manifest: line 2: hash: expected sm3, sha256, sha384 or sha512");
+  EXPECT_EQ(error_of(replace("hash sha256", "hash SHA256")), "manifest: line 2: hash: expected sm3, sha256, sha384 or sha512");
   EXPECT_EQ(error_of(replace("\nd etc ", "\nd ../etc ")), "manifest: line 8: path has a '.' or '..' component");
   EXPECT_EQ(error_of(replace("\nd etc ", "\nd /etc ")),
             "manifest: line 8: path has an empty component (leading, trailing or double '/')");
