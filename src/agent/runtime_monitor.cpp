@@ -175,6 +175,9 @@ nlohmann::json RuntimeMonitor::process_tree_json(std::uint32_t pid) const {
 
 std::optional<nlohmann::json> RuntimeMonitor::rules_json() const {
   if (!pipeline_->detection) return std::nullopt;
+  // The rule counters are plain integers the pipeline thread raises while it holds this lock
+  // (per batch); status() reads them under it too.
+  std::lock_guard lock(pipeline_->table_mutex);
   return pipeline_->detection->rules_json();
 }
 
