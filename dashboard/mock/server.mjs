@@ -216,6 +216,8 @@ function api(req, url) {
   if (p === '/api/rules') return rules();
   if (p === '/api/policy') return { policy: 'measure func=BPRM_CHECK\nappraise func=BPRM_CHECK appraise_type=imasig\n', warnings: [] };
   if (p === '/api/events') return { items: [], next_before: null };
+  if (p === '/api/netpolicy') return { enabled: false };
+  if (p === '/api/netpolicy/flows') return { items: [], next_before: null };
   throw new HttpError(404, `path: no such endpoint ${p}`);
 }
 

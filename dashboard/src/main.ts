@@ -1,5 +1,5 @@
 // vigil's dashboard: a header (navigation, health, stream state), an error banner and one page
-// at a time, chosen by the hash: #/alerts[/ID], #/containers[/ID], #/integrity, #/rules.
+// at a time, chosen by the hash: #/alerts[/ID], #/containers[/ID], #/integrity, #/rules, #/flows.
 import './style.css';
 import { api, ApiError, onUnauthorized } from './api';
 import { h, clear, fmtDuration } from './dom';
@@ -10,6 +10,7 @@ import { alertsPage } from './pages/alerts';
 import { containersPage } from './pages/containers';
 import { integrityPage } from './pages/integrity';
 import { rulesPage } from './pages/rules';
+import { flowsPage } from './pages/flows';
 
 export interface PageModule {
   title: string;
@@ -23,6 +24,7 @@ const pages: Record<string, PageModule> = {
   containers: containersPage,
   integrity: integrityPage,
   rules: rulesPage,
+  flows: flowsPage,
 };
 
 const navLinks = new Map<string, HTMLAnchorElement>();

@@ -141,3 +141,50 @@ export interface Rules {
   warnings?: string[];
   counters?: Record<string, number>;
 }
+
+// A network flow record (docs/netpolicy.md "Flow log"), inside a stored netflow event.
+export interface Flow {
+  time_ns?: number;
+  direction?: string;
+  verdict?: string;
+  mode?: string;
+  protocol?: string;
+  family?: string;
+  remote_addr?: string;
+  remote_port?: number;
+  local_port?: number;
+  hook?: string;
+  pid?: number;
+  uid?: number;
+  comm?: string;
+  policy?: string;
+  rule?: string;
+  subject?: string;
+}
+
+export interface FlowEvent {
+  id: number;
+  time: string;
+  time_ns: number;
+  pid?: number;
+  process?: string;
+  summary?: string;
+  event: Flow;
+}
+
+export interface NetpolicyPolicy {
+  name: string;
+  mode?: string;
+  allowed?: number;
+  denied?: number;
+  audited?: number;
+  lost?: number;
+}
+
+export interface Netpolicy {
+  enabled: boolean;
+  generation?: number;
+  pin_dir?: string;
+  files?: string[];
+  policies?: NetpolicyPolicy[];
+}

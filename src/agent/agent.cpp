@@ -50,6 +50,7 @@ struct Agent::Parts {
   RecentErrors recent_errors;   // for status(): failed measurements, extends, reloads, logged errors
   std::string reload_result = "none";  // of the last SIGHUP: none | ok | failed
   std::string reload_error;
+  std::uint64_t reloads = 0;  // SIGHUPs handled: `vigil netpolicy apply` waits for it to move
 };
 
 namespace {
@@ -296,6 +297,7 @@ Result<void> Agent::reload() {
   auto result = reload_now();
   parts_->reload_result = result ? "ok" : "failed";
   parts_->reload_error = result ? "" : result.error().message;
+  ++parts_->reloads;
   return result;
 }
 
@@ -370,7 +372,7 @@ void Agent::stop() {
 nlohmann::json Agent::status() const {
   const auto& listener = parts_->listener->stats();
   const auto& engine = parts_->engine->stats();
-  nlohmann::json reload = {{"result", parts_->reload_result}};
+  nlohmann::json reload = {{"result", parts_->reload_result}, {"count", parts_->reloads}};
   if (!parts_->reload_error.empty()) reload["error"] = parts_->reload_error;
   return {{"mode", mode_name(parts_->config.mode)},
           {"watch", parts_->config.watch},

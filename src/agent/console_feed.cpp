@@ -4,6 +4,7 @@
 #include "common/time_text.h"
 #include "crypto/crypto.h"
 #include "ima/template.h"
+#include "web/record_json.h"
 
 namespace vigil::agent {
 
@@ -46,6 +47,7 @@ std::unique_ptr<outputs::AlertSink> ConsoleFeed::alert_sink() { return std::make
 
 void ConsoleFeed::on_audit(const nlohmann::json& entry) {
   const std::string event = entry.value("event", "");
+  if (event == "netflow") return on_netflow(entry);
   if (event != "appraisal" && event != "exec-guard-kill") return;
   store::DecisionRecord decision;
   decision.time_ns = entry_time_ns();
@@ -61,6 +63,20 @@ void ConsoleFeed::on_audit(const nlohmann::json& entry) {
   }
   decision.json = entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   store_.add_decision(std::move(decision));
+}
+
+// Every flow record the agent logs (denied, would-deny, allowed as the kernel samples them) is
+// kept as an event of type "netflow": the Flows page and /api/netpolicy/flows read them.
+void ConsoleFeed::on_netflow(const nlohmann::json& flow) {
+  store::EventRecord record;
+  const auto time = flow.find("time_ns");
+  record.time_ns = time != flow.end() && time->is_number_integer() ? time->get<std::int64_t>() : entry_time_ns();
+  record.type = "netflow";
+  if (auto pid = flow.find("pid"); pid != flow.end() && pid->is_number_integer()) record.pid = pid->get<std::int64_t>();
+  if (auto comm = flow.find("comm"); comm != flow.end() && comm->is_string()) record.process = comm->get<std::string>();
+  record.summary = web::netflow_summary(flow);
+  record.json = flow.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  store_.add_event(std::move(record));
 }
 
 void ConsoleFeed::on_measurement(const ima::MeasurementEntry& entry, std::size_t index, std::string_view verdict) {

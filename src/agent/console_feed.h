@@ -18,8 +18,10 @@ class ConsoleFeed {
   explicit ConsoleFeed(store::Store& store) : store_(store) {}
   // An alert output that writes to the store.
   std::unique_ptr<outputs::AlertSink> alert_sink();
-  // Audit-log entries: "appraisal" and "exec-guard-kill" become decisions; others are ignored.
+  // Audit-log entries: "appraisal" and "exec-guard-kill" become decisions, "netflow" an event
+  // of type netflow (on_netflow); others are ignored.
   void on_audit(const nlohmann::json& entry);
+  void on_netflow(const nlohmann::json& flow);
   void on_measurement(const ima::MeasurementEntry& entry, std::size_t index, std::string_view verdict);
   store::Store& store() { return store_; }
 

@@ -26,6 +26,10 @@ void add_rules_command(CLI::App& app, int& exit_code);
 void add_status_command(CLI::App& app, int& exit_code);
 // `vigil netpolicy check|show|apply|flows|detach` (cli/netpolicy_*.cpp).
 void add_netpolicy_command(CLI::App& app, int& exit_code);
+// `image sign`, `image verify` (signed manifests of root filesystems, docs/image.md).
+void add_image_command(CLI::App& app, int& exit_code);
+// `oci-hook`: the createRuntime hook that verifies a container's rootfs before it starts.
+void add_oci_hook_command(CLI::App& app, int& exit_code);
 // Remote attestation (cli/attest_*.cpp, built with the attestation libraries).
 void add_verifier_command(CLI::App& app, int& exit_code);
 void add_attest_command(CLI::App& app, int& exit_code);

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   vigil::cli::add_rules_command(app, exit_code);
   vigil::cli::add_status_command(app, exit_code);
   vigil::cli::add_netpolicy_command(app, exit_code);
+  vigil::cli::add_image_command(app, exit_code);
+  vigil::cli::add_oci_hook_command(app, exit_code);
 #if VIGIL_WITH_ATTEST
   vigil::cli::add_verifier_command(app, exit_code);
   vigil::cli::add_attest_command(app, exit_code);

@@ -94,16 +94,59 @@ void print_status(const nlohmann::json& netpolicy, bool json) {
   }
 }
 
-int run_apply(const LiveArgs& args) {
-  if (!args.state_dir.empty()) {
-    const pid_t pid = agent_pid(args.state_dir);
-    if (pid == 0) throw UsageError("no agent runs with state directory " + args.state_dir);
-    // The agent applies the files its config names; check them here first for a clear error.
-    ::kill(pid, SIGHUP);
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    print_status(agent_status(args.state_dir, pid).value("netpolicy", nlohmann::json::object()), args.json);
-    return kExitOk;
+// Through a running agent: the files its config names are checked here first (file:line
+// errors, nothing is sent), then SIGHUP makes the agent re-read and apply them; this waits for
+// the agent's reload count to move and reports its result. A signal, not the console API: only
+// root or the agent's own user can send it, and the console stays read-only (a leaked console
+// token cannot open the network).
+int apply_through_agent(const LiveArgs& args) {
+  if (!args.files.empty())
+    throw UsageError("with --state-dir the agent applies the files its config names (netpolicy.files): edit those");
+  const pid_t pid = agent_pid(args.state_dir);
+  if (pid == 0) throw UsageError("no agent runs with state directory " + args.state_dir);
+  const nlohmann::json before = agent_status(args.state_dir, pid);
+  const nlohmann::json& netpolicy = before.contains("netpolicy") ? before["netpolicy"] : nlohmann::json::object();
+  if (!netpolicy.value("enabled", false)) throw UsageError("the agent runs without netpolicy.enabled");
+  std::vector<std::string> files;
+  for (const auto& file : netpolicy.value("files", nlohmann::json::array()))
+    if (file.is_string()) files.push_back(file.get<std::string>());
+  std::vector<netpolicy::Diagnostic> diagnostics;
+  const netpolicy::PolicySet set = netpolicy::load_policy_files(files, diagnostics);
+  if (!diagnostics.empty()) {
+    for (const auto& d : diagnostics) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+    std::fprintf(stderr, "vigil netpolicy apply: not sent to the agent; the policy in force stays\n");
+    return kExitFailures;
   }
+  const auto reload_count = [](const nlohmann::json& status) {
+    const auto reload = status.find("reload");
+    return reload != status.end() && reload->is_object() ? reload->value("count", std::uint64_t{0}) : 0;
+  };
+  const std::uint64_t count_before = reload_count(before);
+  ::kill(pid, SIGHUP);
+  nlohmann::json after;
+  // The agent takes signals in order: the status it writes after this SIGHUP follows the reload.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  do {
+    after = agent_status(args.state_dir, pid);
+    if (reload_count(after) > count_before) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  } while (std::chrono::steady_clock::now() < deadline);
+  if (reload_count(after) <= count_before) {
+    std::fprintf(stderr, "vigil netpolicy apply: the agent did not report the reload within 10 s\n");
+    return kExitFailures;
+  }
+  const nlohmann::json& reload = after["reload"];
+  if (reload.value("result", "") != "ok") {
+    std::fprintf(stderr, "vigil netpolicy apply: the agent refused it, the policy in force stays: %s\n",
+                 reload.value("error", "").c_str());
+    return kExitFailures;
+  }
+  print_status(after.value("netpolicy", nlohmann::json::object()), args.json);
+  return kExitOk;
+}
+
+int run_apply(const LiveArgs& args) {
+  if (!args.state_dir.empty()) return apply_through_agent(args);
   if (args.files.empty()) throw UsageError("apply needs policy files (or --state-dir of a running agent)");
   auto service = agent::NetPolicyService::start(config_of(args), nullptr);
   if (!service) {
@@ -141,7 +184,11 @@ int run_flows(const LiveArgs& args) {
   std::signal(SIGINT, [](int) { interrupted = true; });
   std::signal(SIGTERM, [](int) { interrupted = true; });
   auto print = [&](const nlohmann::json& flow) {
-    if (args.json) return print_json(flow);
+    if (args.json) {  // one line per flow, flushed: a pipe reader sees each as it happens
+      print_json(flow);
+      std::fflush(stdout);
+      return;
+    }
     std::printf("%s %-10s %-7s %s %s:%d port %d %s/%s subject %s pid %d %s\n", flow["direction"].get<std::string>().c_str(),
                 flow["verdict"].get<std::string>().c_str(), flow["protocol"].get<std::string>().c_str(),
                 flow["family"].get<std::string>().c_str(), flow["remote_addr"].get<std::string>().c_str(),

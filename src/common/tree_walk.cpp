@@ -92,6 +92,7 @@ class Walker {
     }
     root_ = opened;
     root_device_ = opened_st.st_dev;
+    if (options_.every_entry) result_.entries.push_back(WalkedEntry{"", opened_st, {}, false});
     visited_.insert({opened_st.st_dev, opened_st.st_ino});
     // An aliasing pointer: the root's descriptor, kept alive by the root itself.
     std::shared_ptr<const UniqueFd> root_fd(root_, &root_->fd);
@@ -158,23 +159,59 @@ class Walker {
         failed(path, std::string("cannot stat: ") + std::strerror(errno));
         continue;
       }
+      if (options_.every_entry) {
+        WalkedEntry listed{join_relative(relative, name), st, {}, false};
+        if (S_ISLNK(st.st_mode) && !read_symlink(fd->get(), name, st, listed.symlink_target)) {
+          failed(path, std::string("cannot read symlink: ") + std::strerror(errno));
+          continue;
+        }
+        listed.other_filesystem = S_ISDIR(st.st_mode) && st.st_dev != root_device_ && !options_.cross_filesystems;
+        result_.entries.push_back(std::move(listed));
+      }
       if (S_ISREG(st.st_mode)) {
         if (options_.skip_sig_sidecars && is_sidecar(listing, name)) continue;
         result_.files.push_back(WalkedFile{path, root_, join_relative(relative, name), st.st_dev, st.st_ino});
       } else if (S_ISDIR(st.st_mode)) {
         if (st.st_dev != root_device_ && !options_.cross_filesystems) {
-          skipped(path, "on another filesystem (use --cross-fs to enter it)");
+          if (!options_.every_entry) skipped(path, "on another filesystem (use --cross-fs to enter it)");
         } else if (!visited_.insert({st.st_dev, st.st_ino}).second) {
           skipped(path, "directory already visited (bind mount loop)");
         } else {
           subdirectories.push_back(PendingDirectory{fd, name, path, join_relative(relative, name), st.st_dev, st.st_ino});
         }
-      } else {
+      } else if (!options_.every_entry) {
         skipped(path, special_file_kind(st.st_mode));
       }
     }
     // Reverse so that popping from the back walks subdirectories in sorted order.
     for (auto it = subdirectories.rbegin(); it != subdirectories.rend(); ++it) pending.push_back(std::move(*it));
+  }
+
+  // The target of the symlink `name` in the directory `dir_fd`, checked to be the symlink that
+  // was listed (a swap between the fstatat and the readlinkat would be another inode).
+  static bool read_symlink(int dir_fd, const std::string& name, const struct stat& listed, std::string& target) {
+    std::string buffer(static_cast<size_t>(listed.st_size > 0 ? listed.st_size : 0) + 1, '\0');
+    for (;;) {
+      const ssize_t length = ::readlinkat(dir_fd, name.c_str(), buffer.data(), buffer.size());
+      if (length < 0) return false;
+      if (static_cast<size_t>(length) < buffer.size()) {
+        buffer.resize(static_cast<size_t>(length));
+        break;
+      }
+      if (buffer.size() >= 65536) {
+        errno = ENAMETOOLONG;
+        return false;
+      }
+      buffer.resize(buffer.size() * 2);
+    }
+    struct stat again {};
+    if (::fstatat(dir_fd, name.c_str(), &again, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    if (again.st_dev != listed.st_dev || again.st_ino != listed.st_ino || !S_ISLNK(again.st_mode)) {
+      errno = ESTALE;
+      return false;
+    }
+    target = std::move(buffer);
+    return true;
   }
 
   static bool is_sidecar(const DirectoryListing& listing, std::string_view name) {

@@ -9,6 +9,7 @@
 // (same device and inode); files are opened relative to the root's descriptor with no symlink
 // anywhere on the way and no way above the root (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS),
 // and must be the file that was listed. Why and how: docs/architecture.md ("Walks").
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <functional>
@@ -25,6 +26,10 @@ struct WalkOptions {
   bool recursive = false;          // descend into directories
   bool cross_filesystems = false;  // descend into mounts below a root (find without -xdev)
   bool skip_sig_sidecars = false;  // leave out "X.sig" when "X" is beside it
+  // Also list every entry below a directory root (the root itself, directories, symlinks,
+  // devices, FIFOs, sockets) with its lstat in WalkResult::entries, instead of reporting the
+  // non-regular ones as skipped: what an image manifest records (src/image).
+  bool every_entry = false;
   // For tests: called after a directory was listed and before each of its subdirectories is
   // opened, with that subdirectory's path, so a test can swap it for a symlink right there.
   std::function<void(const std::string& path)> before_descend = nullptr;
@@ -51,8 +56,19 @@ struct WalkedFile {
   ino_t inode = 0;
 };
 
+// One entry found with WalkOptions::every_entry. Nothing is reached by its path: the stat is
+// fstatat(parent, name, AT_SYMLINK_NOFOLLOW) through the parent opened as the walk opens it,
+// and a symlink's target is read the same way.
+struct WalkedEntry {
+  std::string relative;        // below the root, "" for the root itself
+  struct stat st {};
+  std::string symlink_target;  // for symlinks
+  bool other_filesystem = false;  // a directory on another filesystem (a mount): not entered
+};
+
 struct WalkResult {
   std::vector<WalkedFile> files;    // regular files, in a stable order
+  std::vector<WalkedEntry> entries; // with WalkOptions::every_entry: everything, files included
   std::vector<WalkIssue> issues;    // what was passed over and why
   std::vector<std::string> paths() const;  // files' paths, in order
 };

@@ -81,8 +81,18 @@ struct Policy {
   std::vector<Rule> rules;
 };
 
+// The host deny list (top-level `host_deny:`): source prefixes dropped on the host interfaces
+// before the stack (XDP, TC fallback), whoever they were going to.
+struct HostDenyRule {
+  std::string id;
+  std::string file;
+  int line = 0;
+  std::vector<Cidr> sources;
+};
+
 struct PolicySet {
   std::vector<Policy> policies;
+  std::vector<HostDenyRule> host_deny;
   std::size_t rule_count() const;
 };
 
@@ -160,6 +170,12 @@ struct CompiledPolicy {
   std::vector<std::vector<CompiledPortRule>> portsets;
   std::vector<CompiledPrefix> prefixes;
   std::vector<CompiledSubjectKey> subject_keys;
+  struct HostDeny {
+    Cidr cidr;
+    std::uint32_t rule = 0;
+    std::uint32_t policy = 0;  // the "host" policy
+  };
+  std::vector<HostDeny> host_deny;
   std::vector<std::string> warnings;            // e.g. a container subject that matches nothing yet
 };
 

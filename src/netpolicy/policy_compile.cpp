@@ -211,6 +211,19 @@ Result<CompiledPolicy> compile(const PolicySet& set, const SubjectResolver& reso
       }
     }
   }
+  if (!set.host_deny.empty()) {
+    const std::uint32_t host_policy = static_cast<std::uint32_t>(out.policies.size());
+    out.policies.push_back("host");
+    out.policy_modes.push_back(Mode::enforce);
+    for (const auto& rule : set.host_deny) {
+      const std::uint32_t rule_id = static_cast<std::uint32_t>(out.rules.size());
+      out.rules.push_back({host_policy, rule.id});
+      for (const auto& cidr : rule.sources) out.host_deny.push_back({cidr, rule_id, host_policy});
+    }
+    if (out.host_deny.size() > capacity.prefixes)
+      return fail("the host deny list needs " + std::to_string(out.host_deny.size()) + " prefixes, " +
+                  std::to_string(capacity.prefixes) + " are free");
+  }
   if (out.subject_keys.size() > capacity.subject_keys)
     return fail("too many workloads selected: " + std::to_string(out.subject_keys.size()) + ", at most " +
                 std::to_string(capacity.subject_keys));

@@ -47,8 +47,10 @@ class Parser {
           continue;
         }
         for (const auto& item : entry.second) policy(item, out);
+      } else if (key == "host_deny") {
+        host_deny(entry.second, out);
       } else {
-        error(entry.first, "unknown key '" + key + "' (expected: policies)");
+        error(entry.first, "unknown key '" + key + "' (expected: policies, host_deny)");
       }
     }
   }
@@ -301,6 +303,39 @@ class Parser {
     }
   }
 
+  void host_deny(const YAML::Node& node, PolicySet& out) {
+    if (!node.IsSequence()) return error(node, "'host_deny' must be a list of {id, from, from_file}");
+    std::size_t index = 0;
+    for (const auto& item : node) {
+      ++index;
+      if (!item.IsMap()) {
+        error(item, "a host_deny entry is a mapping (id, from, from_file)");
+        continue;
+      }
+      Rule peers;  // reuses the peer parsers
+      HostDenyRule rule;
+      rule.id = "host-deny-" + std::to_string(index);
+      rule.file = file_;
+      rule.line = line_of(item);
+      for (const auto& entry : item) {
+        const std::string key = scalar_key(entry.first);
+        if (key == "id") {
+          if (auto id = scalar(entry.second, "id")) rule.id = *id;
+        } else if (key == "from") {
+          peer_list(entry.second, peers);
+        } else if (key == "from_file") {
+          peer_file(entry.second, peers);
+        } else {
+          error(entry.first, "unknown host_deny key '" + key + "' (expected: id, from, from_file)");
+        }
+      }
+      if (!peers.peer_subjects.empty()) error(item, "host_deny takes addresses, not subjects");
+      if (peers.peers.empty()) error(item, "host_deny entry '" + rule.id + "' lists no address");
+      rule.sources = std::move(peers.peers);
+      out.host_deny.push_back(std::move(rule));
+    }
+  }
+
   void policy(const YAML::Node& node, PolicySet& out) {
     if (!node.IsMap()) return error(node, "a policy is a mapping (name, subject, mode, default, egress, ingress)");
     Policy policy;
@@ -368,7 +403,7 @@ class Parser {
 }  // namespace
 
 std::size_t PolicySet::rule_count() const {
-  std::size_t count = 0;
+  std::size_t count = host_deny.size();
   for (const auto& policy : policies) count += policy.rules.size();
   return count;
 }
@@ -389,6 +424,7 @@ void parse_policy_text(std::string_view text, const std::string& file_name, Poli
   }
   if (parser.failed()) return;
   for (auto& policy : parsed.policies) out.policies.push_back(std::move(policy));
+  for (auto& rule : parsed.host_deny) out.host_deny.push_back(std::move(rule));
 }
 
 void check_policy_set(const PolicySet& set, std::vector<Diagnostic>& diagnostics) {

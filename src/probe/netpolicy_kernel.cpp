@@ -371,8 +371,8 @@ netpolicy::Capacity NetPolicyKernel::capacity() const {
   return capacity;
 }
 
-Result<NetPolicyApplyReport> NetPolicyKernel::apply(const netpolicy::CompiledPolicy& compiled,
-                                                   const std::vector<HostDenyEntry>& host_deny) {
+Result<NetPolicyApplyReport> NetPolicyKernel::apply(const netpolicy::CompiledPolicy& compiled) {
+  const auto& host_deny = compiled.host_deny;
   State& s = *state_;
   std::lock_guard lock(s.apply_mutex);
   const auto started = std::chrono::steady_clock::now();

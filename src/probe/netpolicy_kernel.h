@@ -28,12 +28,6 @@ struct NetPolicyKernelOptions {
   bool force_tc = false;  // skip XDP (tests of the fallback)
 };
 
-struct HostDenyEntry {
-  netpolicy::Cidr cidr;
-  std::uint32_t rule = 0;
-  std::uint32_t policy = 0;
-};
-
 struct NetPolicyApplyReport {
   std::uint32_t generation = 0;       // now in force
   std::chrono::microseconds write{};  // new generation written beside the old one
@@ -65,10 +59,10 @@ class NetPolicyKernel {
   // Prefix entries free for the next policy beside the one in force.
   std::size_t free_prefixes() const;
   netpolicy::Capacity capacity() const;
-  // Writes `compiled` (and the host deny list) as the next generation, switches to it in one
+  // Writes `compiled` (its host deny list included) as the next generation, switches to it in one
   // map update, waits for an RCU grace period, deletes the old generation. On error (a map
   // full) the new generation's entries are deleted and the old policy stays in force.
-  Result<NetPolicyApplyReport> apply(const netpolicy::CompiledPolicy& compiled, const std::vector<HostDenyEntry>& host_deny = {});
+  Result<NetPolicyApplyReport> apply(const netpolicy::CompiledPolicy& compiled);
   std::uint32_t generation() const;
 
   // What the agent knows of an executable (kernel dev encoding, inode): the signer id of the

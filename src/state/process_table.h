@@ -98,9 +98,8 @@ class ProcessTable {
   void apply(const events::Event& event);
 
   // The same, from the facts (for sources other than events::Event, and tests).
-  // child_pid_ns: the child's pid namespace (fork record), when it is not the parent's (a fork
-  // after setns(CLONE_NEWPID) or unshare(CLONE_NEWPID), as `runc exec` and `unshare --fork` do):
-  // the child's container is resolved for its own namespaces from its first event on.
+  // child_vpid, child_pid_ns: the child's pid in its own pid namespace and that namespace's
+  // inode, as the fork record gives them (0: unknown, the parent's are assumed).
   void on_fork(const TaskFacts& parent, std::uint32_t child_pid, std::uint32_t child_vpid = 0,
                std::uint32_t child_pid_ns = 0);
   void on_exec(const TaskFacts& task, const ExecFacts& exec);

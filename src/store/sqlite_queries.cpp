@@ -197,6 +197,8 @@ Result<Page<EventRecord>> query_events(Database& db, const EventQuery& query) {
   if (query.container_id) filter.add("container_id = ?", {*query.container_id});
   if (query.pid) filter.add("pid = ?", {*query.pid});
   if (!query.text.empty()) filter.add("summary LIKE ? ESCAPE '\\'", {like_contains_pattern(query.text)});
+  for (const auto& text : query.all_texts)
+    if (!text.empty()) filter.add("summary LIKE ? ESCAPE '\\'", {like_contains_pattern(text)});
   // The name is looked up when read (a primary-key probe per row), so a name learned after the
   // event was stored shows too, and no row carries a copy of it.
   return read_page<EventRecord>(

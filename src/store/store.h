@@ -108,6 +108,7 @@ struct EventQuery {
   std::optional<std::string> container_id;
   std::optional<std::int64_t> pid;
   std::string text;  // substring of summary (case-insensitive); empty: any
+  std::vector<std::string> all_texts;  // more substrings of summary, every one must be there
   Paging paging;
 };
 

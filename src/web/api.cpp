@@ -94,6 +94,13 @@ Result<ApiResponse> Api::route(const ApiRequest& request) const {
       if (auto ok = no_params(); !ok) return std::unexpected(ok.error());
       return json_response(200, backend_.policy());
     }
+    if (what == "netpolicy") {
+      if (auto ok = no_params(); !ok) return std::unexpected(ok.error());
+      const nlohmann::json status = backend_.status();
+      return json_response(200, status.contains("netpolicy") ? status["netpolicy"] : nlohmann::json{{"enabled", false}});
+    }
+  } else if (parts.size() == 3 && parts[1] == "netpolicy" && parts[2] == "flows") {
+    return netflows(request);
   } else if (parts.size() == 3 && parts[1] == "alerts") {
     if (auto ok = no_params(); !ok) return std::unexpected(ok.error());
     return alert(parts[2]);
@@ -186,6 +193,46 @@ Result<ApiResponse> Api::events(const ApiRequest& request) const {
     query.text = **text;
   }
   query.paging = *paging;
+  auto page = store_.events(query);
+  if (!page) return store_failure(page.error());
+  return page_response(*page, event_json);
+}
+
+// Network flow records (stored as events of type "netflow"), filtered by their summary's
+// exact key=value words (record_json.h netflow_summary) and a workload substring.
+Result<ApiResponse> Api::netflows(const ApiRequest& request) const {
+  if (auto ok = only_known_params(request, {"since", "until", "verdict", "policy", "rule", "direction", "workload",
+                                            "container", "limit", "before"});
+      !ok)
+    return std::unexpected(ok.error());
+  store::EventQuery query;
+  auto since = time_param(request, "since");
+  if (!since) return std::unexpected(since.error());
+  auto until = time_param(request, "until");
+  if (!until) return std::unexpected(until.error());
+  auto container = container_param(request);
+  if (!container) return std::unexpected(container.error());
+  auto paging = paging_params(request);
+  if (!paging) return std::unexpected(paging.error());
+  query.since_ns = *since;
+  query.until_ns = *until;
+  query.container_id = *container;
+  query.paging = *paging;
+  query.types = {"netflow"};
+  for (const char* key : {"verdict", "policy", "rule", "direction"}) {
+    auto value = single_param(request, key);
+    if (!value) return std::unexpected(value.error());
+    if (!*value || (*value)->empty()) continue;
+    if ((*value)->size() > 256 || (*value)->find(' ') != std::string::npos)
+      return fail(std::string("parameter '") + key + "': at most 256 bytes, no spaces");
+    query.all_texts.push_back(std::string(key) + "=" + **value + " ");
+  }
+  auto workload = single_param(request, "workload");
+  if (!workload) return std::unexpected(workload.error());
+  if (*workload) {
+    if ((*workload)->size() > 256) return fail("parameter 'workload': longer than 256 bytes");
+    query.text = **workload;  // subject or process name, anywhere in the summary
+  }
   auto page = store_.events(query);
   if (!page) return store_failure(page.error());
   return page_response(*page, event_json);

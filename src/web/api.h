@@ -65,6 +65,7 @@ class Api {
   Result<ApiResponse> alert(std::string_view id) const;
   Result<ApiResponse> events(const ApiRequest& request) const;
   Result<ApiResponse> processes(const ApiRequest& request) const;
+  Result<ApiResponse> netflows(const ApiRequest& request) const;
   Result<ApiResponse> containers() const;
   Result<ApiResponse> activity(std::string_view id, const ApiRequest& request) const;
   Result<ApiResponse> integrity() const;

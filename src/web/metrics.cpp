@@ -196,6 +196,25 @@ void PrometheusText::sample(std::string_view name, const Labels& labels, double 
   text_ += '\n';
 }
 
+// Network policy counters per policy in force (docs/netpolicy.md).
+void netpolicy_metrics(PrometheusText& out, const nlohmann::json& netpolicy) {
+  const nlohmann::json& policies = member(netpolicy, "policies");
+  if (!policies.is_array()) return;
+  out.family("vigil_netpolicy_flows_total", "counter", "Flows judged by a network policy, by policy and verdict");
+  for (const auto& policy : policies) {
+    if (!policy.is_object() || !policy.contains("name") || !policy["name"].is_string()) continue;
+    const std::string name = policy["name"].get<std::string>();
+    for (const auto& [key, verdict] : {std::pair{"allowed", "allow"}, std::pair{"denied", "deny"},
+                                       std::pair{"audited", "would-deny"}})
+      out.sample("vigil_netpolicy_flows_total", {{"policy", name}, {"verdict", verdict}}, number(policy, key));
+  }
+  out.family("vigil_netpolicy_flow_records_lost_total", "counter", "Flow records that did not fit the ring buffer");
+  for (const auto& policy : policies)
+    if (policy.is_object() && policy.contains("name") && policy["name"].is_string())
+      out.sample("vigil_netpolicy_flow_records_lost_total", {{"policy", policy["name"].get<std::string>()}},
+                 number(policy, "lost"));
+}
+
 std::string render_metrics(const nlohmann::json& status) {
   PrometheusText out;
   out.family("vigil_up", "gauge", "1 while the agent serves this endpoint");
@@ -203,6 +222,7 @@ std::string render_metrics(const nlohmann::json& status) {
   integrity_metrics(out, status);
   runtime_metrics(out, member(status, "runtime"));
   console_metrics(out, member(status, "console"));
+  netpolicy_metrics(out, member(status, "netpolicy"));
   return out.text();
 }
 

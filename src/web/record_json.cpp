@@ -79,4 +79,23 @@ nlohmann::json decision_json(const store::DecisionRecord& decision) {
           {"entry", parsed_or(decision.json, nlohmann::json::object())}};
 }
 
+std::string netflow_summary(const nlohmann::json& flow) {
+  const auto text = [&](const char* key) -> std::string {
+    const auto it = flow.find(key);
+    if (it == flow.end()) return "";
+    if (it->is_string()) return it->get<std::string>();
+    if (it->is_number_integer()) return std::to_string(it->get<std::int64_t>());
+    return "";
+  };
+  std::string remote = text("remote_addr");
+  if (text("family") == "ipv6") remote = "[" + remote + "]";
+  std::string summary;
+  for (const auto& [key, value] :
+       {std::pair<const char*, std::string>{"verdict", text("verdict")}, {"direction", text("direction")},
+        {"protocol", text("protocol")}, {"remote", remote + ":" + text("remote_port")}, {"policy", text("policy")},
+        {"rule", text("rule")}, {"subject", text("subject")}, {"comm", text("comm")}})
+    summary += std::string(key) + "=" + value + " ";
+  return summary;
+}
+
 }  // namespace vigil::web

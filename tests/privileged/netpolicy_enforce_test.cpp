@@ -311,3 +311,41 @@ TEST_F(NetPolicyEnforce, PinnedPolicyOutlivesTheLoaderAndIsTakenOver) {
 }
 
 }  // namespace
+
+namespace {
+
+// The host deny list drops a source before the stack on a host interface: XDP, or TC where XDP
+// is not used. Here the interface is the bridge side of A's veth: A's packets are dropped there.
+void host_deny_case(NetLab& lab, LabWorkload& a, LabWorkload& b, LabWorkload& c, bool force_tc) {
+  auto kernel = lab.open_kernel({a.host_veth}, force_tc);
+  ASSERT_TRUE(kernel) << kernel.error().message;
+  ASSERT_EQ(kernel->host_attachments().size(), 1u);
+  EXPECT_EQ(kernel->host_attachments()[0].mode, force_tc ? "tc" : "xdp");
+  const auto compiled = lab.compile("host_deny:\n  - {id: quarantine, from: [" + a.ipv4 + "/32, \"2001:2::/120\"]}\n");
+  ASSERT_TRUE(kernel->apply(compiled));
+  const std::string target = b.ipv4;
+  EXPECT_EQ(lab.run_in(a, [&] { return tcp_connect(target, 8080); }).error, ETIMEDOUT) << "dropped at the interface";
+  EXPECT_EQ(lab.run_in(c, [&] { return tcp_connect(target, 8080); }).error, 0) << "C is not on the list";
+  std::vector<vigil_np_flow> flows;
+  for (int i = 0; i < 5; ++i) (void)kernel->poll_flows(20ms, [&](const vigil_np_flow& flow) { flows.push_back(flow); });
+  ASSERT_FALSE(flows.empty());
+  EXPECT_EQ(flows[0].hook, force_tc ? VIGIL_NP_HOOK_TC : VIGIL_NP_HOOK_XDP);
+  EXPECT_EQ(compiled.rules[flows[0].rule].id, "quarantine");
+  EXPECT_EQ(compiled.policies[flows[0].policy], "host");
+  EXPECT_GE(kernel->counters(flows[0].policy).denied, 1u);
+  // An empty list lets A through again (atomic swap of the deny list too).
+  ASSERT_TRUE(kernel->apply(lab.compile("policies: []\n")));
+  EXPECT_EQ(lab.run_in(a, [&] { return tcp_connect(target, 8080); }).error, 0);
+}
+
+}  // namespace
+
+TEST_F(NetPolicyEnforce, HostDenyListAtXdp) {
+  kernel_.reset();
+  host_deny_case(lab_, *a_, *b_, *c_, /*force_tc=*/false);
+}
+
+TEST_F(NetPolicyEnforce, HostDenyListTcFallback) {
+  kernel_.reset();
+  host_deny_case(lab_, *a_, *b_, *c_, /*force_tc=*/true);
+}

@@ -267,3 +267,22 @@ TEST(NetpolicyLanguage, PeerFilesAreReadBesideThePolicy) {
 
 }  // namespace
 }  // namespace vigil::netpolicy
+
+namespace vigil::netpolicy {
+namespace {
+
+TEST(NetpolicyLanguage, HostDenyList) {
+  const PolicySet set = parse_ok("host_deny:\n  - {id: quarantine, from: [198.18.9.0/24, \"2001:2::1\"]}\n  - {from: [198.19.0.1]}\n");
+  ASSERT_EQ(set.host_deny.size(), 2u);
+  EXPECT_EQ(set.host_deny[1].id, "host-deny-2");
+  const auto compiled = compile(set, fake_resolver()).value();
+  ASSERT_EQ(compiled.host_deny.size(), 3u);
+  EXPECT_EQ(compiled.policies[compiled.host_deny[0].policy], "host");
+  EXPECT_EQ(compiled.rules[compiled.host_deny[2].rule].id, "host-deny-2");
+  EXPECT_FALSE(parse_errors("host_deny:\n  - {id: x}\n").empty());
+  EXPECT_FALSE(parse_errors("host_deny:\n  - {from: [{subject: {uid: 1}}]}\n").empty());
+  EXPECT_FALSE(parse_errors("host_deny:\n  - {to: [198.18.0.1]}\n").empty());
+}
+
+}  // namespace
+}  // namespace vigil::netpolicy

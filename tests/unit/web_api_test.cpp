@@ -329,6 +329,41 @@ TEST_F(WebApi, EventsSearchAndFilters) {
   EXPECT_TRUE(page["next_before"].is_null());
 }
 
+// Network flow records: the agent's netflow records stored as events, filtered by exact
+// verdict/policy/rule/direction words and a workload substring; /api/netpolicy is the status.
+TEST_F(WebApi, NetpolicyFlowsFilterByVerdictPolicyAndWorkload) {
+  const auto flow = [](std::int64_t second, const char* verdict, const char* policy, const char* subject) {
+    const json record = {{"verdict", verdict}, {"direction", "egress"}, {"protocol", "tcp"}, {"family", "ipv4"},
+                         {"remote_addr", "198.18.0.2"}, {"remote_port", 80}, {"policy", policy},
+                         {"rule", "default"}, {"subject", subject}, {"comm", "curl"}};
+    store::EventRecord event = event_at(second, "netflow", "", 500 + second, netflow_summary(record));
+    event.json = record.dump();
+    return event;
+  };
+  store_->add_event(flow(1, "deny", "web", "container=ab*"));
+  store_->add_event(flow(2, "allow", "web", "container=ab*"));
+  store_->add_event(flow(3, "deny", "web2", "cgroup=/db"));
+  store_->add_event(flow(4, "would-deny", "web", "cgroup=/db"));
+  store_->add_event(event_at(5, "connect", "", 9, "verdict=deny policy=web "));  // not a flow
+  ASSERT_TRUE(store_->flush(10s));
+  EXPECT_EQ(netflow_summary(json::parse(ok("/api/netpolicy/flows?limit=1")["items"][0]["event"].dump())),
+            "verdict=would-deny direction=egress protocol=tcp remote=198.18.0.2:80 policy=web rule=default "
+            "subject=cgroup=/db comm=curl ");
+  EXPECT_EQ(list("/api/netpolicy/flows"), (Ids{4, 3, 2, 1}));
+  EXPECT_EQ(list("/api/netpolicy/flows?verdict=deny"), (Ids{3, 1}));
+  EXPECT_EQ(list("/api/netpolicy/flows?policy=web"), (Ids{4, 2, 1})) << "web2 is another policy";
+  EXPECT_EQ(list("/api/netpolicy/flows?verdict=deny&policy=web"), (Ids{1}));
+  EXPECT_EQ(list("/api/netpolicy/flows?workload=%2Fdb"), (Ids{4, 3}));
+  EXPECT_EQ(list("/api/netpolicy/flows?workload=curl&direction=egress&rule=default"), (Ids{4, 3, 2, 1}));
+  EXPECT_EQ(list("/api/netpolicy/flows?direction=ingress"), Ids{});
+  EXPECT_EQ(ok("/api/netpolicy/flows?verdict=deny")["items"][0]["event"]["policy"], "web2");
+  EXPECT_EQ(get("/api/netpolicy/flows?verdict=a+b").status, 400);
+  EXPECT_EQ(get("/api/netpolicy/flows?colour=red").status, 400);
+  EXPECT_EQ(ok("/api/netpolicy"), (json{{"enabled", false}}));
+  backend_.set_status({{"netpolicy", {{"enabled", true}, {"generation", 1}}}});
+  EXPECT_EQ(ok("/api/netpolicy")["generation"], 1);
+}
+
 // ---- the other routes ---------------------------------------------------------------------------
 
 TEST_F(WebApi, OneAlertWithItsProcessTree) {
@@ -784,7 +819,9 @@ TEST(WebMetrics, RendersTheStatusDocument) {
           {"alerts", 4},
           {"eval_ns", 1500000000},
           {"outputs", json::array({json{{"name", "stdout"}, {"delivered", 4}}})}}}}},
-      {"console", {{"store", {{"committed", 99}}}, {"http_requests", {{"200", 5}, {"404", 1}}}, {"stream_clients", 2}}}};
+      {"console", {{"store", {{"committed", 99}}}, {"http_requests", {{"200", 5}, {"404", 1}}}, {"stream_clients", 2}}},
+      {"netpolicy",
+       {{"policies", json::array({json{{"name", "web"}, {"allowed", 7}, {"denied", 3}, {"audited", 1}, {"lost", 0}}})}}}};
   const std::string text = render_metrics(status);
   expect_exposition_format(text);
   for (const char* line :
@@ -794,7 +831,10 @@ TEST(WebMetrics, RendersTheStatusDocument) {
         "vigil_decision_latency_seconds_bucket{le=\"0.001\"} 5\n",
         "vigil_decision_latency_seconds_bucket{le=\"+Inf\"} 10\n", "vigil_decision_latency_seconds_sum 0.02\n",
         "vigil_output_alerts_total{output=\"stdout\",outcome=\"delivered\"} 4\n", "vigil_store_rows_total 99\n",
-        "vigil_http_requests_total{code=\"404\"} 1\n", "vigil_stream_clients 2\n"}) {
+        "vigil_http_requests_total{code=\"404\"} 1\n", "vigil_stream_clients 2\n",
+        "vigil_netpolicy_flows_total{policy=\"web\",verdict=\"deny\"} 3\n",
+        "vigil_netpolicy_flows_total{policy=\"web\",verdict=\"would-deny\"} 1\n",
+        "vigil_netpolicy_flow_records_lost_total{policy=\"web\"} 0\n"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
   }
 }
