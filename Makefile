@@ -68,6 +68,7 @@ bench: build
 	STORE_BENCH=$(BUILD)/bench/vigil_store_bench bench/store.sh
 	cmake --build $(BUILD) -j$(JOBS) --target vigil_verifier_bench vigil_verifier_agents_bench
 	VERIFIER_BENCH=$(BUILD)/bench/vigil_verifier_bench AGENTS_BENCH=$(BUILD)/bench/vigil_verifier_agents_bench bench/verifier.sh
+	VIGIL=$(BUILD)/src/vigil CONNRATE=$(BUILD)/bench/vigil_netpolicy_connrate bench/netpolicy.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -156,7 +156,7 @@ for n in $SIZES; do
     fi
     after=$(kernel_kb)
     read -r rate p50 p99 fails < <(in_client "$CONNRATE" client 198.18.0.2 "$PORT" "$SECONDS_PER_RUN")
-    gbps=$(in_client iperf3 -c 198.18.0.2 -p 5201 -t "$SECONDS_PER_RUN" -J 2>/dev/null |
+    gbps=$(in_client timeout $((SECONDS_PER_RUN + 20)) iperf3 -c 198.18.0.2 -p 5201 -t "$SECONDS_PER_RUN" -J 2>/dev/null |
       python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))' 2>/dev/null || echo "?")
     mem=$(( (after - before) / 1024 ))
     load_after=$(cut -d' ' -f1 /proc/loadavg)

@@ -22,6 +22,7 @@ struct SecretArgs {
   std::string file;
   std::string selector;
   std::string state = "/var/lib/vigil/verifier";
+  std::string database;
   std::string cipher = "sm4";
   attest::ClientTls tls;
 };
@@ -30,7 +31,7 @@ int put_secret(const SecretArgs& args) {
   unwrap(attest::check_secret_name(args.name));
   if (args.selector.empty()) throw UsageError("--policy SELECTOR (agent id globs) is required");
   const attest::VaultCipher cipher = unwrap(attest::vault_cipher_from_name(args.cipher));
-  auto registry = open_registry(args.state);
+  auto registry = open_registry(args.state, args.database);
   auto plaintext = unwrap(crypto::read_file(args.file, 16u << 20));
   const auto vault = unwrap(attest::SecretVault::open(args.state + "/vault.key"));
   attest::StoredSecret secret;
@@ -67,7 +68,10 @@ void add_secret_command(CLI::App& app, int& exit_code) {
   put->add_option("name", args->name, "Secret name")->required();
   put->add_option("file", args->file, "File with the secret's bytes")->required();
   put->add_option("--policy", args->selector, "Agent selector: comma-separated agent-id globs")->required();
-  put->add_option("--state", args->state, "The verifier's state directory");
+  put->add_option("--state", args->state, "The verifier's state directory (its vault.key)");
+  put->add_option("--database", args->database,
+                  "The verifier's registry in PostgreSQL: postgresql://USER@HOST/DB (default: SQLite in STATE)")
+      ->envname("VIGIL_VERIFIER_DATABASE");
   put->add_option("--cipher", args->cipher, "sm4 (SM4-CTR + HMAC-SM3) or aes-256-gcm")
       ->check(CLI::IsMember({"sm4", "sm4-ctr-hmac-sm3", "aes-256-gcm", "aes"}));
   put->callback([args, &exit_code] { exit_code = put_secret(*args); });

@@ -11,7 +11,8 @@
 
 namespace vigil::cli::attest_support {
 
-std::unique_ptr<attest::Registry> open_registry(const std::string& state_dir) {
+std::unique_ptr<attest::Registry> open_registry(const std::string& state_dir, const std::string& database) {
+  if (!database.empty()) return unwrap(attest::open_registry(database, "", 1));
   if (state_dir.empty()) throw UsageError("--state DIR is required");
   std::error_code error;
   if (!std::filesystem::exists(state_dir, error)) {

@@ -22,7 +22,9 @@ inline void unwrap(Result<void> result) {
 }
 
 // <state>/verifier.db, the state directory created (0700) if missing.
-std::unique_ptr<attest::Registry> open_registry(const std::string& state_dir);
+// The verifier's registry: PostgreSQL when `database` is a postgresql:// URL (one connection:
+// the CLI's commands are one or two statements), else SQLite in state_dir/verifier.db.
+std::unique_ptr<attest::Registry> open_registry(const std::string& state_dir, const std::string& database = "");
 // The public key in a file as a DER SubjectPublicKeyInfo (PEM or DER SPKI, or a TPM2B_PUBLIC
 // as tpm2_readpublic -o writes it, which is then kept as it is).
 std::vector<uint8_t> read_endorsement_key(const std::string& path);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "attest/appraisal.h"
+#include "attest/net/pg_pool.h"
 #include "attest/net/verifier.h"
 #include "attest/runtime_policy.h"
 #include "cli/attest_support.h"
@@ -27,6 +28,8 @@ struct VerifierArgs {
   int interval_ms = 2000;
   int unreachable_after = 3;
   std::string alerts;
+  std::string database;
+  int database_connections = 4;
   std::vector<std::string> server_names;
   std::string agent;
   std::string operator_name;
@@ -56,6 +59,8 @@ int run_verifier(const VerifierArgs& args) {
   config.interval = std::chrono::milliseconds(args.interval_ms);
   config.unreachable_after_intervals = args.unreachable_after;
   config.alerts_path = args.alerts;
+  config.database = args.database;
+  config.database_connections = static_cast<size_t>(args.database_connections);
   config.max_connections = args.max_connections;
   config.max_connections_per_peer = args.max_connections_per_peer;
   config.handshake_deadline = std::chrono::milliseconds(args.handshake_timeout_ms);
@@ -70,8 +75,12 @@ int run_verifier(const VerifierArgs& args) {
   unwrap(attest::ensure_verifier_pki(args.state, names));
   auto verifier = unwrap(attest::Verifier::start(config));
   const auto connections = verifier->connections();
-  std::printf("vigil verifier: listening on %s (port %d), state %s, interval %d ms, at most %d connections (%d per peer)\n",
-              args.listen.c_str(), verifier->port(), args.state.c_str(), args.interval_ms,
+  const std::string registry = args.database.empty()
+                                   ? "SQLite " + args.state + "/verifier.db"
+                                   : "PostgreSQL " + attest::pg::redact_url(args.database) + " (at most " +
+                                         std::to_string(args.database_connections) + " connections)";
+  std::printf("vigil verifier: listening on %s (port %d), state %s, registry %s, interval %d ms, at most %d connections (%d per peer)\n",
+              args.listen.c_str(), verifier->port(), args.state.c_str(), registry.c_str(), args.interval_ms,
               connections.value("max_connections", 0), connections.value("max_connections_per_peer", 0));
   std::fflush(stdout);
   // Under systemd (vigil-verifier.service, Type=notify): serving from here on. A manager that
@@ -88,7 +97,7 @@ int add_agent(const VerifierArgs& args) {
   if (args.agent.empty() || args.ek.empty() || args.policy.empty()) {
     throw UsageError("verifier agent add needs ID, --ek and --policy");
   }
-  auto registry = open_registry(args.state);
+  auto registry = open_registry(args.state, args.database);
   if (!args.replace && unwrap(registry->agent(args.agent))) {
     throw UsageError("agent " + args.agent + " is registered already (--replace starts it over)");
   }
@@ -105,7 +114,7 @@ int add_agent(const VerifierArgs& args) {
 }
 
 int reset_agent(const VerifierArgs& args) {
-  auto registry = open_registry(args.state);
+  auto registry = open_registry(args.state, args.database);
   auto agent = unwrap(registry->agent(args.agent));
   if (!agent) throw UsageError("no agent " + args.agent);
   // Back to registered with a fresh list: the next round replays the whole list again. The AK
@@ -120,14 +129,14 @@ int reset_agent(const VerifierArgs& args) {
 }
 
 int remove_agent(const VerifierArgs& args) {
-  auto registry = open_registry(args.state);
+  auto registry = open_registry(args.state, args.database);
   if (!unwrap(registry->remove_agent(args.agent))) throw UsageError("no agent " + args.agent);
   std::printf("removed agent %s\n", args.agent.c_str());
   return kExitOk;
 }
 
 int list_agents(const VerifierArgs& args) {
-  auto registry = open_registry(args.state);
+  auto registry = open_registry(args.state, args.database);
   const auto agents = unwrap(registry->agents());
   if (args.json) {
     nlohmann::json list = nlohmann::json::array();
@@ -155,7 +164,7 @@ int list_agents(const VerifierArgs& args) {
 }
 
 int show_log(const VerifierArgs& args) {
-  auto registry = open_registry(args.state);
+  auto registry = open_registry(args.state, args.database);
   const auto entries = unwrap(registry->secret_log(static_cast<size_t>(std::max(args.limit, 0))));
   if (args.json) {
     nlohmann::json list = nlohmann::json::array();
@@ -176,6 +185,13 @@ int show_log(const VerifierArgs& args) {
   return kExitOk;
 }
 
+// --database URL, or $VIGIL_VERIFIER_DATABASE (keeps a password off the command line).
+void add_database_option(CLI::App* command, VerifierArgs& args) {
+  command->add_option("--database", args.database,
+                      "Registry in PostgreSQL: postgresql://USER@HOST/DB (default: SQLite in STATE/verifier.db)")
+      ->envname("VIGIL_VERIFIER_DATABASE");
+}
+
 }  // namespace
 
 void add_verifier_command(CLI::App& app, int& exit_code) {
@@ -190,6 +206,10 @@ void add_verifier_command(CLI::App& app, int& exit_code) {
   run->add_option("--unreachable-after", args->unreachable_after, "Intervals without evidence before unreachable")
       ->check(CLI::Range(1, 1000));
   run->add_option("--alerts", args->alerts, "Alert JSON lines file (default STATE/alerts.jsonl)");
+  add_database_option(run, *args);
+  run->add_option("--database-connections", args->database_connections,
+                  "PostgreSQL connections this verifier opens at most (not per core)")
+      ->check(CLI::Range(1, 100));
   run->add_option("--server-name", args->server_names,
                   "Host name or address agents use, put in the server certificate when it is made (repeatable)");
   run->add_option("--max-connections", args->max_connections,
@@ -229,24 +249,29 @@ void add_verifier_command(CLI::App& app, int& exit_code) {
   add->add_option("--ek", args->ek, "Endorsement key: PEM/DER public key or TPM2B_PUBLIC")->required();
   add->add_option("--policy", args->policy, "Runtime policy (vigil JSON)")->required();
   add->add_option("--state", args->state, "State directory");
+  add_database_option(add, *args);
   add->add_flag("--replace", args->replace, "Replace an agent registered already (starts it over)");
   add->callback([args, &exit_code] { exit_code = add_agent(*args); });
   CLI::App* reset = agent->add_subcommand("reset", "Clear an untrusted verdict: back to registered, list from the start");
   reset->add_option("id", args->agent, "Agent id")->required();
   reset->add_option("--state", args->state, "State directory");
+  add_database_option(reset, *args);
   reset->callback([args, &exit_code] { exit_code = reset_agent(*args); });
   CLI::App* remove = agent->add_subcommand("remove", "Forget an agent");
   remove->add_option("id", args->agent, "Agent id")->required();
   remove->add_option("--state", args->state, "State directory");
+  add_database_option(remove, *args);
   remove->callback([args, &exit_code] { exit_code = remove_agent(*args); });
 
   CLI::App* agents = verifier->add_subcommand("agents", "List agents and their states");
   agents->add_option("--state", args->state, "State directory");
+  add_database_option(agents, *args);
   agents->add_flag("--json", args->json, "JSON output");
   agents->callback([args, &exit_code] { exit_code = list_agents(*args); });
 
   CLI::App* log = verifier->add_subcommand("log", "Secret releases and refusals, oldest first");
   log->add_option("--state", args->state, "State directory");
+  add_database_option(log, *args);
   log->add_option("--limit", args->limit, "At most this many (the newest)");
   log->add_flag("--json", args->json, "JSON output");
   log->callback([args, &exit_code] { exit_code = show_log(*args); });

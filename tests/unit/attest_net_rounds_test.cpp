@@ -26,6 +26,7 @@
 #include "attest/net/secret_vault.h"
 #include "attest/net/verifier.h"
 #include "attest_test_quotes.h"
+#include "support/postgres_server.h"
 #include "support/test_support.h"
 
 namespace vigil::attest {
@@ -52,13 +53,16 @@ std::vector<uint8_t> marshal_ecc_ak(const crypto::Key& key) {
   return sized.out;
 }
 
-class RoundsOverTls : public ::testing::Test {
+class RoundsFixture : public ::testing::Test {
  protected:
   virtual void configure(VerifierConfig&) {}
 
-  void SetUp() override {
+  void SetUp() override { start_verifier(); }
+
+  void start_verifier() {
     VerifierConfig config;
     config.state_dir = state.path();
+    config.database = database;
     config.listen = "127.0.0.1:0";
     config.interval = 2000ms;
     config.unreachable_after_intervals = 1000;
@@ -161,9 +165,25 @@ class RoundsOverTls : public ::testing::Test {
   t::MeasuredList list;
   std::unique_ptr<httplib::SSLClient> client;
   std::mutex quote_mutex;
+  std::string database;  // "" SQLite, else the PostgreSQL URL
 };
 
-TEST_F(RoundsOverTls, GoodRoundsAreTrustedIncrementalAndReleaseTheSecret) {
+// The protocol's tests on both registries: "sqlite" and "postgresql" (a private server).
+class RoundsOverTls : public RoundsFixture, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "postgresql") {
+      const std::string problem = test::postgres_database(&database);
+      VIGIL_REQUIRE_POSTGRES(problem);
+    }
+    start_verifier();
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(, RoundsOverTls, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+TEST_P(RoundsOverTls, GoodRoundsAreTrustedIncrementalAndReleaseTheSecret) {
   EXPECT_EQ(secret_status(), 403) << "registered, not yet attested";
   auto first = round();
   EXPECT_EQ(first["state"], "trusted") << first.dump();
@@ -180,7 +200,7 @@ TEST_F(RoundsOverTls, GoodRoundsAreTrustedIncrementalAndReleaseTheSecret) {
   EXPECT_EQ(agent().progress.pcr10, software_tpm.pcr(10));
 }
 
-TEST_F(RoundsOverTls, ReplacedBinaryIsUntrustedStickyAlertedAndRefusedItsSecret) {
+TEST_P(RoundsOverTls, ReplacedBinaryIsUntrustedStickyAlertedAndRefusedItsSecret) {
   ASSERT_EQ(round()["state"], "trusted");
   list.record(software_tpm, t::file_entry("/usr/sbin/sshd", "sshd 9.2 with a backdoor"));
   auto failed = round();
@@ -206,7 +226,7 @@ TEST_F(RoundsOverTls, ReplacedBinaryIsUntrustedStickyAlertedAndRefusedItsSecret)
   EXPECT_EQ(secret_status(), 403);
 }
 
-TEST_F(RoundsOverTls, ResetAgentIsJudgedAgainFromTheStart) {
+TEST_P(RoundsOverTls, ResetAgentIsJudgedAgainFromTheStart) {
   list.record(software_tpm, t::file_entry("/tmp/unknown", "not in the policy"));
   ASSERT_EQ(round()["state"], "untrusted");
   // What `vigil verifier agent reset` does, while the verifier runs.
@@ -220,7 +240,7 @@ TEST_F(RoundsOverTls, ResetAgentIsJudgedAgainFromTheStart) {
   EXPECT_NE(agent().reason.find("/tmp/unknown"), std::string::npos) << agent().reason;
 }
 
-TEST_F(RoundsOverTls, ReplayedEvidenceFailsTheNonceCheck) {
+TEST_P(RoundsOverTls, ReplayedEvidenceFailsTheNonceCheck) {
   const std::string captured = evidence_for(challenge(), software_tpm);
   ASSERT_EQ(post(captured)["state"], "trusted");
   challenge();
@@ -230,7 +250,7 @@ TEST_F(RoundsOverTls, ReplayedEvidenceFailsTheNonceCheck) {
   EXPECT_EQ(secret_status(), 403);
 }
 
-TEST_F(RoundsOverTls, EvidenceAnswersOnlyTheLatestChallengeOnce) {
+TEST_P(RoundsOverTls, EvidenceAnswersOnlyTheLatestChallengeOnce) {
   const RoundChallenge first = challenge();
   const RoundChallenge second = challenge();  // replaces the first
   auto stale = post(evidence_for(first, software_tpm));
@@ -239,7 +259,7 @@ TEST_F(RoundsOverTls, EvidenceAnswersOnlyTheLatestChallengeOnce) {
   (void)second;
 }
 
-TEST_F(RoundsOverTls, QuoteByAnotherKeyIsRefused) {
+TEST_P(RoundsOverTls, QuoteByAnotherKeyIsRefused) {
   t::SoftwareTpm other_tpm(crypto::KeyAlgo::ecdsa_p256);
   // Same PCRs, so only the key differs.
   for (const auto& entry : list.entries) other_tpm.extend(10, ima::extend_digest(entry, crypto::HashAlgo::sha256));
@@ -248,7 +268,7 @@ TEST_F(RoundsOverTls, QuoteByAnotherKeyIsRefused) {
   EXPECT_TRUE(answer["state_reason"].get<std::string>().starts_with("quote/signature: ")) << answer.dump();
 }
 
-TEST_F(RoundsOverTls, EntriesReorderedAreAListReplayFailure) {
+TEST_P(RoundsOverTls, EntriesReorderedAreAListReplayFailure) {
   list.record(software_tpm, t::file_entry("/usr/sbin/sshd", "sshd 9.2"));
   list.record(software_tpm, t::file_entry("/opt/db/server", "db 15"));
   std::swap(list.entries[3], list.entries[4]);
@@ -257,7 +277,7 @@ TEST_F(RoundsOverTls, EntriesReorderedAreAListReplayFailure) {
   EXPECT_TRUE(answer["state_reason"].get<std::string>().starts_with("list-replay: ")) << answer.dump();
 }
 
-TEST_F(RoundsOverTls, ManyAgentsConcurrently) {
+TEST_P(RoundsOverTls, ManyAgentsConcurrently) {
   // Rounds of one agent are serialized; different agents' rounds run side by side.
   constexpr int kAgents = 6;
   std::vector<std::thread> threads;
@@ -291,9 +311,62 @@ TEST_F(RoundsOverTls, ManyAgentsConcurrently) {
   EXPECT_EQ(trusted.load(), kAgents);
 }
 
+class RoundsOnPostgres : public RoundsFixture {
+ protected:
+  void SetUp() override {
+    const std::string problem = test::postgres_database(&database);
+    VIGIL_REQUIRE_POSTGRES(problem);
+    start_verifier();
+  }
+};
+
+// The database server restarts (an immediate stop: as a crash) while an agent's rounds go on:
+// the verifier reconnects, every round is answered and counted once, the list progress is
+// whole (no round lost, none judged twice).
+TEST_F(RoundsOnPostgres, DatabaseRestartDuringRoundsLosesNoRoundAndJudgesNoneTwice) {
+  test::PostgresServer* server = test::shared_postgres();
+  ASSERT_NE(server, nullptr);
+  // The agent's rounds in a thread; the restart from this one (the server's parent thread).
+  std::atomic<uint64_t> rounds{0};
+  std::atomic<bool> stop{false};
+  std::string failure;
+  std::thread agent_rounds([&] {
+    while (!stop) {
+      list.record(software_tpm, t::file_entry("/opt/db/server", "db 15"));
+      auto answer = round();
+      if (answer["state"] != "trusted") {
+        failure = answer.dump();
+        return;
+      }
+      ++rounds;
+    }
+  });
+  const auto began = std::chrono::steady_clock::now();
+  while (rounds < 5 && failure.empty() && std::chrono::steady_clock::now() - began < 30s) std::this_thread::sleep_for(5ms);
+  const uint64_t before_restart = rounds;
+  const std::string restart_error = server->restart();
+  const uint64_t at_restart = rounds;
+  while (rounds < at_restart + 5 && failure.empty() && std::chrono::steady_clock::now() - began < 60s) {
+    std::this_thread::sleep_for(5ms);
+  }
+  stop = true;
+  agent_rounds.join();
+  EXPECT_EQ(restart_error, "");
+  EXPECT_EQ(failure, "") << "a round failed across the database restart";
+  EXPECT_GE(before_restart, 5u);
+  EXPECT_GE(rounds.load(), at_restart + 5);
+  const AgentRecord after = agent();
+  EXPECT_EQ(after.rounds, rounds.load());
+  EXPECT_EQ(after.progress.entries_verified, 3u + rounds.load());
+  EXPECT_EQ(after.state, AgentState::trusted);
+  std::fprintf(stderr, "%llu rounds, %llu before the database restart, %llu after it returned\n",
+               static_cast<unsigned long long>(rounds.load()), static_cast<unsigned long long>(before_restart),
+               static_cast<unsigned long long>(rounds.load() - at_restart));
+}
+
 // The round's answer says whether the boot PCRs were judged; with boot_pcrs in the policy a
 // quoted value outside them makes the agent untrusted, kind "boot" (issue 16, finding 10).
-TEST_F(RoundsOverTls, BootPcrsAreCheckedWhenThePolicyListsThem) {
+TEST_P(RoundsOverTls, BootPcrsAreCheckedWhenThePolicyListsThem) {
   auto unjudged = round();
   EXPECT_EQ(unjudged["state"], "trusted") << unjudged.dump();
   EXPECT_EQ(unjudged["boot_pcrs_checked"], json::array());
@@ -405,7 +478,7 @@ std::chrono::milliseconds timed(const std::function<void()>& work) {
 
 // More trickling handshakes than the verifier has worker threads (16), from the agents' own
 // address: handshakes no longer run in the workers, so a real round is not held up by them.
-TEST_F(RoundsOverTls, TricklingHandshakesDoNotDelayARound) {
+TEST_P(RoundsOverTls, TricklingHandshakesDoNotDelayARound) {
   const auto quiet = timed([&] { EXPECT_EQ(round()["state"], "trusted"); });
   HandshakeTrickler trickle("127.0.0.1", verifier->port(), 32, 500ms);
   ASSERT_EQ(trickle.opened(), 32u);
@@ -424,7 +497,7 @@ TEST_F(RoundsOverTls, TricklingHandshakesDoNotDelayARound) {
   EXPECT_LT(under_attack, 2000ms);
 }
 
-class RoundsUnderSlowLoris : public RoundsOverTls {
+class RoundsUnderSlowLoris : public RoundsFixture {
  protected:
   void configure(VerifierConfig& config) override {
     config.max_connections_per_peer = 8;

@@ -1,6 +1,7 @@
 #pragma once
-// The verifier's registry of agents and secrets, behind an interface so a server database can
-// replace SQLite later (open_sqlite_registry: <state>/verifier.db, WAL).
+// The verifier's registry of agents and secrets, behind an interface: SQLite for one machine
+// (open_sqlite_registry: <state>/verifier.db, WAL) or PostgreSQL for verifiers sharing a fleet
+// (pg_registry.h, docs/fleet.md).
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -58,5 +59,10 @@ class Registry {
 };
 
 Result<std::unique_ptr<Registry>> open_sqlite_registry(const std::string& path);
+
+// `database` a postgresql:// URL: the PostgreSQL registry with a pool of `connections`;
+// empty: SQLite at sqlite_path. Anything else is refused.
+Result<std::unique_ptr<Registry>> open_registry(const std::string& database, const std::string& sqlite_path,
+                                                size_t connections = 4);
 
 }  // namespace vigil::attest

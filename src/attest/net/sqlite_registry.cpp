@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "attest/net/registry.h"
+#include "attest/net/pg_registry.h"
 #include "store/sqlite_handle.h"
 
 namespace vigil::attest {
@@ -262,6 +263,17 @@ Result<std::unique_ptr<Registry>> open_sqlite_registry(const std::string& path) 
   }
   if (auto schema = db->exec(kSchema); !schema) return std::unexpected(schema.error());
   return std::unique_ptr<Registry>(new SqliteRegistry(std::move(*db)));
+}
+
+Result<std::unique_ptr<Registry>> open_registry(const std::string& database, const std::string& sqlite_path,
+                                                size_t connections) {
+  if (database.empty()) return open_sqlite_registry(sqlite_path);
+  if (!pg::is_postgres_url(database)) {
+    return fail("--database: \"" + pg::redact_url(database) + "\" is not a postgresql:// URL (SQLite needs none)");
+  }
+  PostgresRegistryOptions options;
+  options.pool.max_connections = connections;
+  return open_postgres_registry(database, options);
 }
 
 }  // namespace vigil::attest

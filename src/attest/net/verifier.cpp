@@ -126,7 +126,7 @@ class TlsVerifier final : public Verifier {
     if (!address) return std::unexpected(address.error());
     if (config.interval.count() <= 0) return fail("the round interval must be positive");
     if (auto pki = ensure_verifier_pki(config.state_dir, {address->host}); !pki) return std::unexpected(pki.error());
-    auto registry = open_sqlite_registry(config.state_dir + "/verifier.db");
+    auto registry = open_registry(config.database, config.state_dir + "/verifier.db", config.database_connections);
     if (!registry) return std::unexpected(registry.error());
     ServiceConfig service_config;
     service_config.interval = config.interval;

@@ -21,6 +21,10 @@ struct VerifierConfig {
   std::string listen = "127.0.0.1:8881";     // port 0: pick one (tests)
   std::chrono::milliseconds interval{2000};  // rounds per agent
   int unreachable_after_intervals = 3;       // no evidence for this long: unreachable
+  // The registry: "" for SQLite in state_dir/verifier.db, or a postgresql:// URL (docs/fleet.md)
+  // with a pool of at most database_connections, whatever the number of cores or workers.
+  std::string database;
+  size_t database_connections = 4;
   std::string alerts_path;                   // JSON lines of state changes to untrusted/unreachable; "" = state_dir/alerts.jsonl
   size_t worker_threads = 16;             // requests served at once (each may wait on the registry's fsync)
   // Connections open at once, in total and from one IPv4 address (or IPv6 /64); more are closed
