@@ -152,6 +152,15 @@ const ContainerRef& ContainerResolver::host() {
   return info;
 }
 
+const ContainerRef& ContainerResolver::provisional_host() {
+  static const ContainerRef info = [] {
+    auto host = std::make_shared<ContainerInfo>(*ContainerResolver::host());
+    host->provisional = true;
+    return ContainerRef(std::move(host));
+  }();
+  return info;
+}
+
 bool ContainerResolver::init_alive(std::uint32_t pid, std::uint64_t start_ticks) const {
   if (pid == 0) return false;
   // A state left behind (the runtime died, the host rebooted) may name a pid now used by
@@ -233,7 +242,8 @@ std::optional<ContainerResolver::IndexedState> ContainerResolver::read_state_by_
   return std::nullopt;
 }
 
-const ContainerResolver::IndexedState* ContainerResolver::find_state_by_namespaces(const ContainerKey& key) {
+const ContainerResolver::IndexedState* ContainerResolver::find_state_by_namespaces(const ContainerKey& key,
+                                                                                  bool& listing_skipped) {
   const auto lookup = [&]() -> const IndexedState* {
     // The mount namespace is what makes a container's filesystem; the pid namespace catches a
     // process in it that made a mount namespace of its own (but not the host's pid namespace).
@@ -256,7 +266,9 @@ const ContainerResolver::IndexedState* ContainerResolver::find_state_by_namespac
   // again (rate-limited). A process with only a mount namespace of its own is almost always a
   // host service (systemd's PrivateTmp=, ProtectSystem=): the listing may be up to a second old.
   const bool own_namespaces = key.pid_ns != host_.pid_ns && key.mnt_ns != host_.mnt_ns;
-  if (!own_namespaces && scanned_once_ && std::chrono::steady_clock::now() - last_scan_ < std::chrono::seconds(1)) {
+  if (!own_namespaces && scanned_once_ &&
+      std::chrono::steady_clock::now() - last_scan_ < options_.min_rescan_interval_one_namespace) {
+    listing_skipped = true;
     return nullptr;
   }
   scan_state_roots(false);
@@ -371,8 +383,9 @@ ContainerRef ContainerResolver::identify(const ContainerKey& key, std::uint32_t 
     }
   }
   // 2. A runtime's state listing a container in these namespaces.
+  bool listing_skipped = false;
   if (namespaces_known && (key.mnt_ns != host_.mnt_ns || key.pid_ns != host_.pid_ns)) {
-    if (const IndexedState* entry = find_state_by_namespaces(key)) {
+    if (const IndexedState* entry = find_state_by_namespaces(key, listing_skipped)) {
       ++counters_.by_runtime_state;
       return container_from_state(*entry, cgroup_path);
     }
@@ -388,7 +401,9 @@ ContainerRef ContainerResolver::identify(const ContainerKey& key, std::uint32_t 
     unresolved->resolved = false;
     return unresolved;
   }
-  return host();
+  // Not listed again for this key: a container started since the last listing would not show
+  // (`nsenter --mount` into it). Cached for good, that would be the host for the key's life.
+  return listing_skipped ? provisional_host() : host();
 }
 
 void ContainerResolver::remember_key(const ContainerKey& key, ContainerRef ref) {

@@ -88,6 +88,11 @@ struct ContainerResolverOptions {
   int max_retries = 8;
   // The state directories are listed again at most this often (on a miss).
   std::chrono::steady_clock::duration min_rescan_interval = std::chrono::milliseconds(50);
+  // ... and at most this often for a process with only one namespace of its own (nearly always
+  // a host service: PrivateTmp=, a sandbox). A host answer given from an older listing than a
+  // fresh one would be is provisional: a container's mount namespace joined with setns right
+  // after the container started is found on a later look.
+  std::chrono::steady_clock::duration min_rescan_interval_one_namespace = std::chrono::seconds(1);
   // A container no process refers to is forgotten after this long (event time, ns).
   std::uint64_t forget_after_ns = 30'000'000'000ull;
 };
@@ -119,6 +124,9 @@ class ContainerResolver {
 
   // The one shared host record: id "host", name "host".
   static const ContainerRef& host();
+  // The same, provisional: the host as far as a listing up to
+  // min_rescan_interval_one_namespace old shows.
+  static const ContainerRef& provisional_host();
 
   // The attribution a cgroup path alone gives (runtime naming plus the runtime's metadata for
   // that id), without the cache or namespaces.
@@ -164,7 +172,9 @@ class ContainerResolver {
   ContainerRef container_from_state(const IndexedState& entry, std::string_view cgroup_path);
   ContainerRef namespace_container(const ContainerKey& key, std::string_view cgroup_path);
   std::optional<IndexedState> read_state_by_id(std::string_view id);
-  const IndexedState* find_state_by_namespaces(const ContainerKey& key);
+  // `listing_skipped`: set when nothing was found and the directories were not listed again
+  // (rate limit): the answer may still change.
+  const IndexedState* find_state_by_namespaces(const ContainerKey& key, bool& listing_skipped);
   void scan_state_roots(bool force);
   void fill_metadata(ContainerInfo& info, const IndexedState* entry);
   ContainerRef remember_container(const std::string& cache_key, ContainerInfo info);

@@ -184,7 +184,8 @@ Result<void> ProcessTable::seed() {
   return {};
 }
 
-void ProcessTable::on_fork(const TaskFacts& parent_task, std::uint32_t child_pid, std::uint32_t child_vpid) {
+void ProcessTable::on_fork(const TaskFacts& parent_task, std::uint32_t child_pid, std::uint32_t child_vpid,
+                           std::uint32_t child_pid_ns) {
   ++counters_.forks;
   if (child_pid == 0) return;
   const bool parent_known = live(parent_task.pid) != nullptr;
@@ -244,6 +245,16 @@ void ProcessTable::on_fork(const TaskFacts& parent_task, std::uint32_t child_pid
   child.exe_ctime_ns = from.exe_ctime_ns;
   child.container = from.container;
   child.origin = ProcessOrigin::fork;
+  // A child in another pid namespace than its parent's (clone(CLONE_NEWPID), or a parent that
+  // joined a container's with setns, as `runc exec` and nsenter do) is attributed by its own
+  // namespaces from the start: rules judge its first record by what the table holds before
+  // that record refreshes it, and the parent's container may not be the child's.
+  if (child_pid_ns != 0 && child_pid_ns != from.pid_ns) {
+    child.pid_ns = child_pid_ns;
+    if (from.pid_ns != 0) {
+      child.container = containers_.resolve(ContainerKey{child.cgroup_id, child.mnt_ns, child_pid_ns}, child_pid);
+    }
+  }
   if (options_.track_fds) {
     child.fds = from.fds;
   } else {

@@ -95,7 +95,10 @@ class ProcessTable {
   void apply(const events::Event& event);
 
   // The same, from the facts (for sources other than events::Event, and tests).
-  void on_fork(const TaskFacts& parent, std::uint32_t child_pid, std::uint32_t child_vpid = 0);
+  // child_vpid, child_pid_ns: the child's pid in its own pid namespace and that namespace's
+  // inode, as the fork record gives them (0: unknown, the parent's are assumed).
+  void on_fork(const TaskFacts& parent, std::uint32_t child_pid, std::uint32_t child_vpid = 0,
+               std::uint32_t child_pid_ns = 0);
   void on_exec(const TaskFacts& task, const ExecFacts& exec);
   void on_exit(const TaskFacts& task, std::uint32_t wait_status);
   void on_credentials(const TaskFacts& task, const CredFacts& creds);

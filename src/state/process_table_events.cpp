@@ -56,7 +56,7 @@ void ProcessTable::apply(const events::Event& event) {
   using events::EventType;
   switch (event.type) {
     case EventType::fork:
-      if (const auto* fork = event.fork()) on_fork(task, fork->child_pid, fork->child_vpid);
+      if (const auto* fork = event.fork()) on_fork(task, fork->child_pid, fork->child_vpid, fork->child_pid_ns);
       return;
     case EventType::procexec:
       // Only the lifecycle record (a successful exec, after the new program loaded) changes

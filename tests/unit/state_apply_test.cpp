@@ -332,6 +332,65 @@ TEST(StateApply, ContainerFollowsTheCgroupInTheHeader) {
   EXPECT_EQ(t.find_live(601)->container->full_id, kId);
 }
 
+// `runc exec`, nsenter: a host process joins a container's mount namespace and, with
+// setns(CLONE_NEWPID), makes its children in the container's pid namespace. The child (whose
+// first record rules judge by what the table holds before that record) is the container's from
+// its fork on, even when the parent is the host as far as a listing taken just before the
+// container started shows (DefaultRules.ContainerEscapeAfterRenamingToTheRuntimesName).
+TEST(StateApply, AChildForkedIntoAContainersPidNamespaceIsTheContainersAtItsFork) {
+  World w;
+  ProcessTable& t = *w.table;
+  // A host service with a private mount namespace has the state directories listed (nothing
+  // there yet).
+  vigil::events::Event service = syscall_event(vigil::events::EventType::openat, 80 * kSecond, 100, w.host_cgroup, 3,
+                                               open_args("/etc/hostname"));
+  service.task.mnt_ns = 777777;
+  service.task.pid_ns = FakeTree::kHostPidNs;
+  t.apply(service);
+  ASSERT_TRUE(t.find_live(100)->container->is_host());
+
+  // Then a container starts: its init in its own namespaces, runc's state naming it.
+  w.tree.add({.pid = 5000, .comm = "sleep", .start_ticks = 900, .cgroup = "/" + kId});
+  const std::string ns = w.tree.proc() + "/5000/ns";
+  std::filesystem::create_directories(ns);
+  vigil::test::write_text(ns + "/mnt", "");
+  vigil::test::write_text(ns + "/pid", "");
+  struct stat mnt{}, pid{};
+  ASSERT_EQ(::stat((ns + "/mnt").c_str(), &mnt), 0);
+  ASSERT_EQ(::stat((ns + "/pid").c_str(), &pid), 0);
+  const auto container_mnt = static_cast<std::uint32_t>(mnt.st_ino), container_pid = static_cast<std::uint32_t>(pid.st_ino);
+  std::filesystem::create_directories(w.tree.runc_root() + "/" + kId);
+  vigil::test::write_text(w.tree.runc_root() + "/" + kId + "/state.json",
+                          R"({"id":")" + kId + R"(","init_process_pid":5000,"init_process_start":900,"config":{}})");
+
+  // The shell joined the container's mount namespace (its pid namespace stays the host's) and
+  // forks: the child's pid namespace is the container's.
+  vigil_fork_event fork{};
+  fork.header = header(VIGIL_EVENT_FORK, sizeof fork, 81 * kSecond, 100, 1, w.host_cgroup, "bash");
+  fork.header.mnt_ns = container_mnt;
+  fork.header.pid_ns = FakeTree::kHostPidNs;
+  fork.child_pid = fork.child_tid = 700;
+  fork.child_vpid = 6;
+  fork.child_pid_ns = container_pid;
+  apply_record(t, bytes_of(fork));
+  const Process* child = t.find_live(700);
+  ASSERT_NE(child, nullptr);
+  EXPECT_EQ(child->pid_ns, container_pid);
+  EXPECT_EQ(child->mnt_ns, container_mnt);
+  EXPECT_EQ(child->vpid, 6u);
+  EXPECT_EQ(child->container->id, kId.substr(0, 12)) << "before any record of its own";
+  EXPECT_EQ(child->container->source, ContainerSource::runtime_state);
+
+  // A plain fork in the same pid namespace still inherits the parent's record.
+  fork.header = header(VIGIL_EVENT_FORK, sizeof fork, 82 * kSecond, 700, 100, w.host_cgroup, "bash");
+  fork.header.mnt_ns = container_mnt;
+  fork.header.pid_ns = container_pid;
+  fork.child_pid = fork.child_tid = 701;
+  fork.child_vpid = 7;
+  apply_record(t, bytes_of(fork));
+  EXPECT_EQ(t.find_live(701)->container.get(), t.find_live(700)->container.get());
+}
+
 TEST(StateApply, CredentialChangesUpdateTheIds) {
   World w;
   ProcessTable& t = *w.table;

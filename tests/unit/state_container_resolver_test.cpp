@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "state/container_resolver.h"
 #include "state_fake_tree.h"
@@ -130,6 +131,41 @@ TEST(StateContainerResolver, PrivateNamespacesOnTheHostAreTheHost) {
   EXPECT_EQ(nspawn->runtime, ContainerRuntime::nspawn);
   EXPECT_EQ(nspawn->id, "qemu");
   EXPECT_EQ(nspawn->source, ContainerSource::cgroup);
+}
+
+// A process with only its mount namespace not the host's is looked up in a listing up to
+// min_rescan_interval_one_namespace old. When that listing predates a container whose mount
+// namespace it is (nsenter --mount right after the container started), the host answer is
+// provisional and the key is looked at again; cached for good, it stayed the host.
+TEST(StateContainerResolver, AHostAnswerFromAnOlderListingIsLookedAtAgain) {
+  FakeTree tree;
+  const std::uint64_t root = tree.make_cgroup("/");
+  auto paths = std::make_unique<CgroupPaths>(tree.cgroup_root(), CgroupPathsOptions{.use_file_handles = false,
+                                                                                     .min_walk_interval = {}});
+  ContainerResolverOptions options = tree.resolver_options();
+  options.min_rescan_interval_one_namespace = std::chrono::milliseconds(300);
+  ContainerResolver resolver(std::move(paths), options);
+  // A service with PrivateTmp=: the directories are listed (empty), the host, for good.
+  const ContainerRef service = resolver.resolve({root, 777777, FakeTree::kHostPidNs}, 4000);
+  EXPECT_TRUE(service->is_host());
+  EXPECT_FALSE(service->provisional) << "the listing was made for it";
+  EXPECT_EQ(resolver.counters().state_scans, 1u);
+
+  const FakeInit init = add_init(tree, 4242, 777);
+  write_runc_state(tree, "box", 4242, 777, "/nonexistent");
+  const ContainerRef early = resolver.resolve({root, init.mnt_ns, FakeTree::kHostPidNs}, 4300);
+  EXPECT_TRUE(early->is_host()) << "the listing is too recent to list the directories again";
+  EXPECT_TRUE(early->provisional);
+  EXPECT_EQ(resolver.counters().state_scans, 1u);
+
+  std::this_thread::sleep_for(std::chrono::milliseconds(350));
+  const ContainerRef later = resolver.resolve({root, init.mnt_ns, FakeTree::kHostPidNs}, 4300);
+  EXPECT_EQ(later->id, "box");
+  EXPECT_EQ(later->source, ContainerSource::runtime_state);
+  EXPECT_EQ(resolver.counters().state_scans, 2u);
+  // The service's answer came from a listing made for it: not looked at again.
+  EXPECT_TRUE(resolver.resolve({root, 777777, FakeTree::kHostPidNs}, 4000)->is_host());
+  EXPECT_EQ(resolver.counters().retries, 1u);
 }
 
 TEST(StateContainerResolver, ContainersNoProcessRefersToAreForgottenAfterTheirGrace) {
