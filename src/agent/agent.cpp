@@ -20,6 +20,7 @@
 #include "agent/netpolicy_service.h"
 #include "agent/runtime_monitor.h"
 #include "agent/subject.h"
+#include "agent/image_socket.h"
 #include "agent/measurement_sink.h"
 #include "agent/measurement_start.h"
 #include "agent/recent_errors.h"
@@ -112,6 +113,19 @@ Agent::Agent(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
 Agent::~Agent() { stop(); }
 const AgentConfig& Agent::config() const { return parts_->config; }
 std::string Agent::console_url() const { return parts_->console ? parts_->console->url() : ""; }
+
+Result<void> Agent::record_image(const image::ImageMeasurement& measurement) {
+  std::string extend_error;
+  auto recorded = parts_->sink->record(image::image_measurement_entry(measurement, parts_->config.measurement.pcr),
+                                       &extend_error);
+  if (!recorded) return recorded;
+  parts_->audit->record({{"event", "image-measured"},
+                         {"container", measurement.container},
+                         {"manifest_digest", "sha256:" + measurement.manifest.hex()}});
+  // Listed but not extended: the list no longer replays, which must not pass for measured.
+  if (!extend_error.empty()) return fail("PCR extend failed: " + extend_error);
+  return {};
+}
 
 Result<std::unique_ptr<Agent>> Agent::start(AgentConfig config) {
   auto parts = std::make_unique<Parts>();
@@ -479,6 +493,11 @@ int run_agent(const std::string& config_path, const std::string& mode_override) 
     // `vigil status` cannot reach this agent, but it protects the host all the same.
     log::warning(status_server.error().message + "; `vigil status` will not reach this agent");
   }
+  // `vigil oci-hook --agent-socket` records verified images here (docs/image.md).
+  auto image_socket = ImageSocket::start(image_socket_path(cfg.state_dir), [running](const image::ImageMeasurement& m) {
+    return running->record_image(m);
+  });
+  if (!image_socket) log::warning(image_socket.error().message + "; container images cannot be measured");
   const std::string ready = cfg.state_dir + "/agent.ready";
   if (FILE* file = std::fopen(ready.c_str(), "w")) {
     std::fprintf(file, "%d\n", static_cast<int>(::getpid()));
@@ -519,6 +538,7 @@ int run_agent(const std::string& config_path, const std::string& mode_override) 
   }
   tell_service_manager("STOPPING=1");
   if (status_server) status_server->reset();  // closes the socket: `vigil status` says not running from here on
+  if (image_socket) image_socket->reset();    // before the list's sink goes with the agent
   (*agent)->stop();
   log::set_observer(nullptr);
   const std::string text = (*agent)->status().dump();

@@ -9,6 +9,7 @@
 #include "agent/config.h"
 #include "agent/console.h"
 #include "common/error.h"
+#include "image/image.h"
 
 namespace vigil::agent {
 
@@ -23,6 +24,8 @@ class Agent {
   // Keeps `message` among the last errors status() reports (the daemon's logged errors).
   void note_error(std::string message);
   const AgentConfig& config() const;
+  // Appends a verified container image to the measurement list (agent/image_socket.h).
+  Result<void> record_image(const image::ImageMeasurement& measurement);
   // Where the console serves (empty when it is off).
   std::string console_url() const;
 

@@ -24,6 +24,7 @@ struct OciHookArgs {
   std::vector<std::string> keyrings;
   std::vector<std::string> certs;
   std::string manifest_dir;
+  std::string agent_socket;
   unsigned jobs = 0;
 };
 
@@ -78,8 +79,15 @@ int run_oci_hook(const OciHookArgs& args) {
   const std::string where = "container " + state->id + ": rootfs " + printable_path(target->rootfs) + " against " +
                             printable_path(target->manifest);
   switch (result.status) {
-    case image::Verification::Status::ok:
+    case image::Verification::Status::ok: {
+      if (args.agent_socket.empty()) return kExitOk;
+      // Measured before it may start: an image that ran must be in the list an attestation shows.
+      const image::ImageMeasurement measurement{state->id, result.manifest->file_digest};
+      if (auto sent = image::send_image_measurement(args.agent_socket, measurement); !sent) {
+        return refuse(where + ": verified, but the measurement could not be recorded: " + sent.error().message);
+      }
       return kExitOk;
+    }
     case image::Verification::Status::untrusted:
       return refuse(where + ": untrusted manifest: " + result.reason);
     case image::Verification::Status::malformed:
@@ -111,6 +119,9 @@ void add_oci_hook_command(CLI::App& app, int& exit_code) {
   hook->add_option("--manifest-dir", args->manifest_dir,
                    "Where manifests are found without the io.vigil.image.manifest annotation: NAME.manifest for "
                    "io.vigil.image.name, else CONTAINER-ID.manifest");
+  hook->add_option("--agent-socket", args->agent_socket,
+                   "Record the verified manifest's digest in the agent's measurement list through its image "
+                   "socket (STATE_DIR/image.sock); the container is refused if that fails");
   hook->add_option("--jobs,-j", args->jobs, "Worker threads (default: one per core)");
   hook->callback([args, &exit_code] { exit_code = run_oci_hook(*args); });
 }

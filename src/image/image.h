@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "crypto/crypto.h"
 #include "ima/ima.h"
+#include "ima/measurement_list.h"
 
 namespace vigil::image {
 
@@ -176,5 +177,29 @@ struct HookTarget {
 // directory, DIR/NAME.manifest for io.vigil.image.name or DIR/ID.manifest. Nothing found is
 // an error: the hook fails closed.
 Result<HookTarget> locate_hook_target(const HookState& state, const std::string& manifest_dir);
+
+}  // namespace vigil::image
+
+namespace vigil::image {
+
+// Measurement (docs/image.md): a verified container's image in the agent's measurement list.
+// The entry is template ima-ng with d-ng = sha256:<manifest file digest> and n-ng =
+// "oci-image:<container id>", in the agent's measurement PCR.
+inline constexpr std::string_view kImageMeasurementPrefix = "oci-image:";
+
+struct ImageMeasurement {
+  std::string container;    // the OCI container id
+  crypto::Digest manifest;  // SHA-256 of the manifest file
+};
+
+// The request the hook sends: {"container": "ID", "manifest_digest": "sha256:HEX"} and a newline.
+std::string image_measurement_request(const ImageMeasurement& measurement);
+// Reads one (from the socket: only root or the agent's user may send, still checked in full):
+// an id of 1..256 bytes without spaces or control characters, a SHA-256 digest.
+Result<ImageMeasurement> parse_image_measurement(std::string_view line);
+ima::MeasurementEntry image_measurement_entry(const ImageMeasurement& measurement, std::uint32_t pcr);
+// The hook's side of the agent's image socket: one request, the agent's answer awaited.
+Result<void> send_image_measurement(const std::string& socket_path, const ImageMeasurement& measurement,
+                                    int timeout_seconds = 10);
 
 }  // namespace vigil::image

@@ -46,12 +46,13 @@ struct MdContextFree {
 
 // Every digest of one file in one read: the manifest's algorithm first, then the extras.
 Result<std::vector<crypto::Digest>> digests_of_fd(int fd, const std::vector<crypto::HashAlgo>& algos) {
-  std::vector<std::unique_ptr<EVP_MD_CTX, MdContextFree>> contexts;
-  for (const auto algo : algos) {
-    const EVP_MD* md = crypto::hash_md(algo);
-    if (md == nullptr) return fail(std::string(crypto::hash_name(algo)) + " is not available in OpenSSL");
-    contexts.emplace_back(EVP_MD_CTX_new());
-    if (!contexts.back() || EVP_DigestInit_ex(contexts.back().get(), md, nullptr) != 1) return fail("cannot hash");
+  // One set of contexts per thread, reused file after file (a tree is mostly small files).
+  static thread_local std::vector<std::unique_ptr<EVP_MD_CTX, MdContextFree>> contexts;
+  while (contexts.size() < algos.size()) contexts.emplace_back(EVP_MD_CTX_new());
+  for (size_t i = 0; i < algos.size(); ++i) {
+    const EVP_MD* md = crypto::hash_md(algos[i]);
+    if (md == nullptr) return fail(std::string(crypto::hash_name(algos[i])) + " is not available in OpenSSL");
+    if (!contexts[i] || EVP_DigestInit_ex(contexts[i].get(), md, nullptr) != 1) return fail("cannot hash");
   }
   constexpr size_t kBufferSize = 256 * 1024;
   static thread_local std::unique_ptr<uint8_t[]> buffer(new uint8_t[kBufferSize]);
@@ -62,7 +63,7 @@ Result<std::vector<crypto::Digest>> digests_of_fd(int fd, const std::vector<cryp
       return fail_errno("cannot read");
     }
     if (got == 0) break;
-    for (auto& context : contexts) EVP_DigestUpdate(context.get(), buffer.get(), static_cast<size_t>(got));
+    for (size_t i = 0; i < algos.size(); ++i) EVP_DigestUpdate(contexts[i].get(), buffer.get(), static_cast<size_t>(got));
   }
   std::vector<crypto::Digest> digests;
   for (size_t i = 0; i < algos.size(); ++i) {

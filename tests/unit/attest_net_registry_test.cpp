@@ -217,8 +217,8 @@ TEST_F(AttestRegistryPostgres, MigratesAnEmptyDatabaseToTheCurrentSchemaOnce) {
   EXPECT_EQ(*before, 0);
   EXPECT_EQ(value("SELECT version FROM vigil_registry_schema"), std::to_string(kPostgresSchemaVersion));
   EXPECT_EQ(value("SELECT count(*) FROM information_schema.tables WHERE table_name IN "
-                  "('agents', 'policies', 'secrets', 'secret_log')"),
-            "4");
+                  "('agents', 'policies', 'secrets', 'secret_log', 'leases')"),
+            "5");
   auto again = migrate_postgres_registry(url);
   ASSERT_TRUE(again) << again.error().message;
   EXPECT_EQ(*again, kPostgresSchemaVersion);
@@ -243,7 +243,7 @@ TEST_F(AttestRegistryPostgres, MigratesFromSchemaVersion1KeepingAgentsAndSharing
             "");
   auto registry = open();
   ASSERT_TRUE(registry);
-  EXPECT_EQ(value("SELECT version FROM vigil_registry_schema"), "2");
+  EXPECT_EQ(value("SELECT version FROM vigil_registry_schema"), std::to_string(kPostgresSchemaVersion));
   auto all = registry->agents();
   ASSERT_TRUE(all) << all.error().message;
   ASSERT_EQ(all->size(), 3u);

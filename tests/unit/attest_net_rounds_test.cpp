@@ -364,6 +364,83 @@ TEST_F(RoundsOnPostgres, DatabaseRestartDuringRoundsLosesNoRoundAndJudgesNoneTwi
                static_cast<unsigned long long>(rounds.load() - at_restart));
 }
 
+// Two verifiers on one PostgreSQL registry share the agents through leases (docs/fleet.md).
+class LeasesOnPostgres : public RoundsFixture {
+ protected:
+  static constexpr auto kInterval = 500ms;
+  void configure(VerifierConfig& config) override {
+    config.interval = kInterval;
+    config.verifier_id = "verifier-a";
+  }
+  void SetUp() override {
+    const std::string problem = test::postgres_database(&database);
+    VIGIL_REQUIRE_POSTGRES(problem);
+    start_verifier();
+    if (HasFatalFailure()) return;
+    VerifierConfig config;
+    config.state_dir = state.path();  // the same CA: the agent's certificate is good at both
+    config.listen = "127.0.0.1:0";
+    config.interval = kInterval;
+    config.unreachable_after_intervals = 1000;
+    config.database = database;
+    config.verifier_id = "verifier-b";
+    auto started = Verifier::start(config);
+    ASSERT_TRUE(started) << started.error().message;
+    second = std::move(*started);
+    client_b = std::make_unique<httplib::SSLClient>("127.0.0.1", second->port(), certs / "agent-1/agent.crt",
+                                                    certs / "agent-1/agent.key");
+    client_b->set_ca_cert_path(certs / "agent-1/ca.crt");
+    client_b->enable_server_certificate_verification(true);
+    client_b->set_read_timeout(10, 0);
+  }
+  void TearDown() override {
+    if (second) second->stop();
+    RoundsFixture::TearDown();
+  }
+  std::unique_ptr<Verifier> second;
+  std::unique_ptr<httplib::SSLClient> client_b;
+};
+
+TEST_F(LeasesOnPostgres, EachAgentIsAttestedByOneVerifierAndAStoppedOnesAgentsAreTakenOverWithinTwoIntervals) {
+  ASSERT_EQ(round()["state"], "trusted");
+  // While A holds the agent's lease, B refuses it a challenge, naming A.
+  auto refused = client_b->Get("/v1/challenge");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 409) << refused->body;
+  EXPECT_EQ(json::parse(refused->body, nullptr, false)["verifier"], "verifier-a") << refused->body;
+  ASSERT_EQ(round()["state"], "trusted");  // A goes on, renewing its lease each round
+
+  // A stops without a word (its lease is not released, as with kill -9): B takes the agent over
+  // once the lease runs out, within two intervals.
+  verifier->stop();
+  const auto stopped = std::chrono::steady_clock::now();
+  int status = 0;
+  std::string body;
+  while (std::chrono::steady_clock::now() - stopped < 10s) {
+    auto got = client_b->Get("/v1/challenge");
+    status = got ? got->status : 0;
+    body = got ? got->body : "no answer";
+    if (status == 200) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  const auto takeover = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - stopped);
+  ASSERT_EQ(status, 200) << body;
+  std::fprintf(stderr, "takeover after %lld ms (interval %lld ms)\n", static_cast<long long>(takeover.count()),
+               static_cast<long long>(std::chrono::milliseconds(kInterval).count()));
+  EXPECT_LE(takeover, 2 * kInterval);
+  auto parsed = parse_round_challenge(body);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->list_start, 3u) << "B continues where A left the agent's list";
+  list.record(software_tpm, t::file_entry("/opt/db/server", "db 15"));
+  auto answer = client_b->Post("/v1/evidence", evidence_for(*parsed, software_tpm), "application/json");
+  ASSERT_TRUE(answer && answer->status == 200) << (answer ? answer->body : "no answer");
+  EXPECT_EQ(json::parse(answer->body, nullptr, false)["state"], "trusted") << answer->body;
+  auto record = second->registry().agent("agent-1");
+  ASSERT_TRUE(record && record->has_value());
+  EXPECT_EQ((*record)->rounds, 3u);  // two at A, one at B: none lost, none twice
+  EXPECT_EQ((*record)->progress.entries_verified, 4u);
+}
+
 // The round's answer says whether the boot PCRs were judged; with boot_pcrs in the policy a
 // quoted value outside them makes the agent untrusted, kind "boot" (issue 16, finding 10).
 TEST_P(RoundsOverTls, BootPcrsAreCheckedWhenThePolicyListsThem) {

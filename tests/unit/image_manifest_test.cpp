@@ -448,3 +448,48 @@ TEST_F(ImageManifestTest, FileSwappedDuringTheScanIsAProblemNotAHash) {
 
 }  // namespace
 }  // namespace vigil::image
+
+namespace vigil::image {
+namespace {
+
+TEST(ImageMeasurementRequest, RoundTripsAndBecomesAnImaNgEntry) {
+  ImageMeasurement measurement;
+  measurement.container = "payment-7";
+  crypto::Hasher hasher;
+  measurement.manifest = *hasher.of_bytes(crypto::HashAlgo::sha256, std::span<const uint8_t>());
+  const std::string request = image_measurement_request(measurement);
+  EXPECT_EQ(request, "{\"container\":\"payment-7\",\"manifest_digest\":\"sha256:" + measurement.manifest.hex() + "\"}\n");
+  auto parsed = parse_image_measurement(request.substr(0, request.size() - 1));
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->container, "payment-7");
+  EXPECT_EQ(parsed->manifest, measurement.manifest);
+  const auto entry = image_measurement_entry(*parsed, 11);
+  EXPECT_EQ(entry.pcr, 11u);
+  EXPECT_EQ(entry.template_name, ima::TemplateName::ima_ng);
+  EXPECT_EQ(entry.path, "oci-image:payment-7");
+  EXPECT_EQ(ima::ascii_line(entry).substr(0, 3), "11 ");
+  EXPECT_NE(ima::ascii_line(entry).find(" ima-ng sha256:" + measurement.manifest.hex() + " oci-image:payment-7\n"),
+            std::string::npos)
+      << ima::ascii_line(entry);
+}
+
+TEST(ImageMeasurementRequest, MalformedRequestsAreRefusedWithTheReason) {
+  const std::string digest = "sha256:" + std::string(64, 'a');
+  auto error_of = [](const std::string& line) {
+    auto parsed = parse_image_measurement(line);
+    return parsed ? std::string("parsed") : parsed.error().message;
+  };
+  EXPECT_EQ(error_of("not json"), "not a JSON object");
+  EXPECT_EQ(error_of("{\"manifest_digest\":\"" + digest + "\"}"), "no \"container\" string");
+  EXPECT_EQ(error_of("{\"container\":\"a b\",\"manifest_digest\":\"" + digest + "\"}"),
+            "container id: no spaces or control characters");
+  EXPECT_EQ(error_of("{\"container\":\"\",\"manifest_digest\":\"" + digest + "\"}"), "container id: 1 to 256 bytes");
+  EXPECT_EQ(error_of("{\"container\":\"c\",\"manifest_digest\":\"sm3:" + std::string(64, 'a') + "\"}"),
+            "manifest_digest: expected sha256: and 64 hex digits");
+  EXPECT_EQ(error_of("{\"container\":\"c\",\"manifest_digest\":\"sha256:" + std::string(64, 'A') + "\"}"),
+            "manifest_digest: expected lower-case hex digits");
+  EXPECT_EQ(error_of("{\"container\":\"c\",\"manifest_digest\":\"" + digest + "\"}"), "parsed");
+}
+
+}  // namespace
+}  // namespace vigil::image

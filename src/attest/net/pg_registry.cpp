@@ -66,8 +66,16 @@ ALTER TABLE agents ADD CONSTRAINT agents_policy_fk FOREIGN KEY (policy_digest) R
 ALTER TABLE agents DROP COLUMN policy_json;
 CREATE INDEX agents_policy_digest ON agents (policy_digest);
 )sql",
+    // 2 -> 3: leases, so several verifiers share the agents and each round has one verifier.
+    R"sql(
+CREATE TABLE leases (
+  agent text PRIMARY KEY,
+  verifier text NOT NULL,
+  expires_ms bigint NOT NULL
+);
+)sql",
 };
-static_assert(kPostgresSchemaVersion == 2);
+static_assert(kPostgresSchemaVersion == 3);
 
 // pg_advisory_xact_lock key of the migrations: "vigilreg" in ASCII.
 constexpr std::string_view kMigrationLock = "SELECT pg_advisory_xact_lock(8532478167007372647)";
@@ -202,6 +210,32 @@ class PostgresRegistry final : public Registry {
     }
     if (auto collected = collect_policies(); !collected) return std::unexpected(collected.error());
     return rows->affected() > 0;
+  }
+
+  Result<LeaseAnswer> take_lease(const std::string& agent_id, const std::string& verifier_id,
+                                 int64_t duration_ms) override {
+    // One statement: granted when free, expired or already ours (the database's clock, so the
+    // verifiers' clocks need not agree); else the holder and what remains of its lease.
+    auto rows = pool_->exec(
+        "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms), "
+        "taken AS (INSERT INTO leases AS l (agent, verifier, expires_ms) SELECT $1, $2, now.ms + $3 FROM now "
+        "  ON CONFLICT (agent) DO UPDATE SET verifier = EXCLUDED.verifier, expires_ms = EXCLUDED.expires_ms "
+        "  WHERE l.verifier = EXCLUDED.verifier OR l.expires_ms < (SELECT ms FROM now) RETURNING verifier) "
+        "SELECT (SELECT count(*) FROM taken), l.verifier, l.expires_ms - now.ms FROM now LEFT JOIN leases l ON l.agent = $1",
+        {Param::text(agent_id), Param::text(verifier_id), Param::integer(duration_ms)});
+    if (!rows) return std::unexpected(rows.error());
+    if (rows->count() != 1) return fail("registry: lease query returned no row");
+    LeaseAnswer answer;
+    answer.granted = rows->text(0, 0) == "1";
+    if (answer.granted) {
+      answer.holder = verifier_id;
+      answer.remaining_ms = duration_ms;
+    } else {
+      answer.holder = rows->text(0, 1);
+      auto remaining = rows->integer(0, 2);
+      answer.remaining_ms = remaining ? *remaining : 0;
+    }
+    return answer;
   }
 
   Result<void> put_secret(const StoredSecret& secret) override {

@@ -14,8 +14,9 @@
 namespace vigil::attest {
 
 // Schema versions: 1 the agents/secrets/secret_log tables of the SQLite registry, each agent
-// with its own copy of its policy; 2 policies stored once by digest and referenced.
-inline constexpr int kPostgresSchemaVersion = 2;
+// with its own copy of its policy; 2 policies stored once by digest and referenced; 3 leases
+// (which verifier attests which agent).
+inline constexpr int kPostgresSchemaVersion = 3;
 
 struct PostgresRegistryOptions {
   pg::PoolOptions pool;

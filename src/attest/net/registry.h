@@ -44,9 +44,24 @@ struct SecretLogEntry {
   std::string reason;
 };
 
+// Who attests an agent now (docs/fleet.md, leases): granted to `verifier` when the agent's lease
+// is free, expired or already its own; else the holder and how long its lease still runs.
+struct LeaseAnswer {
+  bool granted = false;
+  std::string holder;
+  int64_t remaining_ms = 0;
+};
+
 class Registry {
  public:
   virtual ~Registry() = default;
+  // Takes or renews the agent's lease for duration_ms (the database's clock). A registry that
+  // only one verifier uses (SQLite) grants every request.
+  virtual Result<LeaseAnswer> take_lease(const std::string& agent_id, const std::string& verifier_id,
+                                         int64_t duration_ms) {
+    (void)agent_id;
+    return LeaseAnswer{true, verifier_id, duration_ms};
+  }
   virtual Result<void> put_agent(const AgentRecord& agent) = 0;  // insert or replace
   virtual Result<std::optional<AgentRecord>> agent(const std::string& id) = 0;
   virtual Result<std::vector<AgentRecord>> agents() = 0;

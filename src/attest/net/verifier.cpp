@@ -5,7 +5,9 @@
 // worker threads with a total deadline, caps per peer and in total.
 #include "attest/net/verifier.h"
 
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <unistd.h>
 #include <openssl/x509.h>
 #include <sys/resource.h>
 
@@ -108,6 +110,18 @@ web::TlsContext verifier_tls_context(const std::string& cert, const std::string&
   return context;
 }
 
+// host:pid:8 hex digits: unique per process, so a restarted verifier does not inherit the
+// leases of the one it replaces (they expire instead).
+std::string generated_verifier_id() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  unsigned char random[4] = {};
+  RAND_bytes(random, sizeof random);
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "%02x%02x%02x%02x", random[0], random[1], random[2], random[3]);
+  return std::string(host) + ":" + std::to_string(::getpid()) + ":" + suffix;
+}
+
 ServiceReply refusal(int status, const std::string& message) {
   return {status, nlohmann::json{{"error", message}}.dump()};
 }
@@ -132,6 +146,7 @@ class TlsVerifier final : public Verifier {
     service_config.interval = config.interval;
     service_config.unreachable_after_intervals = std::max(1, config.unreachable_after_intervals);
     service_config.vault_key_path = config.state_dir + "/vault.key";
+    service_config.verifier_id = config.verifier_id.empty() ? generated_verifier_id() : config.verifier_id;
     auto alerts = std::make_unique<AlertLog>(config.alerts_path.empty() ? config.state_dir + "/alerts.jsonl"
                                                                          : config.alerts_path);
 

@@ -25,6 +25,8 @@ struct VerifierConfig {
   // with a pool of at most database_connections, whatever the number of cores or workers.
   std::string database;
   size_t database_connections = 4;
+  // This verifier's name in the leases of a shared registry; "" = host:pid:random.
+  std::string verifier_id;
   std::string alerts_path;                   // JSON lines of state changes to untrusted/unreachable; "" = state_dir/alerts.jsonl
   size_t worker_threads = 16;             // requests served at once (each may wait on the registry's fsync)
   // Connections open at once, in total and from one IPv4 address (or IPv6 /64); more are closed

@@ -199,6 +199,19 @@ ServiceReply VerifierService::activate(const std::string& agent_id, std::string_
   return {200, dump(json{{"state", agent_state_name(agent.state)}})};
 }
 
+std::optional<ServiceReply> VerifierService::hold_lease(const std::string& agent_id) {
+  // 1.5 intervals: the agent's next round (one interval later) renews it with room for jitter;
+  // a dead verifier's agents are free within 1.5 intervals of its last round.
+  const int64_t duration_ms = config_.interval.count() * 3 / 2;
+  auto lease = registry_->take_lease(agent_id, config_.verifier_id, std::max<int64_t>(duration_ms, 1));
+  if (!lease) return registry_failure(lease.error());
+  if (lease->granted) return std::nullopt;
+  return ServiceReply{409, dump(json{{"error", "agent is attested by verifier " + lease->holder + " (its lease runs " +
+                                                   std::to_string(lease->remaining_ms) + " ms more)"},
+                                     {"verifier", lease->holder},
+                                     {"retry_after_ms", std::max<int64_t>(lease->remaining_ms, 0)}})};
+}
+
 ServiceReply VerifierService::challenge(const std::string& agent_id) {
   auto guard = agent_lock(agent_id);
   std::lock_guard lock(*guard);
@@ -206,6 +219,7 @@ ServiceReply VerifierService::challenge(const std::string& agent_id) {
   if (!record) return registry_failure(record.error());
   if (!*record) return error_reply(403, "agent ID is not registered");
   if (!(*record)->activated) return error_reply(403, "agent has not completed enrolment (POST /v1/enroll, /v1/activate)");
+  if (auto refused = hold_lease(agent_id)) return *refused;
   auto nonce = random_bytes(kNonceSize);
   if (!nonce) return error_reply(500, nonce.error().message);
   RoundChallenge challenge;
@@ -234,6 +248,9 @@ ServiceReply VerifierService::evidence(const std::string& agent_id, std::string_
   // fails the quote's nonce check and the agent becomes untrusted.
   auto nonce = take_nonce(agent_id);
   if (!nonce) return error_reply(409, "no challenge outstanding (GET /v1/challenge first)");
+  // Judged and recorded only under this verifier's lease: if another took the agent over since
+  // the challenge, this round is not counted here.
+  if (auto refused = hold_lease(agent_id)) return *refused;
 
   json reply;
   AgentRecord after = before;

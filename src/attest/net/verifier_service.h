@@ -28,6 +28,8 @@ struct ServiceConfig {
   std::chrono::milliseconds interval{2000};
   int unreachable_after_intervals = 3;
   std::string vault_key_path;  // <state>/vault.key
+  // This verifier among those sharing a registry (leases, docs/fleet.md): unique per process.
+  std::string verifier_id = "verifier";
 };
 
 class VerifierService {
@@ -59,6 +61,9 @@ class VerifierService {
   std::shared_ptr<std::mutex> agent_lock(const std::string& agent_id);
   Result<std::shared_ptr<const RuntimePolicy>> policy_for(const AgentRecord& agent);
   std::optional<std::vector<uint8_t>> take_nonce(const std::string& agent_id);
+  // The agent's lease for this verifier (taken or renewed for 1.5 intervals); a reply when
+  // another verifier holds it or the registry failed.
+  std::optional<ServiceReply> hold_lease(const std::string& agent_id);
   void record_transition(const AgentRecord& before, const AgentRecord& after, int64_t failing_entry,
                          const std::string& failing_path, const std::string& kind);
   ServiceReply refuse_secret(const std::string& agent_id, const std::string& name, int status, const std::string& reason);
