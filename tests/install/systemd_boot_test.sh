@@ -142,6 +142,12 @@ in_container journalctl -u vigil-agent.service -o json --no-pager >"$work/journa
 grep -q '"PRIORITY":"5".*"MESSAGE":"ready, mode log' "$work/journal.json" || grep -q '"MESSAGE":"ready, mode log.*"PRIORITY":"5"' "$work/journal.json" ||
   fail "the ready line is not in the journal at notice priority"
 grep -q '"MESSAGE":"reload done"' "$work/journal.json" || fail "no 'reload done' in the journal"
+# journald stores lines asynchronously (and a busy host floods it with the agent's alerts):
+# give the refusal a few seconds to arrive.
+for _ in $(seq 50); do
+  in_container journalctl -u vigil-agent.service --no-pager | grep -q "bogus_key" && break
+  sleep 0.1
+done
 in_container journalctl -u vigil-agent.service --no-pager | grep -q "bogus_key" || fail "the refused reload's reason is not in the journal"
 echo "online: $(in_container systemd-analyze security vigil-agent.service 2>/dev/null | tail -1)"
 in_container systemctl stop vigil-agent.service
