@@ -41,7 +41,10 @@ for script in postinst prerm postrm; do [[ -x $work/control/$script ]] || fail "
 dpkg-deb -x "$deb" "$work/data"
 grep -qx 'ExecStart=/usr/bin/vigil agent --config /etc/vigil/agent.yaml' "$work/data/usr/lib/systemd/system/vigil-agent.service" ||
   fail "the packaged unit's ExecStart"
-if dpkg-deb -c "$deb" | grep -q -- '_CPack_Packages\|/usr/local\|/usr/etc'; then fail "stray paths in the package"; fi
+# The listing goes to a variable first: with pipefail, `dpkg-deb -c | grep -q` could report no
+# match when grep stops early and dpkg-deb dies of SIGPIPE.
+listing=$(dpkg-deb -c "$deb")
+if grep -q -- '_CPack_Packages\|/usr/local\|/usr/etc' <<<"$listing"; then fail "stray paths in the package"; fi
 
 # ---- 2. a throwaway root ----
 root=$work/root

@@ -142,13 +142,16 @@ in_container journalctl -u vigil-agent.service -o json --no-pager >"$work/journa
 grep -q '"PRIORITY":"5".*"MESSAGE":"ready, mode log' "$work/journal.json" || grep -q '"MESSAGE":"ready, mode log.*"PRIORITY":"5"' "$work/journal.json" ||
   fail "the ready line is not in the journal at notice priority"
 grep -q '"MESSAGE":"reload done"' "$work/journal.json" || fail "no 'reload done' in the journal"
-# journald stores lines asynchronously (and a busy host floods it with the agent's alerts):
-# give the refusal a few seconds to arrive.
+# Read the journal into a file before searching it: with pipefail, `journalctl | grep -q` fails
+# whenever grep finds the line before journalctl has written everything (SIGPIPE), which a
+# journal full of the agent's alerts makes the rule. journald stores lines asynchronously: give
+# the refusal a few seconds to arrive.
 for _ in $(seq 50); do
-  in_container journalctl -u vigil-agent.service --no-pager | grep -q "bogus_key" && break
+  in_container journalctl -u vigil-agent.service --no-pager >"$work/journal.txt"
+  grep -q "bogus_key" "$work/journal.txt" && break
   sleep 0.1
 done
-in_container journalctl -u vigil-agent.service --no-pager | grep -q "bogus_key" || fail "the refused reload's reason is not in the journal"
+grep -q "bogus_key" "$work/journal.txt" || fail "the refused reload's reason is not in the journal"
 echo "online: $(in_container systemd-analyze security vigil-agent.service 2>/dev/null | tail -1)"
 in_container systemctl stop vigil-agent.service
 [[ $(in_container systemctl show -P Result vigil-agent.service) == success ]] || fail "vigil-agent did not stop cleanly"
