@@ -158,75 +158,12 @@ void oci_namespaces(const json* list, ContainerMetadata& out) {
   out.host_ipc = !ipc;
 }
 
-int digits(std::string_view text, std::size_t at, std::size_t count, bool& ok) {
-  if (at + count > text.size()) {
-    ok = false;
-    return 0;
-  }
-  int value = 0;
-  for (std::size_t i = at; i < at + count; ++i) {
-    if (text[i] < '0' || text[i] > '9') {
-      ok = false;
-      return 0;
-    }
-    value = value * 10 + (text[i] - '0');
-  }
-  return value;
-}
-
 }  // namespace
 
 const std::string* find_value(const KeyValues& values, std::string_view key) {
   const auto found = std::lower_bound(values.begin(), values.end(), key,
                                       [](const auto& entry, std::string_view wanted) { return entry.first < wanted; });
   return found != values.end() && found->first == key ? &found->second : nullptr;
-}
-
-std::optional<std::int64_t> parse_rfc3339_ns(std::string_view text) {
-  // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
-  bool ok = true;
-  const int year = digits(text, 0, 4, ok), month = digits(text, 5, 2, ok), day = digits(text, 8, 2, ok);
-  const int hour = digits(text, 11, 2, ok), minute = digits(text, 14, 2, ok), second = digits(text, 17, 2, ok);
-  if (!ok || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != 't' && text[10] != ' ') ||
-      text[13] != ':' || text[16] != ':' || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
-      minute > 59 || second > 60) {
-    return std::nullopt;
-  }
-  std::size_t at = 19;
-  std::int64_t fraction_ns = 0;
-  if (at < text.size() && text[at] == '.') {
-    ++at;
-    std::int64_t scale = 100'000'000;
-    const std::size_t start = at;
-    while (at < text.size() && text[at] >= '0' && text[at] <= '9') {
-      fraction_ns += (text[at] - '0') * scale;
-      scale /= 10;
-      ++at;
-    }
-    if (at == start) return std::nullopt;
-  }
-  std::int64_t offset_s = 0;
-  if (at < text.size() && (text[at] == 'Z' || text[at] == 'z')) {
-    ++at;
-  } else if (at < text.size() && (text[at] == '+' || text[at] == '-')) {
-    const int sign = text[at] == '-' ? -1 : 1;
-    const int offset_hour = digits(text, at + 1, 2, ok), offset_minute = digits(text, at + 4, 2, ok);
-    if (!ok || text[at + 3] != ':' || offset_hour > 23 || offset_minute > 59) return std::nullopt;
-    offset_s = sign * (offset_hour * 3600 + offset_minute * 60);
-    at += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (at != text.size()) return std::nullopt;
-  std::tm fields{};
-  fields.tm_year = year - 1900;
-  fields.tm_mon = month - 1;
-  fields.tm_mday = day;
-  fields.tm_hour = hour;
-  fields.tm_min = minute;
-  fields.tm_sec = second;
-  const std::time_t seconds = ::timegm(&fields);
-  return (static_cast<std::int64_t>(seconds) - offset_s) * 1'000'000'000 + fraction_ns;
 }
 
 void split_image_reference(std::string_view image, ContainerMetadata& out) {

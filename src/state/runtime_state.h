@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/time_text.h"
+
 namespace vigil::state {
 
 using KeyValues = std::vector<std::pair<std::string, std::string>>;  // sorted by key, keys unique
@@ -86,9 +88,8 @@ void apply_annotations(const KeyValues& annotations, ContainerMetadata& out);
 
 // "registry/repo:tag@sha256:..." -> repository, tag, digest (each "" when absent).
 void split_image_reference(std::string_view image, ContainerMetadata& out);
-// RFC 3339 time ("2026-12-07T18:43:57.432694213Z", offsets allowed) -> ns since the epoch; nullopt
-// when malformed.
-std::optional<std::int64_t> parse_rfc3339_ns(std::string_view text);
+// RFC 3339 times in runtime state files: the one parser vigil has (common/time_text.h).
+using ::vigil::parse_rfc3339_ns;
 
 // The value of `key` in sorted key/values, or nullptr.
 const std::string* find_value(const KeyValues& values, std::string_view key);
